@@ -1,0 +1,1 @@
+"""crlso: latent-space NAS (graph VAE + input-convex predictor), searches, ranking and experiments."""

@@ -1,0 +1,46 @@
+"""The ``crlso`` command line: one module per command, each with ``register(subparsers)``.
+
+Command modules import heavy libraries (torch, PyG) inside their handlers, so ``crlso --help`` and
+``crlso data`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nasspace.errors import NasSpaceError
+
+__all__ = ["main", "build_parser"]
+
+# Module names under crlso.cli, in the order `crlso --help` lists them.
+COMMAND_MODULES: tuple[str, ...] = ("data", "lookup")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crlso", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.description = "Latent-space neural architecture search (CR-LSO) on tabular benchmarks and supernets."
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"crlso.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; expected errors print one line and return 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (NasSpaceError, ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"crlso {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""darts_backend: supernets, discrete networks, DARTS-family searchers and image data."""

@@ -1,0 +1,267 @@
+"""The NAS-Bench-201 tabular benchmark: every metric of every cell for one dataset.
+
+Sources (manifest names), each read only when one of its metrics is first asked for:
+
+=================  ==================================  =========================================
+metric             cifar10                             cifar100 / ImageNet16-120
+=================  ==================================  =========================================
+valid_acc          nb201-cifar10-valid (cifar10-valid) nb201-cifar100-valid / -imagenet16-valid
+test_acc           nb201-test (train+valid split)      nb201-test
+train_time         nb201-cifar10-valid                 the same *-valid file
+valid_acc_12ep     nb201-12ep                          nb201-12ep
+test_acc_12ep      nb201-12ep                          nb201-12ep
+test_acc_seed      nb201-seed-* with -configs          nb201-seed-* with -configs
+=================  ==================================  =========================================
+
+Accuracies are percentages; ``train_time`` is seconds for 200 epochs. Cells are listed in the
+official benchmark index order (``genotypes[i]`` is index ``i``).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasspace.benchmarks.frame_pickle import read_frame_pickle
+from nasspace.errors import DataError, GenotypeError, MetricUnavailable
+from nasspace.fetch import DataStore
+from nasspace.nb201 import NB201Genotype, NB201Space
+from nasspace.space import Genotype
+
+__all__ = ["NB201_DATASETS", "NB201_METRICS", "NB201Table"]
+
+NB201_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+NB201_METRICS: tuple[str, ...] = (
+    "valid_acc",
+    "test_acc",
+    "train_time",
+    "valid_acc_12ep",
+    "test_acc_12ep",
+    "test_acc_seed",
+)
+
+_TEST_COLUMN = {
+    "cifar10": "CIFAR10TestAccuracy200Epochs",
+    "cifar100": "CIFAR100TestAccuracy200Epochs",
+    "ImageNet16-120": "ImageNetTestAccuracy200Epochs",
+}
+_VALID_FILE = {"cifar10": "nb201-cifar10-valid", "cifar100": "nb201-cifar100-valid", "ImageNet16-120": "nb201-imagenet16-valid"}
+_MINI_PREFIX = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet"}
+_SEED_FILE = {"cifar10": "nb201-seed-cifar10", "cifar100": "nb201-seed-cifar100", "ImageNet16-120": "nb201-seed-imagenet16"}
+_SOURCE = {
+    "valid_acc": "valid",
+    "train_time": "valid",
+    "test_acc": "test",
+    "valid_acc_12ep": "mini",
+    "test_acc_12ep": "mini",
+    "test_acc_seed": "seed",
+}
+
+
+class NB201Table:
+    """All NB201 metrics of one dataset, keyed by cell.
+
+    Args:
+        dataset: one of `NB201_DATASETS`.
+        store: where the benchmark files are (default: a `DataStore` on the default data folder).
+
+    Raises:
+        ValueError: unknown dataset.
+        DataError: the test-accuracy file (which fixes the cell order) is not fetched.
+    """
+
+    def __init__(self, dataset: str = "cifar10", *, store: DataStore | None = None):
+        if dataset not in NB201_DATASETS:
+            raise ValueError(f"unknown NB201 dataset {dataset!r}; valid datasets: {', '.join(NB201_DATASETS)}")
+        self.dataset = dataset
+        self.store = store if store is not None else DataStore()
+        self._metrics: dict[str, np.ndarray] = {}
+        self._loaded_sources: set[str] = set()
+        self._arch_strings, test = self._read_test_file()
+        self._metrics["test_acc"] = test
+        self._loaded_sources.add("test")
+        self._index = {s: i for i, s in enumerate(self._arch_strings)}
+        self._genotypes: list[NB201Genotype] | None = None
+
+    @classmethod
+    def from_arrays(cls, dataset: str, arch_strings: list[str], metrics: Mapping[str, np.ndarray]) -> "NB201Table":
+        """A table from arrays already in memory (``metrics[name]`` has one value per arch string)."""
+        table = cls.__new__(cls)
+        table.dataset = dataset
+        table.store = None  # type: ignore[assignment]
+        table._arch_strings = list(arch_strings)
+        table._index = {s: i for i, s in enumerate(table._arch_strings)}
+        table._genotypes = None
+        table._metrics = {}
+        for name, values in metrics.items():
+            if name not in NB201_METRICS:
+                raise ValueError(f"unknown NB201 metric {name!r}; valid metrics: {', '.join(NB201_METRICS)}")
+            array = np.asarray(values, dtype=np.float64)
+            if array.shape != (len(arch_strings),):
+                raise ValueError(f"metric {name!r} has shape {array.shape}, expected ({len(arch_strings)},)")
+            table._metrics[name] = array
+        table._loaded_sources = set(_SOURCE.values())  # nothing more to load
+        return table
+
+    @classmethod
+    def from_official(cls, path_or_dict: str | Path | dict[str, Any], dataset: str = "cifar10") -> "NB201Table":
+        """The table of one dataset read from the official ``NAS-Bench-201-v1_*.pth`` through ``nas_201_api``.
+
+        The file is read with ``torch.load(..., weights_only=True)`` and handed to the API as a dict.
+        """
+        from nasspace.benchmarks.nb201_official import read_official
+
+        arch_strings, metrics = read_official(path_or_dict, dataset)
+        return cls.from_arrays(dataset, arch_strings, metrics)
+
+    # -- cells ------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._arch_strings)
+
+    @property
+    def arch_strings(self) -> list[str]:
+        """Canonical strings in official index order."""
+        return list(self._arch_strings)
+
+    @property
+    def genotypes(self) -> list[NB201Genotype]:
+        """Genotypes in official index order (parsed once, on first use)."""
+        if self._genotypes is None:
+            space = NB201Space()
+            self._genotypes = [space.parse(s) for s in self._arch_strings]
+        return self._genotypes
+
+    def index_of(self, genotype: Genotype | str) -> int:
+        """The official index of a cell (a genotype or its canonical string)."""
+        key = genotype if isinstance(genotype, str) else str(genotype)
+        if key not in self._index:
+            if isinstance(genotype, str):
+                NB201Space().parse(genotype)  # a malformed string gets the parser's message
+            raise GenotypeError(f"{key!r} is not a cell of this NB201 table")
+        return self._index[key]
+
+    # -- metrics ----------------------------------------------------------------------------------
+    def available_metrics(self) -> list[str]:
+        """Metrics whose source is loaded or fetched."""
+        return [m for m in NB201_METRICS if m in self._metrics or self._source_present(_SOURCE[m])]
+
+    def metric(self, name: str) -> np.ndarray:
+        """``(num_cells,)`` values of ``name`` in official index order (read-only view).
+
+        Raises:
+            MetricUnavailable: unknown metric, or its source file is not fetched (says how to get it).
+        """
+        if name not in NB201_METRICS:
+            raise MetricUnavailable(f"unknown NB201 metric {name!r}; valid metrics: {', '.join(NB201_METRICS)}")
+        if name not in self._metrics:
+            self._load_source(_SOURCE[name])
+        if name not in self._metrics:
+            raise MetricUnavailable(f"metric {name!r} is not available for {self.dataset}")
+        view = self._metrics[name].view()
+        view.flags.writeable = False
+        return view
+
+    def query(self, genotype: Genotype | str, metric: str) -> float:
+        """One metric of one cell."""
+        return float(self.metric(metric)[self.index_of(genotype)])
+
+    def record(self, genotype: Genotype | str) -> dict[str, Any]:
+        """Every available metric of a cell, with its index and canonical string."""
+        index = self.index_of(genotype)
+        result: dict[str, Any] = {"index": index, "genotype": self._arch_strings[index], "dataset": self.dataset}
+        for name in NB201_METRICS:
+            try:
+                result[name] = float(self.metric(name)[index])
+            except MetricUnavailable:
+                continue
+        return result
+
+    def metric_function(self, name: str) -> Callable[[Genotype], float]:
+        """A function ``genotype -> value`` of one metric that holds no reference to the table."""
+        values, index = self.metric(name), self._index
+
+        def lookup(genotype: Genotype) -> float:
+            key = str(genotype)
+            if key not in index:
+                raise GenotypeError(f"{key!r} is not a cell of the NB201 table")
+            return float(values[index[key]])
+
+        return lookup
+
+    # -- loading ----------------------------------------------------------------------------------
+    def _source_present(self, source: str) -> bool:
+        if source in self._loaded_sources:
+            return True
+        if self.store is None:
+            return False
+        needs = {
+            "valid": [_VALID_FILE[self.dataset]],
+            "mini": ["nb201-12ep"],
+            "seed": [_SEED_FILE[self.dataset], "nb201-seed-configs"],
+            "test": ["nb201-test"],
+        }[source]
+        return all(self.store.has(n) for n in needs)
+
+    def _load_source(self, source: str) -> None:
+        if source in self._loaded_sources:
+            return
+        try:
+            if source == "valid":
+                self._read_valid_file()
+            elif source == "mini":
+                self._read_mini_file()
+            elif source == "seed":
+                self._read_seed_files()
+        except DataError as exc:
+            raise MetricUnavailable(f"{exc}") from None
+        self._loaded_sources.add(source)
+
+    def _read_test_file(self) -> tuple[list[str], np.ndarray]:
+        path = self.store.path("nb201-test")
+        column = _TEST_COLUMN[self.dataset]
+        arch_strings, values = [], []
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                arch_strings.append(row["ArchitectureString"])
+                values.append(row[column])
+        return arch_strings, np.asarray(values, dtype=np.float64)
+
+    def _read_valid_file(self) -> None:
+        path = self.store.path(_VALID_FILE[self.dataset])
+        valid, time = np.full(len(self), np.nan), np.full(len(self), np.nan)
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                i = self._aligned_index(row["arch_str"], int(row["index"]), path)
+                valid[i] = float(row["valid-accuracy"])
+                time[i] = float(row["train-all-time"])
+        self._metrics["valid_acc"], self._metrics["train_time"] = valid, time
+
+    def _read_mini_file(self) -> None:
+        path = self.store.path("nb201-12ep")
+        columns = read_frame_pickle(path.read_bytes())
+        order = np.asarray([self._aligned_index(str(s), None, path) for s in columns["cellstr"]])
+        prefix = _MINI_PREFIX[self.dataset]
+        for metric, column in (("valid_acc_12ep", f"{prefix}-val"), ("test_acc_12ep", f"{prefix}-test")):
+            values = np.full(len(self), np.nan)
+            values[order] = columns[column].astype(np.float64)
+            self._metrics[metric] = values
+
+    def _read_seed_files(self) -> None:
+        configs = self.store.path("nb201-seed-configs").read_text().split()
+        array_path = self.store.path(_SEED_FILE[self.dataset])
+        accs = np.load(array_path, allow_pickle=False)
+        if accs.shape != (len(configs),):
+            raise DataError(f"{array_path.name} has shape {accs.shape}, but configs.txt lists {len(configs)} cells")
+        values = np.full(len(self), np.nan)
+        values[[self._aligned_index(s, None, array_path) for s in configs]] = accs
+        self._metrics["test_acc_seed"] = values
+
+    def _aligned_index(self, arch: str, index: int | None, path: Path) -> int:
+        position = self._index.get(arch)
+        if position is None or (index is not None and position != index):
+            raise DataError(f"{path.name}: cell {arch!r} does not match the official index order")
+        return position

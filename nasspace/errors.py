@@ -1,0 +1,42 @@
+"""The typed errors of nasspace; every package of the project raises these at its boundaries."""
+
+from __future__ import annotations
+
+__all__ = [
+    "NasSpaceError",
+    "GenotypeError",
+    "DataError",
+    "ChecksumError",
+    "MetricUnavailable",
+    "BudgetExhausted",
+]
+
+
+class NasSpaceError(Exception):
+    """Base class of every error raised on purpose by nasspace."""
+
+
+class GenotypeError(NasSpaceError, ValueError):
+    """A genotype (text, JSON or fields) is malformed or outside its search space.
+
+    The message names the bad token or position and lists the valid choices.
+    """
+
+
+class DataError(NasSpaceError, RuntimeError):
+    """A benchmark file is missing, unreadable, or not what the manifest says."""
+
+
+class ChecksumError(DataError):
+    """A fetched file's size, sha256 or git blob id differs from the manifest."""
+
+
+class MetricUnavailable(NasSpaceError, KeyError):
+    """A metric is not available for this dataset (or its source file is not fetched)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class BudgetExhausted(NasSpaceError, RuntimeError):
+    """An oracle was asked for a new genotype after its query or cost budget was spent."""
