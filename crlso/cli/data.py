@@ -30,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_dir(info)
     info.set_defaults(handler=run_info)
 
+    bench = commands.add_parser("bench", help="time and measure loading an NB201 table with every metric (B3)")
+    bench.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
+    add_data_dir(bench)
+    bench.set_defaults(handler=run_bench)
+
 
 def run_fetch(args: argparse.Namespace) -> int:
     store = data_store(args)
@@ -60,4 +65,24 @@ def run_info(args: argparse.Namespace) -> int:
         size = f"{row.entry.size / 1e6:8.1f} MB" if row.entry.size else "       ? MB"
         detail = f" [{row.detail}]" if row.detail else ""
         print(f"{row.entry.name:<{width}}  {state:<18} {size}  {row.entry.holds}{detail}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import resource
+    import time
+
+    from nasspace.benchmarks.nb201 import NB201Table
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    table = NB201Table(args.dataset, store=data_store(args))
+    metrics = table.available_metrics()
+    for name in metrics:
+        table.metric(name)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    print(f"NB201 {args.dataset}: {len(table)} cells, metrics {', '.join(metrics)}")
+    print(f"load time {seconds:.3f} s; peak resident memory of the process {peak_mb:.0f} MB "
+          f"({peak_mb - before / 1024:.0f} MB added by the load)")
     return 0
