@@ -1,0 +1,74 @@
+"""Checkpoints: ``state_dict``s + the config that builds the models + genotypes, never pickled modules.
+
+Everything in a checkpoint is a tensor, a number, a string, or a list/dict of those, so it loads
+with ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from crlso.atomic import save_torch_atomic
+from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_models"]
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    models: dict[str, torch.nn.Module],
+    model_config: ModelConfig,
+    extra_config: dict[str, Any] | None = None,
+    genotypes: list[str] | None = None,
+) -> Path:
+    """Write ``{name: state_dict}`` of ``models`` with their config (atomically)."""
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "model_config": dataclasses.asdict(model_config),
+        "config": extra_config or {},
+        "state_dicts": {name: module.state_dict() for name, module in models.items()},
+        "genotypes": list(genotypes or []),
+    }
+    return save_torch_atomic(path, payload)
+
+
+def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The checkpoint dict, read with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a crlso checkpoint of a known format.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} is not a crlso checkpoint (format {FORMAT_VERSION})")
+    return payload
+
+
+def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, torch.nn.Module]:
+    """Rebuild the models named in a checkpoint (``vae``, ``icnn``, ``predictor``) and load them."""
+    payload = load_checkpoint(path, map_location=map_location)
+    config = ModelConfig(**payload["model_config"])
+    builders = {"vae": build_vae, "icnn": build_icnn, "predictor": build_predictor}
+    models = {}
+    for name, state in payload["state_dicts"].items():
+        if name not in builders:
+            raise ValueError(f"unknown model {name!r} in {path}; valid: {', '.join(builders)}")
+        module = builders[name](config)
+        own = module.state_dict()
+        for key, value in state.items():  # top-level buffers added after building (target scaling)
+            if "." not in key and key not in own:
+                module.register_buffer(key, torch.zeros_like(value))
+        module.load_state_dict(state)
+        models[name] = module.to(map_location).eval()
+    return models

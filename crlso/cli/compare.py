@@ -1,0 +1,51 @@
+"""``crlso compare``: several methods x seeds through a local process pool; table and plot."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from crlso.cli.search import add_search_options, parse_options, with_cache_dir
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return values
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("compare", help="compare search methods over many seeds (mean test@budget, curves)")
+    parser.add_argument("--methods", default="random,rea,crlso", help="comma-separated methods (default random,rea,crlso)")
+    parser.add_argument("--seeds", type=int, default=50, help="number of seeds: runs seeds 0..N-1 (default 50)")
+    parser.add_argument("--budgets", type=_int_list, default=[50, 100, 150, 200], help="comma-separated budgets; each run goes to the largest")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
+    parser.add_argument("--out", required=True, help="comparison folder (runs/<method>/seed_<s>, table.md, compare.json, best_so_far.png)")
+    add_search_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from crlso.experiment import RunConfig, run_comparison
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise ValueError("--methods lists no method")
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if min(args.budgets) < 1:
+        raise ValueError("--budgets must be positive")
+    options = with_cache_dir(parse_options(args.option, methods), args.cache_dir)
+    base = RunConfig(space=args.space, dataset=args.dataset, search_metric=args.search_metric,
+                     report_metric=args.report_metric, data_dir=args.data_dir)
+    result = run_comparison(methods=methods, seeds=list(range(args.seeds)), budgets=sorted(args.budgets),
+                            out_dir=args.out, base=base, options=options, workers=args.workers)
+    out = Path(args.out).resolve()
+    print((out / "table.md").read_text(), end="")
+    print(f"{len(methods)} methods x {args.seeds} seeds in {result['wall_seconds']:.0f} s with {result['workers']} workers")
+    print(f"results: {out} (table.md, compare.json, best_so_far.png, runs/)")
+    return 0

@@ -1,0 +1,90 @@
+"""``crlso search``: one search run into a run folder (resumes a killed run in the same folder)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from crlso.cli.common import add_data_dir
+
+
+def add_search_options(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by `search` and `compare`: benchmark, metrics, method options, cache."""
+    parser.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+    parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120 (default cifar10)")
+    parser.add_argument("--search-metric", default="valid_acc", help="metric the searcher sees (default valid_acc)")
+    parser.add_argument("--report-metric", default="test_acc", help="metric reported after the search (default test_acc)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="[METHOD:]KEY=VALUE",
+        help="override a searcher option, e.g. --option crlso:batch_size=5 (repeatable)",
+    )
+    parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
+    add_data_dir(parser)
+
+
+def parse_options(items: list[str], methods: list[str]) -> dict[str, dict[str, str]]:
+    """``[METHOD:]KEY=VALUE`` items -> per-method option dicts (no METHOD: every method).
+
+    Raises:
+        ValueError: an item without '=' or naming a method not in ``methods``.
+    """
+    options: dict[str, dict[str, str]] = {m: {} for m in methods}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--option {item!r} must look like [METHOD:]KEY=VALUE")
+        method, colon, key = key.rpartition(":") if ":" in key else ("", "", key)
+        targets = [method] if colon else methods
+        for target in targets:
+            if target not in options:
+                raise ValueError(f"--option {item!r} names method {target!r}; methods of this run: {', '.join(methods)}")
+            options[target][key] = value
+    return options
+
+
+def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) -> dict[str, dict[str, str]]:
+    if cache_dir and "crlso" in options:
+        options["crlso"].setdefault("cache_dir", str(Path(cache_dir).resolve()))
+    return options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
+    parser.add_argument("--method", required=True, help="random, rea, local or crlso")
+    parser.add_argument("--budget", type=int, required=True, help="distinct genotypes to evaluate")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    parser.add_argument("--out", required=True, help="run folder (an existing one with the same config resumes)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch CPU threads (default 1: fastest for these small models, and the same as compare's workers, "
+        "so a run gives the same queries as its compare twin)",
+    )
+    add_search_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from crlso.experiment import RunConfig, run_experiment
+
+    if args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
+    if args.budget < 1:
+        raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    options = with_cache_dir(parse_options(args.option, [args.method]), args.cache_dir)
+    config = RunConfig(
+        method=args.method, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
+        search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
+        data_dir=args.data_dir,
+    )
+    summary = run_experiment(config, args.out)
+    best = summary["best"]
+    print(
+        f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
+        f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}"
+        f"; optimum queried at step {summary['queries_to_optimum']}"
+    )
+    print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json)")
+    return 0

@@ -1,0 +1,316 @@
+"""Run folders, resume, and multi-seed multi-method comparisons.
+
+A run folder holds:
+
+- ``config.json``: the resolved `RunConfig` (written atomically before the first query);
+- ``queries.jsonl``: one JSON line per charged query (``step``, ``genotype`` as the canonical
+  string, ``value`` of the search metric, ``cost``, ``total_cost``), appended and flushed as each
+  query is answered;
+- ``summary.json``: written atomically when the run ends (best genotype, its reporting metric,
+  best-so-far curve, queries to the table optimum, wall time).
+
+Opening a folder that holds the same config resumes it: logged queries are replayed into the
+oracle and checked against the re-run seeded searcher (`crlso.search.base.run_search`), so the
+finished run has exactly the queries of an uninterrupted one. A folder with a different config is
+an error. Only this layer reads the reporting metric (test accuracy), after the search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasspace import get_space
+from nasspace.oracle import Oracle, Query
+
+from crlso.atomic import write_json_atomic
+from crlso.search.base import create_searcher, run_search, searcher_config
+
+__all__ = [
+    "RunConfig",
+    "run_experiment",
+    "run_comparison",
+    "aggregate",
+    "format_table",
+    "mean_ci",
+    "read_queries",
+    "load_table",
+    "best_so_far",
+    "queries_to_optimum",
+    "summarize",
+]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One search run: method, space, benchmark, budget, seed, and the method's options."""
+
+    method: str = "crlso"
+    space: str = "nb201"
+    dataset: str = "cifar10"
+    budget: int = 100
+    seed: int = 0
+    search_metric: str = "valid_acc"
+    report_metric: str = "test_acc"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as plain JSON data, with the method's fully resolved options beside it."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["options"] = dict(self.options)
+        data["resolved_options"] = searcher_config(self.method, self.options)
+        return _jsonable(data)
+
+
+def _jsonable(data: Any) -> Any:
+    def default(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            return dataclasses.asdict(obj)
+        return str(obj)
+
+    return json.loads(json.dumps(data, default=default))
+
+
+@lru_cache(maxsize=4)
+def load_table(dataset: str, data_dir: str | None = None):
+    """The NB201 table of a dataset (kept per process)."""
+    from nasspace.benchmarks.nb201 import NB201Table
+    from nasspace.fetch import DataStore
+
+    return NB201Table(dataset, store=DataStore(data_dir))
+
+
+def read_queries(path: str | Path) -> list[dict[str, Any]]:
+    """The complete lines of a ``queries.jsonl``; a torn last line (killed mid-write) is dropped
+    and cut from the file so appends continue cleanly."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    records, good = [], 0
+    for line in raw.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+        good += len(line)
+    if good != len(raw):
+        with open(path, "r+b") as handle:
+            handle.truncate(good)
+    return records
+
+
+def best_so_far(values: list[float], report: list[float]) -> list[float]:
+    """``report`` of the best-``values`` entry among the first k, for every k (earliest on ties)."""
+    out, best_value, best_report = [], float("-inf"), float("nan")
+    for value, rep in zip(values, report):
+        if value > best_value:
+            best_value, best_report = value, rep
+        out.append(best_report)
+    return out
+
+
+def queries_to_optimum(genotypes: list[str], optimum: str) -> int | None:
+    """1-based step at which ``optimum`` was queried, or None if it never was."""
+    return genotypes.index(optimum) + 1 if optimum in genotypes else None
+
+
+def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+    """Run (or resume, or just read back) one search into ``out_dir``; returns its summary.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds a run with a different config.
+    """
+    out = Path(out_dir)
+    config_json = config.to_json()  # validates the method and its options first
+    out.mkdir(parents=True, exist_ok=True)
+    config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
+    if config_path.exists():
+        existing = json.loads(config_path.read_text())
+        if existing != config_json:
+            raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
+        if summary_path.exists():
+            return json.loads(summary_path.read_text())
+    else:
+        write_json_atomic(config_path, config_json)
+
+    space = get_space(config.space)
+    table = load_table(config.dataset, config.data_dir)
+    oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
+    records = read_queries(log_path)[: config.budget]
+    oracle.replay((space.parse(r["genotype"]), r["value"], r.get("cost", 0.0)) for r in records)
+    logged = oracle.history
+    searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
+
+    start = time.perf_counter()
+    with open(log_path, "a") as log:
+
+        def append(query: Query) -> None:
+            line = {"step": query.step, "genotype": str(query.genotype), "value": query.value,
+                    "cost": query.cost, "total_cost": query.total_cost}
+            log.write(json.dumps(line) + "\n")
+            log.flush()
+            os.fsync(log.fileno())
+
+        queries = run_search(searcher, oracle, budget=config.budget, logged=logged, on_query=append,
+                             progress=progress, desc=f"{config.method} seed {config.seed}")
+    elapsed = time.perf_counter() - start
+    summary = summarize(config, [str(q.genotype) for q in queries], [q.value for q in queries], table)
+    summary["wall_seconds"] = elapsed  # of this session only, when the run was resumed
+    summary["resumed_from_step"] = len(logged)
+    write_json_atomic(summary_path, summary)
+    return summary
+
+
+def summarize(config: RunConfig, genotypes: list[str], values: list[float], table) -> dict[str, Any]:
+    """Best genotype by the search metric, its reporting metric, curves and queries to optimum."""
+    report = [table.query(g, config.report_metric) for g in genotypes]
+    search_all = table.metric(config.search_metric)
+    optimum = str(table.genotypes[int(np.argmax(search_all))])
+    best = int(np.argmax(values)) if values else None  # argmax: earliest on ties
+    return {
+        "method": config.method,
+        "seed": config.seed,
+        "budget": config.budget,
+        "n_queries": len(genotypes),
+        "search_metric": config.search_metric,
+        "report_metric": config.report_metric,
+        "best": None if best is None else {
+            "step": best + 1, "genotype": genotypes[best], config.search_metric: values[best],
+            config.report_metric: report[best],
+        },
+        "best_so_far": best_so_far(values, report),
+        "optimum": optimum,
+        "queries_to_optimum": queries_to_optimum(genotypes, optimum),
+    }
+
+
+# -- comparisons ----------------------------------------------------------------------------------
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_task(config: RunConfig, out_dir: str) -> dict[str, Any]:
+    return run_experiment(config, out_dir, progress=False)
+
+
+def mean_ci(samples: list[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of its Student-t ``level`` interval."""
+    from scipy import stats
+
+    arr = np.asarray(samples, dtype=float)
+    if arr.size < 2:
+        return float(arr.mean()) if arr.size else float("nan"), float("nan")
+    half = stats.t.ppf(0.5 + level / 2, arr.size - 1) * arr.std(ddof=1) / np.sqrt(arr.size)
+    return float(arr.mean()), float(half)
+
+
+def aggregate(summaries: list[dict[str, Any]], budgets: list[int]) -> dict[str, Any]:
+    """Per method: mean report metric at each budget with 95% CI, and median queries to optimum
+    (runs that never queried it count as infinite: censored at the run length)."""
+    methods: dict[str, list[dict[str, Any]]] = {}
+    for summary in summaries:
+        methods.setdefault(summary["method"], []).append(summary)
+    result: dict[str, Any] = {}
+    for method, runs in methods.items():
+        row: dict[str, Any] = {"seeds": len(runs), "at_budget": {}}
+        for b in budgets:
+            mean, half = mean_ci([r["best_so_far"][min(b, len(r["best_so_far"])) - 1] for r in runs])
+            row["at_budget"][str(b)] = {"mean": mean, "ci95": half}
+        hits = [r["queries_to_optimum"] if r["queries_to_optimum"] is not None else float("inf") for r in runs]
+        median = float(np.median(hits))
+        row["median_queries_to_optimum"] = median if np.isfinite(median) else None
+        row["found_optimum"] = {str(b): int(sum(h <= b for h in hits)) for b in budgets}
+        row["mean_wall_seconds"] = float(np.mean([r.get("wall_seconds", float("nan")) for r in runs]))
+        result[method] = row
+    return result
+
+
+def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: str = "test_acc") -> str:
+    """A Markdown table of the aggregate (mean +- 95% half-width)."""
+    head = ["method", "seeds"] + [f"{report_metric}@{b}" for b in budgets] + ["median queries to optimum", "mean s/run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    horizon = max(budgets)
+    for method, row in aggregated.items():
+        cells = [method, str(row["seeds"])]
+        cells += [f"{row['at_budget'][str(b)]['mean']:.2f} ± {row['at_budget'][str(b)]['ci95']:.2f}" for b in budgets]
+        median = row["median_queries_to_optimum"]
+        cells.append(f"{median:g}" if median is not None else f"> {horizon}")
+        cells.append(f"{row['mean_wall_seconds']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_comparison(
+    *,
+    methods: list[str],
+    seeds: list[int],
+    budgets: list[int],
+    out_dir: str | Path,
+    base: RunConfig | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Every method x seed to ``max(budgets)`` in a local process pool; then table, JSON and plot.
+
+    Runs live in ``out_dir/runs/<method>/seed_<s>``; finished ones are read back, killed ones resume.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    base = base or RunConfig()
+    options = options or {}
+    for method in methods:
+        searcher_config(method, options.get(method))  # fail fast on a bad name or option
+    horizon = max(budgets)
+    tasks = []
+    for seed in seeds:
+        for method in methods:
+            config = dataclasses.replace(base, method=method, seed=seed, budget=horizon, options=dict(options.get(method, {})))
+            tasks.append((config, str(out / "runs" / method / f"seed_{seed}")))
+    if "crlso" in methods:  # build the shared unlabelled cache once, before the workers start
+        from crlso.search.crlso import latent_model
+
+        cfg = searcher_config("crlso", options.get("crlso"))
+        latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
+    workers = workers or os.cpu_count() or 1
+    started = time.perf_counter()
+    summaries = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+        futures = [pool.submit(_run_task, config, path) for config, path in tasks]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
+            summaries.append(future.result())
+    elapsed = time.perf_counter() - started
+    summaries.sort(key=lambda s: (methods.index(s["method"]), s["seed"]))
+    aggregated = aggregate(summaries, budgets)
+    result = {
+        "methods": methods, "seeds": seeds, "budgets": budgets, "workers": workers,
+        "wall_seconds": elapsed, "report_metric": base.report_metric, "search_metric": base.search_metric,
+        "dataset": base.dataset, "space": base.space, "results": aggregated,
+    }
+    write_json_atomic(out / "compare.json", result)
+    from crlso.atomic import write_text_atomic
+    from crlso.plots import plot_best_so_far
+
+    write_text_atomic(out / "table.md", format_table(aggregated, budgets, base.report_metric))
+    plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets)
+    return result

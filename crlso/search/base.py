@@ -1,0 +1,231 @@
+"""The ask/tell contract every searcher follows, the searcher registry, and the one search loop.
+
+A searcher never sees a benchmark table, nor even the oracle: the loop (`run_search`) asks it for
+genotypes, has the oracle evaluate them, and tells it the values. Each searcher keeps what it was
+told (`observed`, `seen`), which is exactly what the oracle has charged, so "already evaluated"
+means ``str(g) in self.seen``.
+
+Resuming: `run_search` takes the queries a killed run already logged; the seeded searcher is run
+again from the start, its proposals are checked against the log and answered from it without new
+oracle charges or log lines, and the search then continues. A deterministic searcher therefore
+finishes with exactly the queries an uninterrupted run would have made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from tqdm import tqdm
+
+from nasspace import Genotype
+from nasspace.oracle import Oracle, Query
+from nasspace.space import SearchSpace
+
+__all__ = [
+    "Searcher",
+    "SearchDiverged",
+    "register_searcher",
+    "create_searcher",
+    "list_searchers",
+    "searcher_config",
+    "run_search",
+    "sample_unseen",
+]
+
+
+class SearchDiverged(RuntimeError):
+    """A resumed search proposed something other than what its log recorded."""
+
+
+class Searcher(ABC):
+    """Base of every searcher: ``ask(n)`` proposes, ``tell(genotypes, values)`` feeds back.
+
+    Args:
+        space: the search space.
+        seed: seeds the searcher's own ``numpy.random.Generator`` (and torch generators if any).
+        config: the searcher's frozen config dataclass (``Config`` of the subclass).
+
+    Values are the search metric, higher is better.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    def __init__(self, space: SearchSpace, *, seed: int, config: Any = None):
+        self.space = space
+        self.seed = seed
+        self.config = config if config is not None else self.Config()
+        self.rng = np.random.default_rng(seed)
+        self.observed: list[tuple[Genotype, float]] = []
+        self.seen: set[str] = set()
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Genotype]:
+        """Between 1 and ``n`` distinct genotypes not evaluated before (``n >= 1``)."""
+
+    def tell(self, genotypes: Sequence[Genotype], values: Sequence[float]) -> None:
+        """Record the values of evaluated genotypes (in the order they were asked)."""
+        for genotype, value in zip(genotypes, values, strict=True):
+            key = str(genotype)
+            if key not in self.seen:
+                self.seen.add(key)
+                self.observed.append((genotype, float(value)))
+
+    def best(self) -> tuple[Genotype, float] | None:
+        """The best observed (genotype, value), earliest on ties."""
+        return max(self.observed, key=lambda item: item[1], default=None)
+
+
+_SEARCHERS: dict[str, type[Searcher]] = {}
+
+
+def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
+    """Class decorator adding a searcher under ``name``."""
+
+    def decorate(cls: type[Searcher]) -> type[Searcher]:
+        cls.name = name
+        _SEARCHERS[name] = cls
+        return cls
+
+    return decorate
+
+
+def _load_builtin() -> None:
+    from crlso.search import crlso, local, random, rea  # noqa: F401  (registration)
+
+
+def list_searchers() -> list[str]:
+    _load_builtin()
+    return sorted(_SEARCHERS)
+
+
+def _searcher_class(name: str) -> type[Searcher]:
+    _load_builtin()
+    if name not in _SEARCHERS:
+        raise ValueError(f"unknown search method {name!r}; valid: {', '.join(sorted(_SEARCHERS))}")
+    return _SEARCHERS[name]
+
+
+def searcher_config(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """The method's default config with ``options`` overlaid (values cast to the field types).
+
+    Raises:
+        ValueError: unknown method or option; lists the valid ones.
+    """
+    cls = _searcher_class(name)
+    config = cls.Config()
+    if not options:
+        return config
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    updates = {}
+    for key, value in options.items():
+        if key not in fields:
+            raise ValueError(f"unknown option {key!r} for method {name!r}; valid: {', '.join(sorted(fields))}")
+        default = getattr(config, key)
+        updates[key] = _cast(value, default, key)
+    return dataclasses.replace(config, **updates)
+
+
+def _cast(value: Any, default: Any, key: str) -> Any:
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return value.lower() in ("true", "1")
+        return type(default)(value)
+    except ValueError:
+        raise ValueError(f"option {key}={value!r} is not a valid {type(default).__name__}") from None
+
+
+def create_searcher(name: str, space: SearchSpace, *, seed: int, options: Mapping[str, Any] | None = None) -> Searcher:
+    """A searcher by registry name, its config overlaid with ``options``."""
+    return _searcher_class(name)(space, seed=seed, config=searcher_config(name, options))
+
+
+def sample_unseen(space: SearchSpace, rng: np.random.Generator, seen: set[str], *, max_tries: int = 10_000) -> Genotype:
+    """A uniform random genotype not in ``seen`` (rejection sampling, bounded).
+
+    Raises:
+        RuntimeError: no unseen genotype found in ``max_tries`` draws.
+    """
+    for _ in range(max_tries):
+        genotype = space.sample(rng)
+        if str(genotype) not in seen:
+            return genotype
+    raise RuntimeError(f"no unseen genotype after {max_tries} random draws")
+
+
+# Rounds in a row that may bring nothing new before `run_search` gives up on a searcher.
+STALL_LIMIT = 20
+
+
+def run_search(
+    searcher: Searcher,
+    oracle: Oracle,
+    *,
+    budget: int,
+    logged: Sequence[Query] = (),
+    on_query: Callable[[Query], None] | None = None,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[Query]:
+    """Drive ``searcher`` until ``budget`` distinct genotypes were evaluated.
+
+    Args:
+        searcher: a fresh searcher (same method, config and seed as the logged run, if any).
+        oracle: answers the search metric; it must already hold ``logged`` (``oracle.replay``).
+        budget: distinct genotypes to evaluate in total (logged ones included).
+        logged: queries of an interrupted run, in order; they are replayed, not re-charged.
+        on_query: called with each *new* charged query, right after the oracle answered.
+
+    Returns:
+        All queries of the run, in order (``len <= budget``).
+
+    Raises:
+        SearchDiverged: the searcher's proposals disagree with ``logged``.
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    run: list[Query] = []
+    stalls = 0
+    with tqdm(total=budget, desc=desc or searcher.name, disable=not progress, leave=False) as bar:
+        while len(run) < budget:
+            proposals = searcher.ask(budget - len(run))
+            told_g: list[Genotype] = []
+            told_v: list[float] = []
+            told_keys: set[str] = set()
+            before = len(run)
+            for genotype in proposals:
+                key = str(genotype)
+                if len(run) >= budget:
+                    break
+                if key in searcher.seen or key in told_keys:
+                    continue  # a repeat is free: the searcher already knows its value
+                if len(run) < len(logged):
+                    expected = logged[len(run)]
+                    if str(expected.genotype) != key:
+                        raise SearchDiverged(
+                            f"step {len(run) + 1}: the resumed search proposed {key}, the log has {expected.genotype}"
+                        )
+                    query = expected
+                else:
+                    oracle.query(genotype)
+                    query = oracle.history[-1]
+                    if on_query is not None:
+                        on_query(query)
+                run.append(query)
+                told_keys.add(key)
+                told_g.append(genotype)
+                told_v.append(query.value)
+                bar.update(1)
+            searcher.tell(told_g, told_v)
+            stalls = stalls + 1 if len(run) == before else 0
+            if stalls >= STALL_LIMIT:
+                raise RuntimeError(f"{searcher.name} proposed nothing new {STALL_LIMIT} times in a row")
+    return run

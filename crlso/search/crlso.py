@@ -1,0 +1,226 @@
+"""CR-LSO: search by gradient descent on an input-convex error model in a graph-VAE latent space.
+
+Per seed (all of it driven by `ask`/`tell`):
+
+1. Load the graph VAE pre-trained on every cell *without labels* (cached on disk, shared by all
+   seeds; see `crlso.training.cached_pretrained_vae`) and the posterior means ``mu`` of all cells.
+2. Evaluate ``n_init`` seeded random cells (they count against the budget).
+3. Each round: fit the GNN predictor on the evaluated cells (error = 1 - acc/100, warm-started),
+   pseudo-label a fixed seeded subset of ``pseudo_size`` other cells with it, fit the ICNN on
+   (mu, label or pseudo-label) with the labelled cells weighted up. Then from the ``top_k`` best evaluated latents, each perturbed
+   with Gaussian noise ``starts`` times, take ``steps`` steps *downhill* on the ICNN,
+   ``z <- z - eta * s * g / |g|`` with ``g = d ICNN / d z`` (gradient w.r.t. z only, unit
+   direction, ``s`` the latents' RMS spread), decoding after every step. Decoded cells already
+   evaluated or already in the pool are dropped; while the pool is short of
+   ``pool_factor * batch_size`` the round is retried with the step and noise grown by
+   ``step_growth`` (at most ``max_retries`` times; then random unseen cells fill the gap).
+   Optionally (``global_starts > 0``) codes of random cells are also descended for
+   ``global_steps`` steps toward the ICNN's minimum and their decodings join the pool.
+   The pool is ranked by predicted error and the best ``min(batch_size, n)`` are proposed, so a
+   round never asks for more than the budget left.
+
+Choices not fixed by the paper or public code (documented, configurable): unit-norm gradient
+steps; the predictor (not the ICNN) ranks the pool by default (``rank_by``); the VAE is frozen
+during search (``crlso train`` runs the full joint VAE + ICNN fit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import torch
+
+from nasspace import Genotype
+
+from crlso.graphs import all_cells_batch
+from crlso.icnn import ICNN
+from crlso.predictor import GNNPredictor
+from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.training import (
+    ModelConfig,
+    PretrainConfig,
+    build_icnn,
+    build_predictor,
+    cached_pretrained_vae,
+    default_device,
+    encode,
+    fit_icnn,
+    fit_predictor,
+    predict,
+    subset_batch,
+)
+
+__all__ = ["CRLSOSearch", "CRLSOConfig", "latent_model", "config_from_dict"]
+
+_RANKERS = ("predictor", "icnn")
+
+
+@dataclass(frozen=True)
+class CRLSOConfig:
+    """Options of the CR-LSO searcher (the model sizes and pre-training are nested configs)."""
+
+    n_init: int = 10
+    batch_size: int = 5
+    top_k: int = 5
+    starts: int = 8
+    steps: int = 6
+    step_size: float = 0.5
+    noise: float = 0.3
+    step_growth: float = 2.0
+    max_retries: int = 4
+    pool_factor: int = 4
+    global_starts: int = 0
+    global_steps: int = 20
+    rank_by: str = "predictor"
+    predictor_epochs: int = 150
+    predictor_refit_epochs: int = 30
+    predictor_lr: float = 3e-3
+    icnn_steps: int = 150
+    icnn_refit_steps: int = 50
+    icnn_lr: float = 1e-2
+    label_weight: float = 20.0
+    pseudo_size: int = 2048
+    cache_dir: str = ""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+
+@lru_cache(maxsize=2)
+def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = "") -> tuple:
+    """(vae, cells, batch, mu (N, d)) of the cached unlabelled VAE; one per process and config."""
+    vae, _ = cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, device=default_device(), progress=False)
+    cells, batch = all_cells_batch(model.space)
+    mu = encode(vae, batch)
+    return vae, cells, batch, mu
+
+
+@register_searcher("crlso")
+class CRLSOSearch(Searcher):
+    """CR-LSO with a small seeded initial set grown during the search (see the module doc)."""
+
+    Config = CRLSOConfig
+
+    def __init__(self, space, *, seed: int, config: CRLSOConfig | None = None):
+        super().__init__(space, seed=seed, config=config)
+        cfg = self.config
+        if cfg.rank_by not in _RANKERS:
+            raise ValueError(f"unknown rank_by {cfg.rank_by!r}; valid: {', '.join(_RANKERS)}")
+        if cfg.model.space != space.name:
+            raise ValueError(f"the model config is for space {cfg.model.space!r}, the search is on {space.name!r}")
+        self.vae, self.cells, self.batch, self.mu = latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
+        self.index = {str(g): i for i, g in enumerate(self.cells)}
+        self.device = self.mu.device
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.scale = float(self.mu.std(dim=0).pow(2).mean().sqrt())
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.predictor: GNNPredictor = build_predictor(cfg.model).to(self.device)
+            self.icnn: ICNN = build_icnn(cfg.model).to(self.device)
+        self.rounds = 0
+        # A fixed seeded subset of cells carries the pseudo-labels the ICNN is fitted on.
+        count = min(self.config.pseudo_size, len(self.cells))
+        self.pseudo_index = torch.randperm(len(self.cells), generator=self.generator)[:count]
+        self.pseudo_batch = subset_batch(self.batch, self.pseudo_index)
+
+    # -- models -----------------------------------------------------------------------------------
+    def _refit(self) -> None:
+        """Fit the predictor on what was observed, then the ICNN on labels + pseudo-labels."""
+        cfg = self.config
+        first = self.rounds == 0
+        labelled = torch.tensor([self.index[str(g)] for g, _ in self.observed])
+        errors = torch.tensor([1.0 - v / 100.0 for _, v in self.observed], dtype=torch.float32)
+        fit_predictor(
+            self.predictor,
+            subset_batch(self.batch, labelled),
+            errors,
+            epochs=cfg.predictor_epochs if first else cfg.predictor_refit_epochs,
+            lr=cfg.predictor_lr,
+        )
+        unlabelled = ~torch.isin(self.pseudo_index, labelled)
+        pseudo = predict(self.predictor, self.pseudo_batch).cpu()[unlabelled]
+        index = torch.cat([labelled, self.pseudo_index[unlabelled]])
+        targets = torch.cat([errors, pseudo])
+        weights = torch.cat([torch.full_like(errors, cfg.label_weight), torch.ones_like(pseudo)])
+        mean, std = targets.mean(), targets.std().clamp_min(1e-6)
+        fit_icnn(
+            self.icnn,
+            self.mu[index.to(self.device)],
+            ((targets - mean) / std).to(self.device),
+            weights.to(self.device),
+            steps=cfg.icnn_steps if first else cfg.icnn_refit_steps,
+            lr=cfg.icnn_lr,
+        )
+        self.rounds += 1
+
+    def _descend(self, starts: torch.Tensor, step: float, steps: int | None = None) -> list[torch.Tensor]:
+        """Codes ``[(M, d)] * steps`` visited by unit-direction steps downhill from ``starts (M, d)``."""
+        z = starts
+        visited = []
+        for _ in range(steps or self.config.steps):
+            g = self.icnn.grad(z)
+            z = (z - step * self.scale * g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)).detach()
+            visited.append(z)
+        return visited
+
+    # -- ask --------------------------------------------------------------------------------------
+    def ask(self, n: int) -> list[Genotype]:
+        cfg = self.config
+        if len(self.observed) < cfg.n_init:
+            pending = set(self.seen)
+            out = []
+            for _ in range(min(n, cfg.n_init - len(self.observed))):
+                genotype = sample_unseen(self.space, self.rng, pending)
+                pending.add(str(genotype))
+                out.append(genotype)
+            return out
+        want = min(n, cfg.batch_size)
+        self._refit()
+        ranked = sorted(self.observed, key=lambda item: -item[1])[: cfg.top_k]
+        anchors = self.mu[torch.tensor([self.index[str(g)] for g, _ in ranked])]
+        pool: dict[str, Genotype] = {}
+        step, noise = cfg.step_size, cfg.noise
+        for _ in range(cfg.max_retries + 1):
+            starts = anchors.repeat_interleave(cfg.starts, dim=0)
+            eps = torch.randn(starts.shape, generator=self.generator).to(self.device)
+            for z in self._descend(starts + noise * self.scale * eps, step):
+                for genotype in self.vae.decoder.decode(z):
+                    key = str(genotype)
+                    if key not in self.seen and key not in pool:
+                        pool[key] = genotype
+            if len(pool) >= cfg.pool_factor * want:
+                break
+            step, noise = step * cfg.step_growth, noise * cfg.step_growth
+        if cfg.global_starts > 0:  # descend from random cells too: reach the ICNN's global basin
+            picks = torch.randint(len(self.cells), (cfg.global_starts,), generator=self.generator)
+            for z in self._descend(self.mu[picks.to(self.device)], cfg.step_size, steps=cfg.global_steps):
+                for genotype in self.vae.decoder.decode(z):
+                    key = str(genotype)
+                    if key not in self.seen and key not in pool:
+                        pool[key] = genotype
+        candidates = list(pool.values())
+        if candidates:
+            idx = torch.tensor([self.index[str(g)] for g in candidates])
+            if cfg.rank_by == "icnn":
+                with torch.no_grad():
+                    score = self.icnn(self.mu[idx]).cpu()
+            else:
+                score = predict(self.predictor, subset_batch(self.batch, idx)).cpu()
+            order = torch.argsort(score, stable=True).tolist()
+            candidates = [candidates[i] for i in order]
+        chosen = candidates[:want]
+        pending = set(self.seen) | {str(g) for g in chosen}
+        while len(chosen) < want:  # bounded retries found too little: fill with random cells
+            genotype = sample_unseen(self.space, self.rng, pending)
+            pending.add(str(genotype))
+            chosen.append(genotype)
+        return chosen
+
+
+def config_from_dict(data: dict) -> CRLSOConfig:
+    """Inverse of ``dataclasses.asdict`` for `CRLSOConfig` (nested configs included)."""
+    data = dict(data)
+    data["model"] = ModelConfig(**data.get("model", {}))
+    data["pretrain"] = PretrainConfig(**data.get("pretrain", {}))
+    return CRLSOConfig(**data)
+

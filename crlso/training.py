@@ -1,0 +1,353 @@
+"""Model configs, builders, and the training procedures of CR-LSO.
+
+1. `pretrain_vae`: the graph VAE on every cell of the space, unlabelled (reconstruction +
+   beta * KL). It holds no label, so it is cached on disk keyed by its config
+   (`cached_pretrained_vae`) and shared by every seed and searcher.
+2. `fit_predictor`: the GNN regressor on the labelled cells (targets standardized inside).
+3. `fit_vae_icnn`: VAE + ICNN jointly on all cells, each with its label or the predictor's
+   pseudo-label: reconstruction + beta * KL + weight * MSE(ICNN(z), target).
+
+Targets are *errors* (1 - accuracy/100), so the convex ICNN is minimized.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch
+from tqdm import tqdm
+
+from crlso.atomic import save_torch_atomic
+from crlso.decoder import create_decoder
+from crlso.encoder import GNNBody, GraphEncoder
+from crlso.graphs import all_cells_batch, featurizer_for
+from crlso.icnn import ICNN
+from crlso.predictor import GNNPredictor
+from crlso.vae import GraphVAE
+
+__all__ = [
+    "ModelConfig",
+    "PretrainConfig",
+    "SemiSupervisedConfig",
+    "default_device",
+    "default_cache_dir",
+    "build_vae",
+    "build_icnn",
+    "build_predictor",
+    "subset_batch",
+    "pretrain_vae",
+    "cached_pretrained_vae",
+    "encode",
+    "fit_predictor",
+    "predict",
+    "fit_icnn",
+    "fit_vae_icnn",
+    "train_semi_supervised",
+]
+
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of every CR-LSO model (one place for the defaults)."""
+
+    space: str = "nb201"
+    gnn_hidden: int = 64
+    gnn_layers: int = 3
+    latent_dim: int = 16
+    decoder_hidden: int = 128
+    decoder_blocks: int = 2
+    noise_scale: float = 0.01
+    icnn_hidden: int = 64
+    icnn_layers: int = 2
+    icnn_activation: str = "softplus"
+    predictor_hidden: int = 64
+    predictor_layers: int = 3
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Unlabelled VAE pre-training on all cells."""
+
+    epochs: int = 30
+    batch_size: int = 256
+    lr: float = 2e-3
+    beta: float = 0.005
+    grad_clip: float = 5.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SemiSupervisedConfig:
+    """Predictor fit, then joint VAE + ICNN fit on labels and pseudo-labels."""
+
+    predictor_epochs: int = 200
+    predictor_lr: float = 1e-3
+    predictor_weight_decay: float = 1e-4
+    joint_epochs: int = 10
+    joint_batch_size: int = 256
+    joint_lr: float = 5e-4
+    beta: float = 0.005
+    prediction_weight: float = 10.0
+    label_weight: float = 5.0
+    grad_clip: float = 5.0
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_cache_dir() -> Path:
+    """``$CRLSO_CACHE_DIR``, else ``~/.cache/crlso``."""
+    return Path(os.environ.get("CRLSO_CACHE_DIR", Path.home() / ".cache" / "crlso"))
+
+
+def build_vae(config: ModelConfig) -> GraphVAE:
+    featurizer = featurizer_for(config.space)
+    body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=config.gnn_hidden, num_layers=config.gnn_layers)
+    decoder = create_decoder(config.space, latent_dim=config.latent_dim, hidden=config.decoder_hidden, num_blocks=config.decoder_blocks)
+    return GraphVAE(GraphEncoder(body, latent_dim=config.latent_dim), decoder, noise_scale=config.noise_scale)
+
+
+def build_icnn(config: ModelConfig) -> ICNN:
+    return ICNN(config.latent_dim, hidden=config.icnn_hidden, num_layers=config.icnn_layers, activation=config.icnn_activation)
+
+
+def build_predictor(config: ModelConfig) -> GNNPredictor:
+    featurizer = featurizer_for(config.space)
+    body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=config.gnn_hidden, num_layers=config.predictor_layers)
+    return GNNPredictor(body, hidden=config.predictor_hidden)
+
+
+def subset_batch(batch: Batch, index: Tensor | list[int]) -> Batch:
+    """The graphs ``index`` of ``batch`` as a new batch, in that order."""
+    return Batch.from_data_list(batch.index_select(torch.as_tensor(index, dtype=torch.long)))
+
+
+def _minibatches(n: int, size: int, generator: torch.Generator) -> list[Tensor]:
+    return list(torch.randperm(n, generator=generator).split(size))
+
+
+def pretrain_vae(
+    model_config: ModelConfig, config: PretrainConfig, *, device: torch.device | None = None, progress: bool = True
+) -> GraphVAE:
+    """Train a fresh VAE on every cell of the (enumerable) space, without labels."""
+    device = device or default_device()
+    with torch.random.fork_rng(devices=[]):  # seeded init and noise, global RNG left as it was
+        torch.manual_seed(config.seed)
+        return _pretrain(build_vae(model_config).to(device), model_config, config, device=device, progress=progress)
+
+
+def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, *, device: torch.device, progress: bool) -> GraphVAE:
+    cells, batch = all_cells_batch(model_config.space)
+    generator = torch.Generator().manual_seed(config.seed)
+    targets = vae.decoder.targets(cells)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=config.lr)
+    steps = config.epochs * ((len(cells) + config.batch_size - 1) // config.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    vae.train()
+    for _ in tqdm(range(config.epochs), desc="pretrain VAE", disable=not progress, leave=False):
+        for index in _minibatches(len(cells), config.batch_size, generator):
+            sub = subset_batch(batch, index).to(device)
+            out = vae(sub, generator=None)
+            loss = vae.decoder.loss(out.logits, targets[index].to(device)) + config.beta * vae.kl(out.posterior)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(vae.parameters(), config.grad_clip)
+            optimizer.step()
+            schedule.step()
+    return vae.eval()
+
+
+def _cache_key(model_config: ModelConfig, config: PretrainConfig) -> str:
+    text = json.dumps({"format": CACHE_FORMAT, "model": dataclasses.asdict(model_config), "pretrain": dataclasses.asdict(config)}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cached_pretrained_vae(
+    model_config: ModelConfig,
+    config: PretrainConfig,
+    *,
+    cache_dir: str | Path | None = None,
+    device: torch.device | None = None,
+    progress: bool = True,
+) -> tuple[GraphVAE, Path]:
+    """The unlabelled pre-trained VAE, loaded from the cache or trained once and stored there.
+
+    Returns:
+        The VAE (eval mode) and the path of its cache file.
+    """
+    device = device or default_device()
+    path = Path(cache_dir or default_cache_dir()) / f"vae-{model_config.space}-{_cache_key(model_config, config)}.pt"
+    vae = build_vae(model_config).to(device)
+    if path.exists():
+        state = torch.load(path, map_location=device, weights_only=True)
+        vae.load_state_dict(state["state_dict"])
+        return vae.eval(), path
+    trained = pretrain_vae(model_config, config, device=device, progress=progress)
+    save_torch_atomic(
+        path,
+        {"state_dict": trained.state_dict(), "model_config": dataclasses.asdict(model_config), "pretrain_config": dataclasses.asdict(config)},
+    )
+    return trained, path
+
+
+@torch.no_grad()
+def encode(vae: GraphVAE, batch: Batch, *, chunk: int = 4096) -> Tensor:
+    """``(num_graphs, latent_dim)`` posterior means of a batch, in chunks."""
+    vae.eval()
+    device = next(vae.parameters()).device
+    out = []
+    for start in range(0, batch.num_graphs, chunk):
+        index = list(range(start, min(start + chunk, batch.num_graphs)))
+        out.append(vae.encode(subset_batch(batch, index).to(device)).mu)
+    return torch.cat(out)
+
+
+def fit_predictor(
+    predictor: GNNPredictor,
+    batch: Batch,
+    targets: Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    weight_decay: float = 1e-4,
+) -> GNNPredictor:
+    """Full-batch fit of the predictor to ``targets (num_graphs,)`` standardized inside.
+
+    The mean and scale are stored on the module (``predictor.target_mean/target_std``) so that
+    `predict` returns values in the units of ``targets``.
+    """
+    device = next(predictor.parameters()).device
+    batch, targets = batch.to(device), targets.to(device)
+    mean = targets.mean()
+    std = targets.std().clamp_min(1e-6) if targets.numel() > 1 else torch.ones((), device=device)
+    predictor.register_buffer("target_mean", mean.detach().clone())
+    predictor.register_buffer("target_std", std.detach().clone())
+    scaled = (targets - mean) / std
+    optimizer = torch.optim.AdamW(predictor.parameters(), lr=lr, weight_decay=weight_decay)
+    predictor.train()
+    for _ in range(epochs):
+        loss = nn.functional.mse_loss(predictor(batch), scaled)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return predictor.eval()
+
+
+@torch.no_grad()
+def predict(predictor: GNNPredictor, batch: Batch) -> Tensor:
+    """``(num_graphs,)`` predictions in target units."""
+    predictor.eval()
+    device = next(predictor.parameters()).device
+    raw = predictor(batch.to(device))
+    return raw * predictor.target_std + predictor.target_mean
+
+
+def fit_icnn(icnn: ICNN, z: Tensor, targets: Tensor, weights: Tensor, *, steps: int, lr: float) -> ICNN:
+    """Full-batch weighted MSE fit of the ICNN to ``targets (N,)`` at fixed codes ``z (N, d)``."""
+    optimizer = torch.optim.Adam(icnn.parameters(), lr=lr)
+    weights = weights / weights.sum()
+    icnn.train()
+    for _ in range(steps):
+        loss = (weights * (icnn(z) - targets).pow(2)).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return icnn.eval()
+
+
+def fit_vae_icnn(
+    vae: GraphVAE,
+    icnn: ICNN,
+    batch: Batch,
+    genotypes: list,
+    targets: Tensor,
+    labelled: Tensor,
+    config: SemiSupervisedConfig,
+    *,
+    generator: torch.Generator,
+    progress: bool = True,
+) -> None:
+    """Joint fit of VAE + ICNN on all graphs of ``batch`` (labels or pseudo-labels).
+
+    Args:
+        targets: ``(N,)`` error of each graph: its label when ``labelled`` else a pseudo-label.
+        labelled: ``(N,)`` bool; labelled graphs weigh ``config.label_weight`` in the MSE.
+    """
+    device = next(vae.parameters()).device
+    recon_targets = vae.decoder.targets(genotypes)
+    weights = torch.where(labelled, torch.tensor(config.label_weight), torch.tensor(1.0))
+    params = list(vae.parameters()) + list(icnn.parameters())
+    optimizer = torch.optim.Adam(params, lr=config.joint_lr)
+    steps = config.joint_epochs * ((len(genotypes) + config.joint_batch_size - 1) // config.joint_batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
+    vae.train(), icnn.train()
+    for _ in tqdm(range(config.joint_epochs), desc="fit VAE+ICNN", disable=not progress, leave=False):
+        for index in _minibatches(len(genotypes), config.joint_batch_size, generator):
+            out = vae(subset_batch(batch, index).to(device), generator=None)
+            w = weights[index].to(device)
+            mse = (w * (icnn(out.z) - targets[index].to(device)).pow(2)).sum() / w.sum()
+            loss = (
+                vae.decoder.loss(out.logits, recon_targets[index].to(device))
+                + config.beta * vae.kl(out.posterior)
+                + config.prediction_weight * mse
+            )
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            schedule.step()
+    vae.eval(), icnn.eval()
+
+
+def train_semi_supervised(
+    vae: GraphVAE,
+    labelled_index: Tensor,
+    labelled_errors: Tensor,
+    model_config: ModelConfig,
+    config: SemiSupervisedConfig,
+    *,
+    seed: int,
+    progress: bool = True,
+) -> tuple[GNNPredictor, ICNN]:
+    """The CR-LSO semi-supervised procedure on all cells of the space.
+
+    1. Fit a GNN predictor on the labelled cells ``labelled_index (L,)`` with errors ``(L,)``.
+    2. Pseudo-label every other cell with it.
+    3. Fit VAE + ICNN jointly on all cells (``vae`` is updated in place, e.g. from the cached
+       unlabelled pre-training).
+
+    Returns:
+        The fitted predictor and ICNN.
+    """
+    device = next(vae.parameters()).device
+    cells, batch = all_cells_batch(model_config.space)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        predictor = build_predictor(model_config).to(device)
+        icnn = build_icnn(model_config).to(device)
+    fit_predictor(predictor, subset_batch(batch, labelled_index), labelled_errors,
+                  epochs=config.predictor_epochs, lr=config.predictor_lr, weight_decay=config.predictor_weight_decay)
+    targets = predict(predictor, batch).cpu()
+    targets[labelled_index] = labelled_errors
+    labelled = torch.zeros(len(cells), dtype=torch.bool)
+    labelled[labelled_index] = True
+    mean, std = targets.mean(), targets.std().clamp_min(1e-6)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fit_vae_icnn(vae, icnn, batch, list(cells), (targets - mean) / std, labelled, config,
+                     generator=generator, progress=progress)
+    icnn.register_buffer("target_mean", mean.clone())
+    icnn.register_buffer("target_std", std.clone())
+    return predictor, icnn

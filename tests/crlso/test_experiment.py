@@ -1,0 +1,90 @@
+"""Run folders: the files, resume after an interruption, the CLI commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crlso.cli import main
+from crlso.experiment import RunConfig, aggregate, read_queries, run_experiment
+from nasspace.oracle import Oracle
+
+
+def _config(method: str, options: dict, budget: int = 20, seed: int = 3) -> RunConfig:
+    return RunConfig(method=method, budget=budget, seed=seed, options=options)
+
+
+def _steps(folder) -> list[str]:
+    return [r["genotype"] for r in read_queries(folder / "queries.jsonl")]
+
+
+@pytest.mark.parametrize("method", ["rea", "crlso"])
+def test_run_folder_files(method, tmp_path, nb201_cifar10, tiny_crlso_options) -> None:
+    options = tiny_crlso_options if method == "crlso" else {}
+    summary = run_experiment(_config(method, options), tmp_path / "run", progress=False)
+    lines = (tmp_path / "run" / "queries.jsonl").read_text().splitlines()
+    assert len(lines) == 20
+    records = [json.loads(line) for line in lines]
+    assert [r["step"] for r in records] == list(range(1, 21))
+    for r in records:  # anyone can re-score a run from the log
+        assert nb201_cifar10.query(r["genotype"], "valid_acc") == pytest.approx(r["value"])
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["method"] == method
+    assert summary["n_queries"] == 20 and len(summary["best_so_far"]) == 20
+    assert summary["best"]["test_acc"] == pytest.approx(nb201_cifar10.query(summary["best"]["genotype"], "test_acc"))
+
+
+@pytest.mark.parametrize("method", ["rea", "crlso"])
+def test_resume_after_interruption_gives_the_same_queries(method, tmp_path, monkeypatch, nb201_cifar10, tiny_crlso_options) -> None:
+    options = tiny_crlso_options if method == "crlso" else {}
+    config = _config(method, options)
+    run_experiment(config, tmp_path / "whole", progress=False)
+    expected = _steps(tmp_path / "whole")
+
+    original = Oracle.query
+    calls = {"n": 0}
+
+    def dying_query(self, genotype):
+        if not self.is_known(genotype):
+            calls["n"] += 1
+            if calls["n"] > 13:
+                raise KeyboardInterrupt  # the process is killed after 13 queries
+        return original(self, genotype)
+
+    monkeypatch.setattr(Oracle, "query", dying_query)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, tmp_path / "killed", progress=False)
+    monkeypatch.setattr(Oracle, "query", original)
+    assert len(_steps(tmp_path / "killed")) == 13
+    assert not (tmp_path / "killed" / "summary.json").exists()
+    with open(tmp_path / "killed" / "queries.jsonl", "a") as log:
+        log.write('{"step": 14, "genot')  # a line torn by the kill
+    summary = run_experiment(config, tmp_path / "killed", progress=False)
+    assert _steps(tmp_path / "killed") == expected
+    assert summary["resumed_from_step"] == 13
+
+
+def test_other_config_in_folder_is_refused(tmp_path, nb201_cifar10) -> None:
+    run_experiment(_config("random", {}, budget=5), tmp_path / "run", progress=False)
+    with pytest.raises(FileExistsError):
+        run_experiment(_config("random", {}, budget=6), tmp_path / "run", progress=False)
+
+
+def test_aggregate_censors_missing_optimum() -> None:
+    runs = [{"method": "m", "seed": s, "best_so_far": [90.0, 91.0], "queries_to_optimum": q} for s, q in enumerate([1, None, None])]
+    row = aggregate(runs, [1, 2])["m"]
+    assert row["median_queries_to_optimum"] is None and row["found_optimum"] == {"1": 1, "2": 1}
+    assert row["at_budget"]["2"]["mean"] == pytest.approx(91.0)
+
+
+def test_cli_search_and_compare(tmp_path, capsys, nb201_cifar10) -> None:
+    assert main(["search", "--method", "random", "--budget", "5", "--seed", "1", "--out", str(tmp_path / "s")]) == 0
+    assert "results:" in capsys.readouterr().out
+    assert main(["search", "--method", "nope", "--budget", "5", "--out", str(tmp_path / "x")]) == 2
+    code = main(["compare", "--methods", "random,rea", "--seeds", "2", "--budgets", "5,10", "--workers", "1",
+                 "--out", str(tmp_path / "c")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "results:" in out and "| random |" in out
+    for name in ("table.md", "compare.json", "best_so_far.png"):
+        assert (tmp_path / "c" / name).exists()

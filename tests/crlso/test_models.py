@@ -1,0 +1,89 @@
+"""Featurization, encoder, decoder validity, VAE, predictor, checkpoints (tiny, CPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from crlso.checkpoints import load_checkpoint, load_models, save_checkpoint
+from crlso.decoder import create_decoder, list_decoders
+from crlso.graphs import batch_genotypes, featurizer_for, to_data
+from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
+from nasspace import get_space
+from nasspace.nb201 import NB201Genotype
+
+TINY = ModelConfig(gnn_hidden=16, gnn_layers=2, latent_dim=8, decoder_hidden=32, decoder_blocks=1,
+                   icnn_hidden=16, predictor_hidden=16, predictor_layers=2)
+
+
+def _cells(n: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    return [get_space("nb201").sample(rng) for _ in range(n)]
+
+
+def test_featurization_shapes() -> None:
+    space = get_space("nb201")
+    genotype = space.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|")
+    data = to_data(genotype)
+    featurizer = featurizer_for("nb201")
+    graph = space.to_graph(genotype)
+    assert data.x.shape == (8, featurizer.node_dim)
+    assert data.edge_index.shape == (2, 2 * len(graph.edges))
+    assert data.edge_attr.shape == (2 * len(graph.edges), 2)
+    assert torch.equal(data.x[:, : len(graph.vocabulary)].argmax(1), torch.tensor(graph.op_indices()))
+    batch = batch_genotypes(_cells(5))
+    assert batch.num_graphs == 5 and batch.x.shape[0] == 40
+
+
+def test_unknown_space_lists_choices() -> None:
+    with pytest.raises(ValueError, match="nb201"):
+        featurizer_for("nope")
+    with pytest.raises(ValueError, match="valid: .*nb201"):
+        create_decoder("nope", latent_dim=4)
+    assert "nb201" in list_decoders()
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
+def test_decoder_always_valid(scale: float) -> None:
+    torch.manual_seed(0)
+    decoder = create_decoder("nb201", latent_dim=8, hidden=32)
+    z = scale * torch.randn(300, 8)
+    genotypes = decoder.decode(z)
+    space = get_space("nb201")
+    assert len(genotypes) == 300
+    for g in genotypes:
+        assert isinstance(g, NB201Genotype)
+        assert space.parse(str(g)) == g
+
+
+def test_vae_forward_and_loss() -> None:
+    vae = build_vae(TINY)
+    cells = _cells(6)
+    out = vae(batch_genotypes(cells))
+    assert out.z.shape == (6, 8) and out.logits.shape == (6, 6, 5)
+    loss = vae.decoder.loss(out.logits, vae.decoder.targets(cells)) + 0.005 * vae.kl(out.posterior)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert len(vae.decoder.decode(out.z.detach())) == 6
+
+
+def test_predictor_shape() -> None:
+    predictor = build_predictor(TINY)
+    assert predictor(batch_genotypes(_cells(3))).shape == (3,)
+
+
+def test_checkpoint_round_trip(tmp_path) -> None:
+    models = {"vae": build_vae(TINY), "icnn": build_icnn(TINY), "predictor": build_predictor(TINY)}
+    models["predictor"].register_buffer("target_mean", torch.tensor(0.3))
+    models["predictor"].register_buffer("target_std", torch.tensor(0.1))
+    path = save_checkpoint(tmp_path / "ckpt.pt", models=models, model_config=TINY, genotypes=[str(_cells(1)[0])])
+    payload = load_checkpoint(path)  # weights_only=True inside
+    assert payload["model_config"]["latent_dim"] == 8 and len(payload["genotypes"]) == 1
+    loaded = load_models(path)
+    z = torch.randn(4, 8)
+    with torch.no_grad():
+        assert torch.allclose(loaded["icnn"](z), models["icnn"](z))
+    assert float(loaded["predictor"].target_mean) == pytest.approx(0.3)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
