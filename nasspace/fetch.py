@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -22,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from nasspace.atomic import atomic_path
 from nasspace.errors import ChecksumError, DataError
 
 __all__ = ["ManifestEntry", "load_manifest", "default_data_dir", "DataStore", "FileStatus"]
@@ -173,23 +172,15 @@ class DataStore:
                 return target
             except ChecksumError:
                 pass  # replaced below
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with _Source(entry, mirror, timeout) as (source, total):
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.filename}.", suffix=".part", dir=self.data_dir)
-            tmp = Path(tmp_name)
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    copied = 0
-                    while chunk := source.read(_CHUNK):
-                        out.write(chunk)
-                        copied += len(chunk)
-                        if progress:
-                            progress(copied, total)
-                verify_file(tmp, entry)
-                os.replace(tmp, target)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
+        with _Source(entry, mirror, timeout) as (source, total), atomic_path(target, suffix=".part") as tmp:
+            with open(tmp, "wb") as out:
+                copied = 0
+                while chunk := source.read(_CHUNK):
+                    out.write(chunk)
+                    copied += len(chunk)
+                    if progress:
+                        progress(copied, total)
+            verify_file(tmp, entry)
         return target
 
 

@@ -1,0 +1,55 @@
+"""Atomic file writes: a temporary file beside the target, renamed over it only when complete.
+
+Readers see the old file or the whole new one, never a part; a failure leaves nothing behind.
+Every package writes results through this module (nasspace is the floor all of them import).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic", "write_json_atomic"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on a clean exit it replaces ``path``, else it is removed.
+
+    Example:
+        with atomic_path("out/model.pt") as tmp:
+            torch.save(state, tmp)
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:  # data on disk before the rename makes it visible
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    return write_bytes_atomic(path, text.encode())
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
+    """``data`` as JSON (indented, sorted keys by default), written atomically."""
+    return write_text_atomic(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
