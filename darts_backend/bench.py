@@ -1,0 +1,75 @@
+"""Supernet throughput: images per second of full search steps on random 32x32 batches."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from darts_backend.searchers import SearcherConfig, create_searcher
+from darts_backend.supernets import NB201SearchNetwork
+from darts_backend.trainer import select_device
+
+__all__ = ["BenchConfig", "benchmark_throughput"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Throughput benchmark settings (defaults: B4's NB201 C=16, N=5, batch 64)."""
+
+    method: str = "single-darts"
+    channels: int = 16
+    cells: int = 5
+    batch_size: int = 64
+    image_size: int = 32
+    steps: int = 5
+    warmup: int = 2
+    device: str = "auto"
+    threads: int | None = None
+    seed: int = 0
+
+
+def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float]:
+    """Time `config.steps` full searcher steps after `config.warmup` untimed ones.
+
+    A step is what the method does per training batch (Single-DARTS: one forward/backward and both
+    updates; DARTS: an alpha forward/backward on a valid batch, then a weight one on the train batch).
+
+    Returns:
+        ``{"seconds_per_step", "images_per_s", "cpu_seconds_per_step", "threads"}``; images count the
+        training batch only. CPU seconds (all threads of this process) tell how much of the wall time
+        was this process's own work when other programs share the CPU.
+    """
+    if config.steps < 1 or config.warmup < 0:
+        raise ValueError(f"steps must be >= 1 and warmup >= 0, got {config.steps}, {config.warmup}")
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device = select_device(config.device)
+    gen = torch.Generator().manual_seed(config.seed)
+    network = NB201SearchNetwork(C=config.channels, N=config.cells, generator=gen).to(device)
+    if device.type == "cuda":
+        network = network.to(memory_format=torch.channels_last)
+    searcher = create_searcher(config.method, network, SearcherConfig())
+    shape = (config.batch_size, 3, config.image_size, config.image_size)
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(shape, generator=gen).to(device)
+        if device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, torch.randint(0, 10, (config.batch_size,), generator=gen).to(device)
+
+    train, valid = batch(), batch()
+    for _ in range(config.warmup):
+        searcher.train_step(train, valid)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    for _ in range(config.steps):
+        searcher.train_step(train, valid)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    per_step = (time.perf_counter() - start) / config.steps
+    cpu_per_step = (time.process_time() - cpu_start) / config.steps
+    return {"seconds_per_step": per_step, "images_per_s": config.batch_size / per_step,
+            "cpu_seconds_per_step": cpu_per_step, "threads": float(torch.get_num_threads())}

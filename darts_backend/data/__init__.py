@@ -1,0 +1,57 @@
+"""Image data without torchvision: CIFAR-10 archive, image folders/tars, synthetic images, loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from darts_backend.data.cifar import CIFAR10_CLASSES, is_cifar10_archive, load_cifar10
+from darts_backend.data.folder import is_image_folder, load_image_folder
+from darts_backend.data.images import ImageSet
+from darts_backend.data.loader import CIFAR10_MEAN, CIFAR10_STD, BatchLoader, augment_batch
+from darts_backend.data.synthetic import synthetic_images
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "BatchLoader",
+    "ImageSet",
+    "augment_batch",
+    "is_cifar10_archive",
+    "is_image_folder",
+    "load_cifar10",
+    "load_dataset",
+    "load_image_folder",
+    "synthetic_images",
+]
+
+SYNTHETIC = "synthetic"
+
+
+def load_dataset(source: str | Path, split: str = "train", *, limit: int | None = None,
+                 generator: torch.Generator | None = None, synthetic_size: int = 32) -> ImageSet:
+    """Load `split` from a CIFAR-10 python archive, an image folder/tar, or ``"synthetic"``.
+
+    Args:
+        source: path, or the word ``synthetic`` (1,000 images unless `limit` says otherwise).
+        split: ``train`` or ``test`` (image folders accept any split folder name).
+        limit: keep a random subset of this many images.
+        generator: draws the subset (and the synthetic images).
+        synthetic_size: side of synthetic images.
+
+    Raises:
+        ValueError: the source is none of the known kinds, or is malformed.
+    """
+    if str(source) == SYNTHETIC:
+        return synthetic_images(limit or 1000, size=synthetic_size, generator=generator)
+    path = Path(source)
+    if not path.exists():
+        raise ValueError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
+                         f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
+    if is_cifar10_archive(path):
+        return load_cifar10(path, split).limit(limit, generator=generator)
+    if is_image_folder(path, split):
+        return load_image_folder(path, split, limit=limit, generator=generator)
+    raise ValueError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split")

@@ -1,0 +1,142 @@
+"""One complete search run: data, supernet, searcher, trainer, and the result files.
+
+Run folder layout: ``config.json`` (resolved configuration), ``metrics.jsonl`` (one line per epoch),
+``alphas.json`` (alpha history), ``checkpoint.pt`` (every epoch), ``genotype.json`` (the result in the
+shared `nasspace` format) and ``result.json`` (genotype, NB201 lookup when the table is present, time).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from darts_backend.data import BatchLoader, load_dataset
+from darts_backend.files import write_json
+from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
+from darts_backend.supernets import NB201SearchNetwork
+from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, select_device
+from nasspace.errors import DataError
+from nasspace.space import Genotype
+
+__all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup"]
+
+SPACES = ("nb201",)
+
+
+@dataclass(frozen=True)
+class SearchRunConfig:
+    """Everything a search run needs; the defaults are the paper-sized (GPU) setting.
+
+    Attributes:
+        method: registered searcher name (``single-darts``, ``darts``).
+        space: search space (``nb201``).
+        data: CIFAR-10 python archive, image folder/tar, or ``synthetic``.
+        seed: seeds weights, alphas, the data subset/split, shuffling and augmentation.
+        channels: supernet C.
+        cells: supernet N (cells per stage).
+        epochs: search epochs.
+        batch_size: images per batch (train and valid).
+        limit_train: use a random subset of this many training images (None: all).
+        valid_fraction: share of the training images held out for the alpha steps of bi-level methods.
+        device: ``auto`` (CUDA if present), ``cpu``, ``cuda``.
+        threads: CPU threads for torch (None: leave torch's default).
+        channels_last: channels-last memory format on CUDA (ignored on CPU, where it is slower here).
+        optim: optimiser settings (its ``epochs`` is replaced by `epochs`).
+    """
+
+    method: str = "single-darts"
+    space: str = "nb201"
+    data: str = "synthetic"
+    seed: int = 0
+    channels: int = 16
+    cells: int = 5
+    epochs: int = 50
+    batch_size: int = 64
+    limit_train: int | None = None
+    valid_fraction: float = 0.5
+    device: str = "auto"
+    threads: int | None = None
+    channels_last: bool = True
+    optim: SearcherConfig = field(default_factory=SearcherConfig)
+
+    def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise ValueError(f"unknown space {self.space!r}; valid spaces: {', '.join(SPACES)}")
+        searcher_class(self.method)  # ValueError listing the valid methods
+        if self.channels < 1 or self.cells < 1 or self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("channels, cells, epochs and batch_size must be >= 1")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a run produced."""
+
+    genotype: Genotype
+    out_dir: Path
+    seconds: float
+    nb201_test_acc: float | None
+
+
+def nb201_lookup(genotype: Genotype, dataset: str = "cifar10") -> float | None:
+    """NB201 `test_acc` of `genotype`, or None when the table files are not present."""
+    try:
+        from nasspace.benchmarks.nb201 import NB201Table
+
+        return float(NB201Table(dataset).query(genotype, "test_acc"))
+    except DataError:
+        return None
+
+
+def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = False,
+               progress: bool = True) -> SearchResult:
+    """Run (or resume) a search and write the run folder.
+
+    Raises:
+        ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
+    """
+    out = Path(out_dir)
+    if (out / CHECKPOINT).is_file() and not resume:
+        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device = select_device(config.device)
+    channels_last = config.channels_last and device.type == "cuda"
+    start = time.perf_counter()
+
+    data_gen = torch.Generator().manual_seed(config.seed)
+    images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen)
+    needs_valid = searcher_class(config.method).needs_valid
+    train_set, valid_set = images.split(1 - config.valid_fraction, generator=data_gen) if needs_valid else (images, None)
+
+    init_gen = torch.Generator().manual_seed(config.seed)
+    network = NB201SearchNetwork(C=config.channels, N=config.cells, num_classes=images.num_classes, generator=init_gen)
+    network = network.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    searcher = create_searcher(config.method, network, replace(config.optim, epochs=config.epochs))
+
+    loader_args: dict[str, Any] = {"device": device, "channels_last": channels_last}
+    train_loader = BatchLoader(train_set, config.batch_size, seed=config.seed, **loader_args)
+    valid_loader = None if valid_set is None else BatchLoader(valid_set, config.batch_size, seed=config.seed + 1, **loader_args)
+
+    resolved = asdict(config)
+    trainer = SearchTrainer(searcher, train_loader, valid_loader, out,
+                            TrainerConfig(epochs=config.epochs, progress=progress), run_config=resolved)
+    if resume:
+        trainer.resume()
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {**resolved, "resolved_device": str(device),
+                                     "train_images": len(train_set), "valid_images": len(valid_set or ())})
+    trainer.fit()
+
+    genotype = searcher.genotype()
+    write_json(out / "genotype.json", genotype.to_json())
+    test_acc = nb201_lookup(genotype)
+    seconds = time.perf_counter() - start
+    write_json(out / "result.json", {"method": config.method, "seed": config.seed, "genotype": str(genotype),
+                                     "nb201_cifar10_test_acc": test_acc, "seconds_this_call": round(seconds, 1)})
+    return SearchResult(genotype, out, seconds, test_acc)

@@ -1,0 +1,194 @@
+"""The searcher contract shared by every DARTS-family method, and the registry of methods.
+
+A searcher owns a supernet and its two optimizers (weights: SGD, alphas: Adam) and advances them
+one step at a time. A new method is one new file that subclasses `Searcher` and registers itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+
+from darts_backend.supernets import NB201SearchNetwork
+from nasspace.space import Genotype
+
+__all__ = [
+    "Batch",
+    "SearcherConfig",
+    "Searcher",
+    "register_searcher",
+    "create_searcher",
+    "list_searchers",
+    "searcher_class",
+]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+"""``(images (B, 3, H, W) float, labels (B,) int64)``, already on the network's device."""
+
+
+@dataclass(frozen=True)
+class SearcherConfig:
+    """Optimisation settings of a search (defaults: the usual NB201 DARTS setting).
+
+    Attributes:
+        w_lr: initial weight learning rate (SGD), cosine-annealed per epoch to `w_lr_min`.
+        w_lr_min: final weight learning rate.
+        w_momentum: SGD momentum.
+        w_nesterov: Nesterov momentum.
+        w_weight_decay: weight decay of the network weights.
+        grad_clip: max global norm of the weight gradients (0 disables clipping).
+        a_lr: alpha learning rate (Adam).
+        a_betas: Adam betas for the alphas.
+        a_weight_decay: alpha weight decay.
+        epochs: length of the cosine schedule.
+        mixed_precision: bfloat16 autocast on CUDA (ignored on CPU; no gradient scaler, so no host sync).
+    """
+
+    w_lr: float = 0.025
+    w_lr_min: float = 0.001
+    w_momentum: float = 0.9
+    w_nesterov: bool = True
+    w_weight_decay: float = 5e-4
+    grad_clip: float = 5.0
+    a_lr: float = 3e-4
+    a_betas: tuple[float, float] = (0.5, 0.999)
+    a_weight_decay: float = 1e-3
+    epochs: int = 50
+    mixed_precision: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.w_lr <= 0 or self.a_lr <= 0:
+            raise ValueError(f"learning rates must be positive, got w_lr={self.w_lr}, a_lr={self.a_lr}")
+
+
+class Searcher(ABC):
+    """One DARTS-family search method driving a supernet.
+
+    Args:
+        network: the supernet, already on its device.
+        config: optimisation settings.
+    """
+
+    name: ClassVar[str] = ""
+    needs_valid: ClassVar[bool] = False  # True: `step` needs a validation batch (bi-level methods)
+
+    def __init__(self, network: NB201SearchNetwork, config: SearcherConfig = SearcherConfig()):
+        self.network = network
+        self.config = config
+        self.w_optimizer = torch.optim.SGD(
+            network.weight_parameters(), lr=config.w_lr, momentum=config.w_momentum,
+            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay,
+        )
+        self.a_optimizer = torch.optim.Adam(
+            network.arch_parameters(), lr=config.a_lr, betas=config.a_betas, weight_decay=config.a_weight_decay,
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.w_optimizer, T_max=config.epochs, eta_min=config.w_lr_min,
+        )
+        self.epoch = 0
+
+    @abstractmethod
+    def train_step(self, train_batch: Batch, valid_batch: Batch | None) -> dict[str, torch.Tensor]:
+        """One search step; returns detached 0-dim metric tensors (no host sync)."""
+
+    def step(self, train_batch: Batch, valid_batch: Batch | None = None) -> dict[str, float]:
+        """One search step; returns its metrics as floats (this syncs with the device)."""
+        return {k: float(v) for k, v in self.train_step(train_batch, valid_batch).items()}
+
+    def end_epoch(self) -> None:
+        """Advance the per-epoch learning-rate schedule."""
+        self.scheduler.step()
+        self.epoch += 1
+
+    def genotype(self) -> Genotype:
+        """The genotype the current alphas derive."""
+        return self.network.genotype()
+
+    def alpha_probabilities(self) -> list[list[float]]:
+        """``(edges, ops)`` softmax of the alphas, as nested lists."""
+        return F.softmax(self.network.alphas.detach().float(), dim=-1).cpu().tolist()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the search identically."""
+        return {
+            "network": self.network.state_dict(),
+            "w_optimizer": self.w_optimizer.state_dict(),
+            "a_optimizer": self.a_optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a `state_dict`."""
+        self.network.load_state_dict(state["network"])
+        self.w_optimizer.load_state_dict(state["w_optimizer"])
+        self.a_optimizer.load_state_dict(state["a_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+
+    # helpers for subclasses -------------------------------------------------------------------
+
+    def _autocast(self, x: torch.Tensor) -> contextlib.AbstractContextManager[Any]:
+        """bfloat16 autocast on CUDA when enabled, else a no-op."""
+        if self.config.mixed_precision and x.device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-entropy and accuracy of the supernet on `batch`: two 0-dim tensors."""
+        x, y = batch
+        with self._autocast(x):
+            logits = self.network(x)
+        loss = F.cross_entropy(logits.float(), y)
+        acc = (logits.detach().argmax(dim=1) == y).float().mean()
+        return loss, acc
+
+    def _clip_weights(self) -> None:
+        if self.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.network.weight_parameters(), self.config.grad_clip, foreach=True)
+
+    def _zero_grad(self) -> None:
+        self.w_optimizer.zero_grad(set_to_none=True)
+        self.a_optimizer.zero_grad(set_to_none=True)
+
+
+_SEARCHERS: dict[str, type[Searcher]] = {}
+
+
+def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
+    """Class decorator registering a `Searcher` subclass under `name`."""
+
+    def wrap(cls: type[Searcher]) -> type[Searcher]:
+        if name in _SEARCHERS:
+            raise ValueError(f"searcher {name!r} is already registered")
+        cls.name = name
+        _SEARCHERS[name] = cls
+        return cls
+
+    return wrap
+
+
+def list_searchers() -> list[str]:
+    """Registered method names, sorted."""
+    return sorted(_SEARCHERS)
+
+
+def searcher_class(name: str) -> type[Searcher]:
+    """The class registered as `name` (ValueError listing the valid names otherwise)."""
+    if name not in _SEARCHERS:
+        raise ValueError(f"unknown search method {name!r}; valid methods: {', '.join(list_searchers())}")
+    return _SEARCHERS[name]
+
+
+def create_searcher(name: str, network: NB201SearchNetwork, config: SearcherConfig = SearcherConfig()) -> Searcher:
+    """Build the searcher registered as `name` around `network`."""
+    return searcher_class(name)(network, config)
+

@@ -1,0 +1,492 @@
+"""The DARTS-space search network: k nodes per cell, DARTS ops, normal and reduction cells.
+
+Two modes:
+
+* ``shared`` (classic DARTS, NB301-compatible): one alpha set per cell *type*, softmax over the ops
+  of each edge (``edge_softmax``), 8 ops including ``none``; the genotype keeps the top-2 inputs
+  per node (`DartsSearchNetwork.darts_genotype`).
+* ``per_cell`` (the flexible space of DNAD / FX-DARTS): one alpha set per cell, the weights of a
+  node normalised over *all* its (input, op) pairs (``node_relu``: ReLU(a) / sum ReLU(a), DNAD;
+  ``node_softmax``: softmax), no two-input rule, no ``none``; the genotype is every pair still
+  alive (`DartsSearchNetwork.flex_genotype`).
+
+Alphas have shape ``(G, E, O)``: ``G`` groups (2 cell types, or one per cell), ``E = k(k+3)/2``
+edges (node ``i`` reads inputs ``0..i+1``; edge ``offset(i) + j``), ``O`` ops. The on-device bool
+buffer ``alive`` of the same shape marks pairs not yet deleted; it enters the normalisation as a
+mask, so a deleted pair has weight exactly zero. `DartsSearchNetwork.delete` removes pairs for
+good: it updates ``alive`` and rebuilds a Python-side *plan* (per cell, per node, the alive pairs)
+that the forward pass follows, so deleted paths are never computed and the forward pass never reads
+a device value (no host-device synchronisation). A node whose pairs are all gone is dropped with
+every pair that reads it (cascading); its channels leave the cell output, and the 1x1
+preprocessing of the consumers and the classifier use only the surviving input channels (sliced
+weights). A cell never loses its last node: if a deletion would empty it, the best-weighted pair
+reading a cell input survives. Parameter-free candidates (pools, identity skip) are computed once
+per (input, op) and shared by all nodes reading that input; pools are followed by an affine-free
+batch-statistics BN as in DARTS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import darts_backend.ops_darts  # noqa: F401  (registers the DARTS ops)
+from darts_backend.ops import create_op
+from darts_backend.ops_darts import DARTS_OP_NAMES
+from nasspace.darts import DARTSGenotype
+from nasspace.flex import FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
+
+__all__ = ["MODES", "NORMALIZATIONS", "NodePair", "DartsSearchCell", "DartsSearchNetwork", "edge_offsets"]
+
+MODES = ("shared", "per_cell")
+NORMALIZATIONS = ("edge_softmax", "node_softmax", "node_relu")
+_EPS = 1e-8
+
+
+def edge_offsets(k: int) -> list[int]:
+    """``(k + 1,)`` index of the first edge of each node (last entry: the edge count ``E``)."""
+    offsets = [0]
+    for i in range(k):
+        offsets.append(offsets[-1] + i + 2)
+    return offsets
+
+
+@dataclass(frozen=True)
+class NodePair:
+    """One alive (input, op) pair of a node in the forward plan."""
+
+    edge: int
+    source: int  # 0, 1: cell inputs; j >= 2: intermediate node j - 2
+    op_index: int
+    op: str
+    flat: int  # index into the flattened (E * O) weights of the cell's group
+
+
+class _Preprocess(nn.Module):
+    """ReLU -> 1x1 conv (or factorized stride-2 reduce) -> affine-free BN over a subset of input channels.
+
+    ``keep`` (set by the network) lists the input channels that still exist; the conv weights are
+    sliced to them, which equals feeding zeros for the dropped channels.
+    """
+
+    def __init__(self, C_in: int, C_out: int, reduce: bool):
+        super().__init__()
+        self.reduce = reduce
+        if reduce:
+            self.conv_a = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
+            self.conv_b = nn.Conv2d(C_in, C_out - C_out // 2, 1, stride=2, bias=False)
+        else:
+            self.conv = nn.Conv2d(C_in, C_out, 1, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=False)
+        self.register_buffer("keep", torch.arange(C_in), persistent=False)
+        self.full = True
+
+    def set_keep(self, channels: Sequence[int]) -> None:
+        """Use only input channels `channels` (ascending)."""
+        channels = list(channels)
+        self.full = channels == list(range(self._c_in()))
+        self.keep = torch.tensor(channels, dtype=torch.long, device=self.bn.running_mean.device)
+
+    def _c_in(self) -> int:
+        return (self.conv_a if self.reduce else self.conv).in_channels
+
+    def _w(self, conv: nn.Conv2d) -> torch.Tensor:
+        return conv.weight if self.full else conv.weight.index_select(1, self.keep)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, len(keep), H, W) -> (B, C_out, H', W')``."""
+        x = F.relu(x)
+        if self.reduce:
+            out = torch.cat([F.conv2d(x, self._w(self.conv_a), stride=2),
+                             F.conv2d(x[:, :, 1:, 1:], self._w(self.conv_b), stride=2)], dim=1)
+        else:
+            out = F.conv2d(x, self._w(self.conv))
+        return self.bn(out)
+
+
+class DartsSearchCell(nn.Module):
+    """One search cell: `k` nodes, every (input, op) pair with its own weights.
+
+    Args:
+        C_pp, C_p: channels of the outputs of cells ``c-2`` and ``c-1``.
+        C: channels of each node.
+        reduction: stride 2 on the edges reading the cell inputs.
+        reduction_prev: cell ``c-1`` halved the resolution (input 0 needs a stride-2 preprocess).
+        k: intermediate nodes.
+        ops: candidate op names (the alpha column order).
+    """
+
+    def __init__(self, C_pp: int, C_p: int, C: int, *, reduction: bool, reduction_prev: bool, k: int,
+                 ops: Sequence[str]):
+        super().__init__()
+        self.C, self.k, self.reduction, self.ops = C, k, reduction, tuple(ops)
+        self.pre0 = _Preprocess(C_pp, C, reduction_prev)
+        self.pre1 = _Preprocess(C_p, C, False)
+        self.edge_ops = nn.ModuleDict()
+        offsets = edge_offsets(k)
+        for i in range(k):
+            for j in range(i + 2):
+                stride = 2 if reduction and j < 2 else 1
+                for op in self.ops:
+                    if self._has_module(op, stride):
+                        self.edge_ops[f"{offsets[i] + j}_{op}"] = create_op(op, C, C, stride, False)
+        self.plan: list[list[NodePair]] = []
+
+    @staticmethod
+    def _has_module(op: str, stride: int) -> bool:
+        return op not in ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect") or (op == "skip_connect" and stride == 2)
+
+    def _free_op(self, op: str, x: torch.Tensor, stride: int) -> torch.Tensor:
+        if op == "skip_connect":
+            return x
+        if op == "max_pool_3x3":
+            y = F.max_pool2d(x, 3, stride, 1)
+        else:
+            y = F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
+        return F.batch_norm(y, None, None, training=True)
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Run the cell along its plan.
+
+        Args:
+            s0, s1: ``(B, C_pp', H0, W0)``, ``(B, C_p', H, W)`` outputs of the two previous cells
+                (only their surviving channels).
+            weights: ``(E * O,)`` flattened normalised pair weights of this cell's group.
+
+        Returns:
+            ``(B, n_alive * C, H', W')``: the surviving nodes, concatenated.
+        """
+        states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
+        shared: dict[tuple[int, str], torch.Tensor] = {}
+        outputs = []
+        for pairs in self.plan:
+            acc: torch.Tensor | None = None
+            for pair in pairs:
+                x = states[pair.source]
+                assert x is not None  # the plan never reads a dropped node
+                stride = 2 if self.reduction and pair.source < 2 else 1
+                key = f"{pair.edge}_{pair.op}"
+                if key in self.edge_ops:
+                    y = self.edge_ops[key](x)
+                else:
+                    cached = shared.get((pair.source, pair.op))
+                    if cached is None:
+                        cached = shared[(pair.source, pair.op)] = self._free_op(pair.op, x, stride)
+                    y = cached
+                term = y * weights[pair.flat]
+                acc = term if acc is None else acc + term
+            states.append(acc)
+            if acc is not None:
+                outputs.append(acc)
+        return torch.cat(outputs, dim=1)
+
+
+class DartsSearchNetwork(nn.Module):
+    """The DARTS-space supernet.
+
+    Stem conv3x3 (``stem_multiplier * C`` channels) + BN; `num_cells` cells with reductions at
+    ``num_cells // 3`` and ``2 * num_cells // 3`` (channels double there); global pool; linear classifier.
+
+    Args:
+        C: node channels of the first stage.
+        num_cells: cells in the network (>= 3).
+        nodes: intermediate nodes per cell (k).
+        ops: candidate ops (default: the 8 DARTS ops for ``shared``, `FLEX_OPS` for ``per_cell``).
+        mode: ``shared`` or ``per_cell`` (see the module docstring).
+        normalization: one of `NORMALIZATIONS` (default ``edge_softmax`` for ``shared``, ``node_relu`` otherwise).
+        num_classes: classifier outputs.
+        stem_multiplier: stem width in units of C.
+        generator: seeds the initial weights and alphas (the global RNG is not touched).
+
+    Raises:
+        ValueError: unknown mode, normalization or op; ``none`` in ``per_cell`` mode; bad sizes.
+    """
+
+    def __init__(self, *, C: int = 16, num_cells: int = 8, nodes: int = 4, ops: Sequence[str] | None = None,
+                 mode: str = "shared", normalization: str | None = None, num_classes: int = 10,
+                 stem_multiplier: int = 3, generator: torch.Generator | None = None):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+        normalization = normalization or ("edge_softmax" if mode == "shared" else "node_relu")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
+        ops = tuple(ops or (DARTS_OP_NAMES if mode == "shared" else FLEX_OPS))
+        valid = DARTS_OP_NAMES if mode == "shared" else FLEX_OPS
+        bad = [op for op in ops if op not in valid]
+        if bad or not ops or len(set(ops)) != len(ops):
+            raise ValueError(f"ops {list(ops)} must be distinct names from {', '.join(valid)} in mode {mode!r}")
+        if C < 1 or nodes < 1 or num_classes < 1 or stem_multiplier < 1:
+            raise ValueError("C, nodes, num_classes and stem_multiplier must be positive")
+        self.layout = reduction_layout(num_cells)  # GenotypeError (a ValueError) below 3 cells
+        self.mode, self.normalization, self.ops, self.k, self.C = mode, normalization, ops, nodes, C
+        self.offsets = edge_offsets(nodes)
+        self.num_edges = self.offsets[-1]
+        self.group_of = [(0 if t == "normal" else 1) if mode == "shared" else c for c, t in enumerate(self.layout)]
+        num_groups = 2 if mode == "shared" else num_cells
+
+        c_stem = stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        C_pp, C_p, c_curr = c_stem, c_stem, C
+        self.cells = nn.ModuleList()
+        self.node_channels: list[int] = []
+        reduction_prev = False
+        for cell_type in self.layout:
+            reduction = cell_type == "reduce"
+            if reduction:
+                c_curr *= 2
+            self.cells.append(DartsSearchCell(C_pp, C_p, c_curr, reduction=reduction, reduction_prev=reduction_prev,
+                                              k=nodes, ops=ops))
+            self.node_channels.append(c_curr)
+            C_pp, C_p, reduction_prev = C_p, nodes * c_curr, reduction
+        self.stage_ends = [c - 1 for c, t in enumerate(self.layout) if t == "reduce"] + [num_cells - 1]
+        self.classifier = nn.Linear(C_p, num_classes)
+        self.register_buffer("classifier_keep", torch.arange(C_p), persistent=False)
+        self.alphas = nn.Parameter(torch.zeros(num_groups, self.num_edges, len(ops)))
+        self.register_buffer("alive", torch.ones(num_groups, self.num_edges, len(ops), dtype=torch.bool))
+        self.reset_parameters(generator)
+        self.rebuild()
+
+    # -- parameters -----------------------------------------------------------------------------------
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """Kaiming weights; alphas ``1e-3 * N(0, 1)`` (plus 1 under ``node_relu``, so all start alive)."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5, generator=generator)
+                if module.bias is not None:
+                    module.bias.zero_()
+            elif isinstance(module, nn.BatchNorm2d):
+                module.reset_parameters()
+        noise = 1e-3 * torch.randn(self.alphas.shape, generator=generator)
+        self.alphas.copy_(noise + (1.0 if self.normalization == "node_relu" else 0.0))
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """All parameters except the alphas."""
+        return [p for name, p in self.named_parameters() if name != "alphas"]
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """The alphas, ``[(G, E, O)]``."""
+        return [self.alphas]
+
+    # -- weights --------------------------------------------------------------------------------------
+    def pair_weights(self) -> torch.Tensor:
+        """``(G, E, O)`` normalised weights; deleted pairs (and ``none``) are exactly 0 where masked.
+
+        Under ``edge_softmax`` each edge sums to 1 over its alive ops (``none`` included); under the node
+        normalisations each alive node sums to 1 over its alive (input, op) pairs; a node with no alive
+        pair has all-zero weights (never a division by zero).
+        """
+        a, mask = self.alphas.float(), self.alive
+        if self.normalization == "edge_softmax":
+            return torch.softmax(a.masked_fill(~mask, -1e9), dim=-1) * mask
+        parts = []
+        g, o = a.shape[0], a.shape[2]
+        for i in range(self.k):
+            lo, hi = self.offsets[i], self.offsets[i + 1]
+            ai, mi = a[:, lo:hi].reshape(g, -1), mask[:, lo:hi].reshape(g, -1)
+            if self.normalization == "node_softmax":
+                wi = torch.softmax(ai.masked_fill(~mi, -1e9), dim=-1) * mi
+            else:
+                r = F.relu(ai) * mi
+                wi = r / r.sum(dim=-1, keepdim=True).clamp_min(_EPS)
+            parts.append(wi.reshape(g, hi - lo, o))
+        return torch.cat(parts, dim=1)
+
+    def node_weights(self, weights: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Per node ``i``, the ``(G, (i+2) * O)`` weights of its pairs (for node-wise regularisers)."""
+        w = self.pair_weights() if weights is None else weights
+        return [w[:, self.offsets[i]:self.offsets[i + 1]].reshape(w.shape[0], -1) for i in range(self.k)]
+
+    # -- forward --------------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, *, return_features: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits of the mixture.
+
+        Args:
+            x: ``(B, 3, H, W)`` images.
+            return_features: also return the stage-end cell outputs (for distillation), each zero-filled
+                to its full width ``(B, k * C_stage, H_s, W_s)``.
+
+        Returns:
+            ``(B, num_classes)`` logits, and the list of stage-end features if asked.
+        """
+        if x.device.type == "cpu":  # channels-last-strided CPU input crashes small depthwise conv backward (torch 2.13)
+            x = x.contiguous()
+        flat = self.pair_weights().reshape(self.alphas.shape[0], -1)
+        s0 = s1 = self.stem(x)
+        features = []
+        for c, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, flat[self.group_of[c]])
+            if return_features and c in self.stage_ends:
+                features.append(self._full_width(c, s1))
+        pooled = F.adaptive_avg_pool2d(s1, 1).flatten(1)
+        weight = self.classifier.weight
+        if self.classifier_keep.numel() != weight.shape[1]:
+            weight = weight.index_select(1, self.classifier_keep)
+        logits = F.linear(pooled, weight, self.classifier.bias)
+        return (logits, features) if return_features else logits
+
+    def feature_channels(self) -> list[int]:
+        """Channels of each stage-end feature returned by ``forward(..., return_features=True)``."""
+        return [self.k * self.node_channels[c] for c in self.stage_ends]
+
+    def _full_width(self, c: int, out: torch.Tensor) -> torch.Tensor:
+        keep = self._cell_channels[c]
+        full_c = self.k * self.node_channels[c]
+        if len(keep) == full_c:
+            return out
+        full = out.new_zeros(out.shape[0], full_c, *out.shape[2:])
+        return full.index_copy(1, self._keep_tensors[c], out)
+
+    # -- structure ------------------------------------------------------------------------------------
+    def alive_nodes(self, group: int) -> list[bool]:
+        """Which intermediate nodes of `group` still have a pair (host-side plan)."""
+        return [bool(pairs) for pairs in self._plans[group]]
+
+    def num_alive_pairs(self) -> int:
+        """Alive (input, op) pairs over all groups, ``none`` excluded (host-side plan)."""
+        return sum(len(pairs) for plan in self._plans for pairs in plan)
+
+    def rebuild(self) -> None:
+        """Recompute the host-side plans from ``alive`` (one device read; call after changing it)."""
+        alive = self.alive.detach().cpu()
+        num_ops = len(self.ops)
+        self._plans: list[list[list[NodePair]]] = []
+        for g in range(alive.shape[0]):
+            plan: list[list[NodePair]] = []
+            for i in range(self.k):
+                pairs = [NodePair(self.offsets[i] + j, j, o, op, (self.offsets[i] + j) * num_ops + o)
+                         for j in range(i + 2) for o, op in enumerate(self.ops)
+                         if op != "none" and bool(alive[g, self.offsets[i] + j, o])]
+                plan.append(pairs)
+            self._plans.append(plan)
+        self._cell_channels: list[list[int]] = []
+        self._keep_tensors: list[torch.Tensor] = []
+        device = self.alphas.device
+        for c, cell in enumerate(self.cells):
+            cell.plan = self._plans[self.group_of[c]]
+            width = self.node_channels[c]
+            keep = [n * width + ch for n, pairs in enumerate(cell.plan) if pairs for ch in range(width)]
+            self._cell_channels.append(keep)
+            self._keep_tensors.append(torch.tensor(keep, dtype=torch.long, device=device))
+        stem_c = self.stem[0].out_channels
+        for c, cell in enumerate(self.cells):
+            cell.pre0.set_keep(range(stem_c) if c < 2 else self._cell_channels[c - 2])
+            cell.pre1.set_keep(range(stem_c) if c < 1 else self._cell_channels[c - 1])
+        self.classifier_keep = self._keep_tensors[-1]
+
+    @torch.no_grad()
+    def delete(self, remove: torch.Tensor) -> int:
+        """Delete the pairs marked in `remove` for good, dropping emptied nodes and their uses.
+
+        Args:
+            remove: ``(G, E, O)`` bool (any device); True marks a pair to delete. ``none`` columns are ignored.
+
+        Returns:
+            The number of (input, op) pairs actually deleted (cascades included, survivors excluded).
+        """
+        if tuple(remove.shape) != tuple(self.alive.shape):
+            raise ValueError(f"remove must have shape {tuple(self.alive.shape)}, got {tuple(remove.shape)}")
+        old = self.alive.detach().cpu()
+        weights = self.pair_weights().detach().cpu()
+        new = old & ~remove.detach().cpu().bool()
+        if "none" in self.ops:
+            new[:, :, self.ops.index("none")] = old[:, :, self.ops.index("none")]
+        for g in range(new.shape[0]):
+            self._cascade(new[g], old[g], weights[g])
+        deleted = int((old & ~new).sum()) - self._none_count(old, new)
+        self.alive.copy_(new.to(self.alive.device))
+        self.rebuild()
+        return deleted
+
+    def _none_count(self, old: torch.Tensor, new: torch.Tensor) -> int:
+        if "none" not in self.ops:
+            return 0
+        o = self.ops.index("none")
+        return int((old[:, :, o] & ~new[:, :, o]).sum())
+
+    def _real(self, mask: torch.Tensor) -> torch.Tensor:
+        """``mask`` with the ``none`` column cleared (``none`` alone does not keep a node alive)."""
+        if "none" not in self.ops:
+            return mask
+        out = mask.clone()
+        out[:, self.ops.index("none")] = False
+        return out
+
+    def _cascade(self, new: torch.Tensor, old: torch.Tensor, weights: torch.Tensor) -> None:
+        """Drop pairs reading dropped nodes (in place on `new` ``(E, O)``); keep at least one node."""
+        dead: list[bool] = []
+        for i in range(self.k):
+            lo, hi = self.offsets[i], self.offsets[i + 1]
+            for j in range(2, i + 2):
+                if dead[j - 2]:
+                    new[lo + j] = False
+            dead.append(not bool(self._real(new[lo:hi]).any()))
+        if all(dead):
+            # restore the best pair (by pre-deletion weight) that reads a cell input
+            candidates = self._real(old).clone()
+            for i in range(self.k):
+                candidates[self.offsets[i] + 2:self.offsets[i + 1]] = False
+            score = torch.where(candidates, weights, torch.full_like(weights, -1.0))
+            e, o = divmod(int(score.argmax()), score.shape[1])
+            new[e, o] = True
+            if "none" in self.ops:  # an edge-softmax edge keeps its `none` column with it
+                new[e, self.ops.index("none")] = old[e, self.ops.index("none")]
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):  # type: ignore[no-untyped-def,override]
+        """Load weights, alphas and the ``alive`` mask, then rebuild the plan."""
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.rebuild()
+        return result
+
+    def _apply(self, fn, recurse: bool = True):  # type: ignore[no-untyped-def,override]
+        """Move like any module, then rebuild the index tensors on the new device."""
+        result = super()._apply(fn, recurse)
+        if hasattr(self, "_plans"):
+            self.rebuild()
+        return result
+
+    # -- genotypes ------------------------------------------------------------------------------------
+    def flex_genotype(self) -> FlexGenotype:
+        """Every alive pair, one cell per position; dropped nodes removed and later nodes renumbered."""
+        cells = []
+        for c, cell_type in enumerate(self.layout):
+            plan = self._plans[self.group_of[c]]
+            new_index = {0: 0, 1: 1}
+            nodes = []
+            for i, pairs in enumerate(plan):
+                if not pairs:
+                    continue
+                new_index[i + 2] = len(nodes) + 2
+                nodes.append(tuple((p.op, new_index[p.source]) for p in pairs))
+            cells.append(FlexCell(cell_type, tuple(nodes)))
+        return FlexGenotype(tuple(cells))
+
+    def darts_genotype(self) -> DARTSGenotype:
+        """Classic DARTS derivation (``shared`` mode, k = 4): per node, the two inputs whose best
+        non-``none`` op weighs most, each with that op."""
+        if self.mode != "shared" or self.k != 4:
+            raise ValueError("a DARTS genotype is derived only in 'shared' mode with 4 nodes; use flex_genotype()")
+        w = self.pair_weights().detach().cpu().clone()
+        w[~self.alive.cpu()] = -1.0
+        if "none" in self.ops:
+            w[:, :, self.ops.index("none")] = -1.0
+        cells = []
+        for g in range(2):
+            pairs = []
+            for i in range(self.k):
+                lo = self.offsets[i]
+                best = [(float(w[g, lo + j].max()), j, self.ops[int(w[g, lo + j].argmax())]) for j in range(i + 2)]
+                best.sort(key=lambda t: (-t[0], t[1]))
+                pairs.extend((op, j) for _, j, op in sorted(best[:2], key=lambda t: t[1]))
+            cells.append(tuple(pairs))
+        return DARTSGenotype(cells[0], cells[1])
+
+    def genotype(self) -> DARTSGenotype | FlexGenotype:
+        """`darts_genotype` in ``shared`` mode with 4 nodes, else `flex_genotype`."""
+        return self.darts_genotype() if self.mode == "shared" and self.k == 4 else self.flex_genotype()

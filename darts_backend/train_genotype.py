@@ -1,0 +1,138 @@
+"""Training one discrete network from a genotype file: the evaluation step after a search.
+
+Run folder: ``config.json``, ``metrics.jsonl`` (loss and test accuracy per epoch), ``checkpoint.pt``
+(``{"model", "optimizer", "scheduler", "epoch", "genotype", "train_config"}``; resume from it; usable as
+a distillation teacher) and ``result.json`` (params, FLOPs, final test accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from darts_backend.data import BatchLoader, load_dataset
+from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.networks import count_flops, count_parameters
+from darts_backend.networks_darts import DartsNetwork
+from darts_backend.trainer import CHECKPOINT, select_device
+from nasspace.space import Genotype, get_space
+
+__all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
+
+
+def load_genotype_file(path: str | Path, index: int = 0) -> Genotype:
+    """A genotype from a JSON file holding one shared-format genotype or a list of them (`index` picks one)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read a genotype from {path}: {exc}") from None
+    if isinstance(data, list):
+        if not -len(data) <= index < len(data):
+            raise ValueError(f"{path} holds {len(data)} genotypes; index {index} is out of range")
+        data = data[index]
+    if not isinstance(data, dict) or "space" not in data:
+        raise ValueError(f"{path}: expected a genotype JSON object with 'space' (or a list of them)")
+    return get_space(data["space"]).from_json(data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training one discrete network (the evaluation step; CPU-sized defaults are the caller's job).
+
+    Attributes:
+        genotype: JSON file with a genotype or a list (``genotypes.json``); `index` picks one.
+        channels, cells: network C and cell count (cells: darts genotypes only).
+        lr, lr_min, momentum, weight_decay, grad_clip: SGD (Nesterov) with cosine annealing.
+    """
+
+    genotype: str = ""
+    index: int = 0
+    data: str = "synthetic"
+    seed: int = 0
+    channels: int = 16
+    cells: int = 8
+    epochs: int = 50
+    batch_size: int = 96
+    limit_train: int | None = None
+    limit_test: int | None = None
+    lr: float = 0.025
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    device: str = "auto"
+    threads: int | None = None
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader: BatchLoader) -> float:
+    """Top-1 accuracy of `model` over `loader`."""
+    model.eval()
+    correct = total = 0
+    for x, y in loader:
+        correct += int((model(x).argmax(1) == y).sum())
+        total += int(y.numel())
+    model.train()
+    return correct / max(total, 1)
+
+
+def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train the genotype's network on the train split, test each epoch; returns ``result.json``'s content."""
+    from tqdm.auto import tqdm
+
+    out = Path(out_dir)
+    if (out / CHECKPOINT).is_file() and not resume:
+        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device = select_device(config.device)
+    genotype = load_genotype_file(config.genotype, config.index)
+    gen = torch.Generator().manual_seed(config.seed)
+    train = load_dataset(config.data, "train", limit=config.limit_train, generator=gen)
+    test = load_dataset(config.data, "test", limit=config.limit_test, generator=gen) if config.data != "synthetic" else train
+    torch.manual_seed(config.seed)  # module initialisation below uses the global RNG
+    model = DartsNetwork(genotype, C=config.channels, num_cells=config.cells, num_classes=train.num_classes).to(device)
+    size = (3, int(train.images.shape[2]), int(train.images.shape[3]))
+    params, flops = count_parameters(model), count_flops(model, size, convention="macs")
+    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
+                          weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=config.lr_min)
+    train_loader = BatchLoader(train, config.batch_size, seed=config.seed, device=device)
+    test_loader = BatchLoader(test, config.batch_size, device=device, augment=False, shuffle=False, drop_last=False)
+    start_epoch = 0
+    if resume and (out / CHECKPOINT).is_file():
+        state = load_checkpoint(out / CHECKPOINT, map_location=device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start_epoch = int(state["epoch"])
+    write_json(out / "config.json", {**asdict(config), "space": genotype.space_name, "params_m": params, "flops_m": flops})
+    test_acc = float("nan")
+    for epoch in range(start_epoch, config.epochs):
+        train_loader.set_epoch(epoch)
+        loss_sum, steps, t0 = torch.zeros(()), 0, time.perf_counter()
+        for x, y in tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False):
+            opt.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            opt.step()
+            loss_sum, steps = loss_sum + loss.detach().cpu(), steps + 1
+        sched.step()
+        test_acc = evaluate(model, test_loader)
+        append_jsonl(out / "metrics.jsonl", {"epoch": epoch + 1, "loss": float(loss_sum) / max(steps, 1),
+                                              "test_acc": test_acc, "seconds": round(time.perf_counter() - t0, 2)})
+        save_checkpoint(out / CHECKPOINT, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                           "scheduler": sched.state_dict(), "epoch": epoch + 1,
+                                           "genotype": json.dumps(model.genotype.to_json()),
+                                           "train_config": json.dumps(asdict(config))})
+    result = {"genotype": str(genotype), "space": genotype.space_name, "params": params, "flops": flops,
+              "test_acc": test_acc, "epochs": config.epochs}
+    write_json(out / "result.json", result)
+    return result
