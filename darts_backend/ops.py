@@ -14,6 +14,7 @@ from torch import nn
 __all__ = [
     "OpFactory",
     "register_op",
+    "reset_weights_",
     "create_op",
     "list_ops",
     "Zero",
@@ -57,6 +58,18 @@ def create_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = 
     if C_in < 1 or C_out < 1:
         raise ValueError(f"channel counts must be positive, got C_in={C_in}, C_out={C_out}")
     return _OPS[name](C_in, C_out, stride, affine)
+
+
+@torch.no_grad()
+def reset_weights_(root: nn.Module, generator: torch.Generator | None = None) -> None:
+    """Kaiming-uniform conv and linear weights (zero biases) and fresh BatchNorms under ``root``."""
+    for module in root.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5, generator=generator)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_parameters()
 
 
 class Zero(nn.Module):

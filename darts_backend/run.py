@@ -18,7 +18,7 @@ from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.files import write_json
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import NB201SearchNetwork
-from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, select_device
+from darts_backend.trainer import SearchTrainer, TrainerConfig, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
@@ -100,12 +100,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     Raises:
         ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
     """
-    out = Path(out_dir)
-    if (out / CHECKPOINT).is_file() and not resume:
-        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     channels_last = config.channels_last and device.type == "cuda"
     start = time.perf_counter()
 

@@ -26,7 +26,7 @@ from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
 from darts_backend.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.train_genotype import load_genotype_file
-from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, select_device
+from darts_backend.trainer import SearchTrainer, TrainerConfig, prepare_run
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 
@@ -151,12 +151,7 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     Raises:
         ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
     """
-    out = Path(out_dir)
-    if (out / CHECKPOINT).is_file() and not resume:
-        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     start = time.perf_counter()
     images = load_dataset(config.data, "train", limit=config.limit_train, generator=torch.Generator().manual_seed(config.seed))
     input_size = (3, int(images.images.shape[2]), int(images.images.shape[3]))

@@ -20,7 +20,7 @@ from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
 from darts_backend.networks_darts import DartsNetwork
-from darts_backend.trainer import CHECKPOINT, select_device
+from darts_backend.trainer import CHECKPOINT, prepare_run
 from nasspace.space import Genotype, get_space
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
@@ -86,12 +86,7 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     """Train the genotype's network on the train split, test each epoch; returns ``result.json``'s content."""
     from tqdm.auto import tqdm
 
-    out = Path(out_dir)
-    if (out / CHECKPOINT).is_file() and not resume:
-        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     genotype = load_genotype_file(config.genotype, config.index)
     gen = torch.Generator().manual_seed(config.seed)
     train = load_dataset(config.data, "train", limit=config.limit_train, generator=gen)

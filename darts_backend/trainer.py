@@ -23,7 +23,7 @@ from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, 
 from darts_backend.searchers.base import Batch, Searcher
 from nasspace.nb201 import NB201_EDGES
 
-__all__ = ["TrainerConfig", "SearchTrainer", "select_device", "CHECKPOINT", "METRICS", "ALPHAS"]
+__all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "CHECKPOINT", "METRICS", "ALPHAS"]
 
 _MAY_CHANGE_ON_RESUME = frozenset({"device", "threads", "channels_last"})
 CHECKPOINT = "checkpoint.pt"
@@ -61,6 +61,20 @@ def select_device(name: str = "auto") -> torch.device:
             raise ValueError("device 'cuda' requested but CUDA is not available; use 'cpu' or 'auto'")
         return torch.device(name)
     raise ValueError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
+
+
+def prepare_run(out_dir: str | Path, *, resume: bool, threads: int | None, device: str) -> tuple[Path, torch.device]:
+    """The checks and settings every run command starts with: the run folder, torch threads, device.
+
+    Raises:
+        ValueError: ``out_dir`` already holds a checkpoint and ``resume`` is False, or a bad device.
+    """
+    out = Path(out_dir)
+    if (out / CHECKPOINT).is_file() and not resume:
+        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return out, select_device(device)
 
 
 class SearchTrainer:

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import darts_backend.ops_darts  # noqa: F401  (registers the DARTS ops)
-from darts_backend.ops import create_op
+from darts_backend.ops import create_op, reset_weights_
 from darts_backend.ops_darts import DARTS_OP_NAMES
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
@@ -255,13 +255,7 @@ class DartsSearchNetwork(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Kaiming weights; alphas ``1e-3 * N(0, 1)`` (plus 1 under ``node_relu``, so all start alive)."""
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5, generator=generator)
-                if module.bias is not None:
-                    module.bias.zero_()
-            elif isinstance(module, nn.BatchNorm2d):
-                module.reset_parameters()
+        reset_weights_(self, generator)
         noise = 1e-3 * torch.randn(self.alphas.shape, generator=generator)
         self.alphas.copy_(noise + (1.0 if self.normalization == "node_relu" else 0.0))
 

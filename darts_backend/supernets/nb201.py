@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from darts_backend.ops import ResNetBasicBlock
+from darts_backend.ops import ResNetBasicBlock, reset_weights_
 from nasspace.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
 
 __all__ = ["NB201SearchCell", "NB201SearchNetwork"]
@@ -63,7 +63,6 @@ class NB201SearchCell(nn.Module):
         Returns:
             ``(B, C, H, W)`` node 3.
         """
-        C = self.C
         nodes: list[torch.Tensor | None] = [x, None, None, None]
         for src, edges in enumerate(self.out_edges):
             inp = nodes[src]
@@ -206,13 +205,7 @@ class NB201SearchNetwork(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """Initialise weights (Kaiming) and alphas (``1e-3 * N(0, 1)``) from `generator`."""
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5, generator=generator)
-                if module.bias is not None:
-                    module.bias.zero_()
-            elif isinstance(module, nn.BatchNorm2d):
-                module.reset_parameters()
+        reset_weights_(self, generator)
         self.alphas.copy_(1e-3 * torch.randn(self.alphas.shape, generator=generator))
 
     def weight_parameters(self) -> list[nn.Parameter]:
