@@ -33,6 +33,7 @@ from nasspace import get_space
 from nasspace.oracle import Oracle, Query
 
 from crlso.atomic import write_json_atomic
+from crlso.executors import Executor, LocalExecutor
 from crlso.search.base import create_searcher, run_search, searcher_config
 
 __all__ = [
@@ -198,13 +199,8 @@ def summarize(config: RunConfig, genotypes: list[str], values: list[float], tabl
 
 
 # -- comparisons ----------------------------------------------------------------------------------
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _run_task(config: RunConfig, out_dir: str) -> dict[str, Any]:
+def _run_task(task: tuple[RunConfig, str]) -> dict[str, Any]:
+    config, out_dir = task
     return run_experiment(config, out_dir, progress=False)
 
 
@@ -264,17 +260,14 @@ def run_comparison(
     base: RunConfig | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     workers: int | None = None,
+    executor: Executor | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Every method x seed to ``max(budgets)`` in a local process pool; then table, JSON and plot.
+    """Every method x seed to ``max(budgets)`` through ``executor``; then table, JSON and plot.
 
     Runs live in ``out_dir/runs/<method>/seed_<s>``; finished ones are read back, killed ones resume.
+    ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.executors`).
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    import multiprocessing
-
-    from tqdm import tqdm
-
     out = Path(out_dir)
     base = base or RunConfig()
     options = options or {}
@@ -291,19 +284,15 @@ def run_comparison(
 
         cfg = searcher_config("crlso", options.get("crlso"))
         latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
-    workers = workers or os.cpu_count() or 1
+    executor = executor or LocalExecutor(workers=workers)
+    workers = executor.workers
     started = time.perf_counter()
-    summaries = []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
-        futures = [pool.submit(_run_task, config, path) for config, path in tasks]
-        for future in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
-            summaries.append(future.result())
+    summaries = executor.map(_run_task, tasks, desc="runs", progress=progress)
     elapsed = time.perf_counter() - started
     summaries.sort(key=lambda s: (methods.index(s["method"]), s["seed"]))
     aggregated = aggregate(summaries, budgets)
     result = {
-        "methods": methods, "seeds": seeds, "budgets": budgets, "workers": workers,
+        "methods": methods, "seeds": seeds, "budgets": budgets, "workers": workers, "executor": executor.name,
         "wall_seconds": elapsed, "report_metric": base.report_metric, "search_metric": base.search_metric,
         "dataset": base.dataset, "space": base.space, "results": aggregated,
     }

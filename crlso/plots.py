@@ -1,4 +1,9 @@
-"""Figures: best-so-far curves with confidence bands."""
+"""Figures: best-so-far curves with confidence bands, cell drawings, latent maps, predicted vs true,
+and (for darts-backend runs) alpha evolution, training curves and genotype sets.
+
+Every function writes one PNG atomically (temporary file, then rename) and returns its path;
+matplotlib (Agg) and networkx are imported inside the functions.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,36 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_best_so_far"]
+__all__ = [
+    "plot_best_so_far",
+    "plot_cells",
+    "plot_latent_map",
+    "plot_predicted_vs_true",
+    "plot_alpha_history",
+    "plot_training_curves",
+    "plot_genotype_set",
+]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path, dpi: int = 110) -> Path:
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    _pyplot().close(fig)
+    os.replace(tmp, path)
+    return path
 
 
 def plot_best_so_far(
@@ -65,3 +99,194 @@ def plot_best_so_far(
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+_OP_COLORS = {
+    "input": "#dddddd", "output": "#dddddd", "none": "#ffffff", "skip_connect": "#9ecae1",
+    "nor_conv_1x1": "#fdae6b", "nor_conv_3x3": "#e6550d", "avg_pool_3x3": "#a1d99b",
+}
+
+
+def _dag_layout(graph) -> dict[Any, tuple[float, float]]:
+    """Left-to-right layers by longest path from the inputs; nodes of a layer spread vertically."""
+    import networkx as nx
+
+    pos = {}
+    for x, layer in enumerate(nx.topological_generations(graph)):
+        layer = sorted(layer)
+        for k, node in enumerate(layer):
+            pos[node] = (float(x), (len(layer) - 1) / 2 - k)
+    return pos
+
+
+def plot_cells(cells: Sequence[tuple[str, Any]], path: str | Path, *, columns: int = 3) -> Path:
+    """Draw cells as DAGs (operations on nodes), one panel per ``(title, networkx.DiGraph)``.
+
+    Graphs come from ``space.to_graph(g).to_networkx()``: nodes carry an ``op`` attribute.
+    """
+    import networkx as nx
+
+    plt = _pyplot()
+    rows = max(1, -(-len(cells) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, graph) in zip(axes.flat, cells):
+        pos = _dag_layout(graph)
+        ops = [graph.nodes[n].get("op", "?") for n in graph.nodes]
+        colors = [_OP_COLORS.get(op, "#c6dbef") for op in ops]
+        nx.draw_networkx_edges(graph, pos, ax=ax, arrows=True, arrowsize=12, node_size=1400, edge_color="#555555")
+        nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=1400, edgecolors="#333333")
+        labels = {n: graph.nodes[n].get("op", "?").replace("nor_conv_", "conv ").replace("_connect", "").replace("avg_pool_", "pool ")
+                  for n in graph.nodes}
+        nx.draw_networkx_labels(graph, pos, labels=labels, ax=ax, font_size=7)
+        ax.set_title(title, fontsize=8)
+        ax.margins(0.15)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_latent_map(
+    xy: np.ndarray,
+    color: np.ndarray,
+    path: str | Path,
+    *,
+    highlight: np.ndarray | None = None,
+    star: int | None = None,
+    color_label: str = "valid_acc",
+    title: str = "",
+) -> Path:
+    """2-D projection of latent codes, colored by a metric.
+
+    Args:
+        xy: ``(N, 2)`` projected codes.
+        color: ``(N,)`` metric per point (low values are clipped at the 5th percentile for contrast).
+        highlight: indices drawn on top with black edges (e.g. a run's queried cells).
+        star: index marked with a star (e.g. the table optimum).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    order = np.argsort(color)  # best points drawn last
+    low = np.percentile(color, 5)
+    sc = ax.scatter(xy[order, 0], xy[order, 1], c=np.clip(color[order], low, None), s=3, cmap="viridis", linewidths=0)
+    fig.colorbar(sc, ax=ax, label=f"{color_label} (clipped at 5th percentile)")
+    if highlight is not None and len(highlight):
+        ax.scatter(xy[highlight, 0], xy[highlight, 1], s=14, facecolors="none", edgecolors="black", linewidths=0.7,
+                   label=f"queried by the run ({len(highlight)})")
+    if star is not None:
+        ax.scatter(xy[star, 0], xy[star, 1], s=220, marker="*", c="red", edgecolors="white", label="table optimum")
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    ax.set_title(title, fontsize=9)
+    if highlight is not None or star is not None:
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_predicted_vs_true(
+    predicted: np.ndarray,
+    true: np.ndarray,
+    path: str | Path,
+    *,
+    train: np.ndarray | None = None,
+    label: str = "valid_acc",
+    title: str = "",
+) -> Path:
+    """Scatter of predicted against true values; ``train`` indices (the fitted points) in red."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    mask = np.ones(len(true), dtype=bool)
+    if train is not None:
+        mask[train] = False
+    ax.scatter(true[mask], predicted[mask], s=3, alpha=0.3, c="#3182bd", linewidths=0, label="not used for fitting")
+    if train is not None and len(train):
+        ax.scatter(true[train], predicted[train], s=12, c="#de2d26", label=f"fitted ({len(train)})")
+    low = np.percentile(true, 1)
+    high = float(np.max(true))
+    ax.plot([low, high], [low, high], color="black", lw=0.8, ls="--")
+    ax.set_xlim(low - 1, high + 1)
+    ax.set_ylim(min(low - 1, np.percentile(predicted, 1)), max(high, np.max(predicted)) + 1)
+    ax.set_xlabel(f"true {label}")
+    ax.set_ylabel(f"predicted {label}")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_alpha_history(
+    epochs: Sequence[int],
+    alphas: np.ndarray,
+    ops: Sequence[str],
+    path: str | Path,
+    *,
+    panel_names: Sequence[str],
+    title: str = "",
+) -> Path:
+    """Architecture weights per operation against epoch, one panel per edge (or per cell).
+
+    Args:
+        alphas: ``(epochs, panels, ops)`` weights as logged (for cells with many edges, the caller
+            averages over the edges of a panel first).
+        panel_names: one title per panel.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
+    panels = alphas.shape[1]
+    columns = min(3, panels)
+    rows = -(-panels // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows), squeeze=False, sharex=True)
+    for ax in axes.flat[panels:]:
+        ax.axis("off")
+    for p, ax in enumerate(axes.flat[:panels]):
+        for o, op in enumerate(ops):
+            color = "black" if op == "none" else _OP_COLORS.get(op)  # "none" is white in cell drawings
+            ax.plot(epochs, alphas[:, p, o], marker="o", ms=3, label=op, color=color, ls="--" if op == "none" else "-")
+        ax.set_title(panel_names[p], fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(ops), fontsize=8, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    return _save(fig, path)
+
+
+def plot_training_curves(records: Sequence[dict[str, Any]], path: str | Path, *, keys: Sequence[str], title: str = "") -> Path:
+    """Per-epoch metrics (from a ``metrics.jsonl``) against epoch; one line per key present."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    epochs = [r.get("epoch", i + 1) for i, r in enumerate(records)]
+    for key in keys:
+        values = [r.get(key) for r in records]
+        if any(v is not None for v in values):
+            ax.plot(epochs, [np.nan if v is None else v for v in values], marker="o", ms=3, label=key)
+    ax.set_xlabel("epoch")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_genotype_set(entries: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
+    """An emitted genotype set: search accuracy against parameters and against FLOPs, points numbered."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    accs = [100 * float(e.get("search_acc", np.nan)) for e in entries]
+    for ax, key, label in ((axes[0], "params", "parameters (M)"), (axes[1], "flops", "FLOPs (M)")):
+        xs = [float(e.get(key, np.nan)) for e in entries]
+        ax.plot(xs, accs, "o-", color="#3182bd")
+        for i, (x, y) in enumerate(zip(xs, accs)):
+            ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        ax.set_xlabel(label)
+        ax.set_ylabel("search accuracy (%)")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

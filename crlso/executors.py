@@ -1,0 +1,188 @@
+"""Executors: run independent tasks (seed-method runs, proposal evaluations) in parallel.
+
+Every executor has one method, ``map(fn, items)``, returning ``fn(item)`` for each item in input
+order. ``fn`` must be a picklable module-level function and each call independent of the others.
+
+- ``local`` (default): a pool of spawned local processes, one torch thread each. A task whose
+  worker process dies (killed, out of memory) or raises is run again, up to ``max_retries`` times.
+- ``ray``: each item is one Ray task (``pip install crlso[ray]``) with ``max_retries`` on worker
+  death and on exceptions. It joins a running cluster when given ``address``, otherwise starts a
+  local Ray instance with ``workers`` CPUs and shuts it down afterwards. On a multi-node cluster
+  every node must see the same file system (run folders, data and model caches).
+
+Run tasks written for these executors are idempotent: `crlso.experiment.run_experiment` resumes a
+killed run from its own ``queries.jsonl``, so a retried task ends with the same result.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["Executor", "LocalExecutor", "RayExecutor", "TaskFailed", "create_executor", "list_executors"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class TaskFailed(RuntimeError):
+    """A task failed on every attempt."""
+
+
+class Executor(ABC):
+    """Runs ``fn`` over items in parallel; results come back in input order."""
+
+    name: str = ""
+
+    def __init__(self, *, workers: int | None = None, max_retries: int = 3):
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        self.workers = workers or os.cpu_count() or 1
+        self.max_retries = max_retries
+
+    @abstractmethod
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True) -> list[R]:
+        """``[fn(item) for item in items]``, computed in parallel.
+
+        Raises:
+            TaskFailed: a task failed ``max_retries + 1`` times (its last error is the cause).
+        """
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class LocalExecutor(Executor):
+    """A pool of ``workers`` spawned local processes; dead or failing tasks are retried."""
+
+    name = "local"
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True) -> list[R]:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from tqdm import tqdm
+
+        results: dict[int, R] = {}
+        attempts = dict.fromkeys(range(len(items)), 0)
+        context = multiprocessing.get_context("spawn")
+        with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
+            while len(results) < len(items):
+                pending = [i for i in range(len(items)) if i not in results]
+                # a fresh pool per round: a killed worker breaks the whole pool
+                with ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=context,
+                                         initializer=_worker_init) as pool:
+                    futures = {pool.submit(fn, items[i]): i for i in pending}
+                    for future in as_completed(futures):
+                        i = futures[future]
+                        try:
+                            results[i] = future.result()
+                            bar.update()
+                        except Exception as exc:  # noqa: BLE001 - retried, then re-raised as TaskFailed
+                            attempts[i] += 1
+                            if attempts[i] > self.max_retries:
+                                pool.shutdown(wait=False, cancel_futures=True)
+                                raise TaskFailed(f"task {i} ({desc}) failed {attempts[i]} times; last error: {exc!r}") from exc
+        return [results[i] for i in range(len(items))]
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ImportError("the ray executor needs Ray: pip install 'crlso[ray]' (or pip install 'ray>=2.9')") from None
+    return ray
+
+
+def _ray_call(fn: Callable[[Any], Any], item: Any) -> Any:
+    _worker_init()
+    return fn(item)
+
+
+class RayExecutor(Executor):
+    """One Ray task per item (1 CPU each), retried on worker death or exception.
+
+    Args:
+        address: a running cluster to join (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``);
+            None starts a local instance with ``workers`` CPUs for the duration of each ``map``.
+        workers: CPUs of the local instance (ignored when joining a cluster).
+        max_retries: retries per task.
+    """
+
+    name = "ray"
+
+    def __init__(self, *, address: str | None = None, workers: int | None = None, max_retries: int = 3):
+        super().__init__(workers=workers, max_retries=max_retries)
+        self.address = address
+
+    def _start(self, ray: Any) -> bool:
+        """Connect or start Ray; True when this call started it (and must shut it down)."""
+        if ray.is_initialized():
+            return False
+        if self.address:
+            ray.init(address=self.address, logging_level="WARNING", log_to_driver=False)
+        else:
+            ray.init(num_cpus=self.workers, include_dashboard=False, logging_level="WARNING",
+                     log_to_driver=False, object_store_memory=100 * 1024 * 1024)
+        return True
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True) -> list[R]:
+        from tqdm import tqdm
+
+        ray = _import_ray()
+        started = self._start(ray)
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=True)(_ray_call)
+            fn_ref = ray.put(fn)
+            refs = [remote.remote(fn_ref, item) for item in items]
+            index = {ref: i for i, ref in enumerate(refs)}
+            results: dict[int, R] = {}
+            waiting = list(refs)
+            with tqdm(total=len(refs), desc=desc, disable=not progress) as bar:
+                while waiting:
+                    done, waiting = ray.wait(waiting, num_returns=1)
+                    for ref in done:
+                        try:
+                            results[index[ref]] = ray.get(ref)
+                        except Exception as exc:  # noqa: BLE001 - Ray already retried it
+                            for other in waiting:
+                                ray.cancel(other, force=True)
+                            raise TaskFailed(f"task {index[ref]} ({desc}) failed after {self.max_retries} retries: {exc}") from exc
+                        bar.update()
+            return [results[i] for i in range(len(items))]
+        finally:
+            if started:
+                ray.shutdown()
+
+
+_EXECUTORS: dict[str, type[Executor]] = {"local": LocalExecutor, "ray": RayExecutor}
+
+
+def list_executors() -> list[str]:
+    """Names accepted by `create_executor`."""
+    return sorted(_EXECUTORS)
+
+
+def create_executor(name: str = "local", *, workers: int | None = None, address: str | None = None,
+                    max_retries: int = 3) -> Executor:
+    """An executor by name (``local`` or ``ray``).
+
+    Raises:
+        ValueError: unknown name, or ``address`` given for the local executor.
+        ImportError: ``ray`` chosen but not installed (names ``pip install crlso[ray]``).
+    """
+    if name not in _EXECUTORS:
+        raise ValueError(f"unknown executor {name!r}; valid: {', '.join(list_executors())}")
+    if name == "ray":
+        _import_ray()  # fail before any work starts
+        return RayExecutor(address=address, workers=workers, max_retries=max_retries)
+    if address:
+        raise ValueError("--address joins a Ray cluster; it needs --executor ray")
+    return LocalExecutor(workers=workers, max_retries=max_retries)

@@ -1,0 +1,419 @@
+"""``crlso report``: one self-contained HTML page (plus its PNGs) for a run folder.
+
+Three kinds of folder are recognised:
+
+- a comparison (``compare.json`` and ``runs/<method>/seed_<s>/``) or a single search run
+  (``config.json``, ``queries.jsonl``, ``summary.json``): results table, best-so-far curves with
+  95% bands, the best cell of each method drawn as a graph, and, when the cached pre-trained VAE
+  of the CR-LSO searcher is available, a PCA map of the latent codes of every cell colored by the
+  search metric and a predicted-vs-true scatter of a GNN predictor fitted to one run's queries;
+- a ``darts-backend`` run (``alphas.json`` and ``genotype.json`` or ``genotypes.json``): alpha
+  evolution, training curves, the derived cell or the emitted genotype set.
+
+Run folders are only read (a darts run as files: crlso never imports darts_backend); the page and
+PNGs go to ``out_dir`` (default ``<run_dir>/report``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crlso import report_html as H
+from crlso.atomic import write_text_atomic
+
+__all__ = ["ReportOptions", "build_report", "detect_kind"]
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the report computes beyond reading files.
+
+    Attributes:
+        latent: draw the latent map and predicted-vs-true sections (needs the cached VAE).
+        train_model: pre-train the VAE when it is not cached (minutes); otherwise skip with a note.
+        cache_dir: cache of pre-trained models (default: the run's own ``cache_dir`` option, else
+            ``$CRLSO_CACHE_DIR`` or ``~/.cache/crlso``).
+        data_dir: benchmark files (default: the run's ``data_dir``).
+        map_points: cells drawn on the latent map (a seeded subset; 0 = all).
+        seed: seeds the subset and the predictor's initialisation.
+    """
+
+    latent: bool = True
+    train_model: bool = False
+    cache_dir: str | None = None
+    data_dir: str | None = None
+    map_points: int = 0
+    seed: int = 0
+
+
+def detect_kind(run_dir: Path) -> str:
+    """``compare``, ``search`` or ``darts``.
+
+    Raises:
+        FileNotFoundError: the folder is none of these (the message lists what was looked for).
+    """
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir} is not a folder")
+    if (run_dir / "compare.json").exists():
+        return "compare"
+    if (run_dir / "summary.json").exists() and (run_dir / "queries.jsonl").exists():
+        return "search"
+    if (run_dir / "alphas.json").exists() and any((run_dir / n).exists() for n in ("genotype.json", "genotypes.json")):
+        return "darts"
+    raise FileNotFoundError(
+        f"{run_dir} is not a run folder: expected compare.json (crlso compare), summary.json + queries.jsonl "
+        "(crlso search) or alphas.json + genotype(s).json (darts-backend)"
+    )
+
+
+def build_report(run_dir: str | Path, *, out_dir: str | Path | None = None, options: ReportOptions | None = None) -> Path:
+    """Write ``report.html`` and its PNGs for ``run_dir``; returns the HTML path."""
+    run_dir = Path(run_dir).resolve()
+    kind = detect_kind(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    options = options or ReportOptions()
+    if kind == "darts":
+        title, subtitle, sections = _darts_sections(run_dir, out)
+    else:
+        title, subtitle, sections = _search_sections(run_dir, kind, out, options)
+    subtitle += f" · report written {time.strftime('%Y-%m-%d %H:%M')}"
+    page = write_text_atomic(out / "report.html", H.page(title, subtitle, sections))
+    page.chmod(0o644)  # the atomic write's temporary file is private; a report is meant to be shared
+    return page
+
+
+# -- comparisons and search runs ------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Run:
+    folder: Path
+    config: dict[str, Any]
+    summary: dict[str, Any]
+
+
+def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
+    def load(folder: Path) -> _Run:
+        return _Run(folder, json.loads((folder / "config.json").read_text()), json.loads((folder / "summary.json").read_text()))
+
+    if kind == "search":
+        run = load(run_dir)
+        meta = {key: run.config.get(key) for key in ("space", "dataset", "search_metric", "report_metric")}
+        meta.update(methods=[run.config["method"]], seeds=[run.config["seed"]], budgets=[run.config["budget"]])
+        return meta, [run]
+    meta = json.loads((run_dir / "compare.json").read_text())
+    runs = [load(p.parent) for p in sorted((run_dir / "runs").glob("*/seed_*/summary.json"))]
+    if not runs:
+        raise FileNotFoundError(f"{run_dir / 'runs'} holds no finished run (no summary.json)")
+    order = {m: i for i, m in enumerate(meta.get("methods", []))}
+    runs.sort(key=lambda r: (order.get(r.summary["method"], len(order)), r.summary["seed"]))
+    return meta, runs
+
+
+def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions) -> tuple[str, str, list[str]]:
+    from crlso.experiment import aggregate
+    from crlso.plots import plot_best_so_far
+
+    meta, runs = _load_runs(run_dir, kind)
+    summaries = [r.summary for r in runs]
+    budgets = [int(b) for b in meta["budgets"]]
+    report_metric, search_metric = meta.get("report_metric", "test_acc"), meta.get("search_metric", "valid_acc")
+    methods = list(dict.fromkeys(s["method"] for s in summaries))
+    seeds = sorted({s["seed"] for s in summaries})
+    title = f"crlso {kind}: {', '.join(methods)}"
+    subtitle = (f"{run_dir} · {meta.get('space')} / {meta.get('dataset')} · search on {search_metric}, report {report_metric} · "
+                f"{len(seeds)} seeds · budgets {', '.join(map(str, budgets))}")
+    if "wall_seconds" in meta:
+        subtitle += f" · {meta['wall_seconds']:.0f} s with {meta.get('workers', '?')} {meta.get('executor', 'local')} workers"
+
+    aggregated = aggregate(summaries, budgets)
+    head = ["method", "seeds"] + [f"{report_metric}@{b}" for b in budgets] + ["median queries to optimum", "found optimum by max budget", "mean s/run"]
+    rows = []
+    for method, row in aggregated.items():
+        median = row["median_queries_to_optimum"]
+        rows.append([method, row["seeds"]]
+                    + [f"{row['at_budget'][str(b)]['mean']:.2f} ± {row['at_budget'][str(b)]['ci95']:.2f}" for b in budgets]
+                    + [f"{median:g}" if median is not None else f"> {max(budgets)}",
+                       f"{row['found_optimum'][str(max(budgets))]}/{row['seeds']}", f"{row['mean_wall_seconds']:.1f}"])
+    sections = [H.section(
+        "Results",
+        H.table(head, rows),
+        H.paragraph(f"Mean {report_metric} of the best-by-{search_metric} cell after each budget, ± the half-width of "
+                    "the 95% Student-t interval over seeds; queries to the table optimum are censored at the run length."),
+    )]
+    curves = plot_best_so_far(summaries, out / "best_so_far.png", report_metric=report_metric, budgets=budgets)
+    sections.append(H.section("Best-so-far curves", H.figure(curves, f"mean {report_metric} of the best-so-far cell, 95% bands")))
+    sections.append(_cells_section(meta, runs, out, search_metric, report_metric))
+    if options.latent:
+        sections.extend(_latent_sections(meta, runs, out, options))
+    else:
+        sections.append(H.section("Latent space", H.note("skipped (--no-latent)")))
+    return title, subtitle, sections
+
+
+def _best_run(runs: list[_Run], method: str | None = None) -> _Run:
+    """The run of ``method`` (any when None) with the best final report metric; earliest optimum, then lowest seed."""
+    pool = [r for r in runs if method is None or r.summary["method"] == method]
+
+    def key(run: _Run) -> tuple:
+        curve = run.summary["best_so_far"]
+        hit = run.summary.get("queries_to_optimum") or float("inf")
+        return (-(curve[-1] if curve else float("-inf")), hit, run.summary["seed"])
+
+    return min(pool, key=key)
+
+
+def _cells_section(meta: dict[str, Any], runs: list[_Run], out: Path, search_metric: str, report_metric: str) -> str:
+    from nasspace import get_space
+
+    from crlso.plots import plot_cells
+
+    try:
+        space = get_space(meta.get("space") or "nb201")
+    except Exception as exc:  # noqa: BLE001 - an unknown space only skips the drawings
+        return H.section("Best cells", H.note(f"skipped: {exc}"))
+    panels, rows = [], []
+    for method in dict.fromkeys(r.summary["method"] for r in runs):
+        mine = [r.summary for r in runs if r.summary["method"] == method and r.summary.get("best")]
+        if not mine:
+            continue
+        best = max(mine, key=lambda s: (s["best"][search_metric], s["best"][report_metric]))["best"]
+        found = sum(s["best"]["genotype"] == best["genotype"] for s in mine)
+        graph = space.to_graph(space.parse(best["genotype"])).to_networkx()
+        is_optimum = ", the table optimum" if best["genotype"] == runs[0].summary.get("optimum") else ""
+        panels.append((f"{method}: {search_metric} {best[search_metric]:.2f}, {report_metric} {best[report_metric]:.2f}\n"
+                       f"best of {found}/{len(mine)} runs{is_optimum}", graph))
+        rows.append([method, best["genotype"], f"{best[search_metric]:.3f}", f"{best[report_metric]:.3f}", f"{found}/{len(mine)}"])
+    optimum = runs[0].summary.get("optimum")
+    if optimum and all(row[1] != optimum for row in rows):
+        panels.append(("table optimum (best " + search_metric + ")", space.to_graph(space.parse(optimum)).to_networkx()))
+    png = plot_cells(panels, out / "best_cells.png")
+    return H.section(
+        "Best cells",
+        H.figure(png, f"the best-by-{search_metric} cell of each method over all its runs, operations on nodes"),
+        H.table(["method", "genotype", search_metric, report_metric, "best cell of"], rows),
+    )
+
+
+# -- latent space ---------------------------------------------------------------------------------
+def _model_configs(runs: list[_Run], space: str) -> tuple[Any, Any, str | None]:
+    """(ModelConfig, PretrainConfig, cache_dir) of the first crlso run, else the searcher's defaults."""
+    from crlso.training import ModelConfig, PretrainConfig
+
+    for run in runs:
+        if run.config.get("method") == "crlso":
+            resolved = run.config.get("resolved_options", {})
+            return (ModelConfig(**resolved.get("model", {})), PretrainConfig(**resolved.get("pretrain", {})),
+                    resolved.get("cache_dir") or None)
+    return ModelConfig(space=space), PretrainConfig(), None
+
+
+def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options: ReportOptions) -> list[str]:
+    """PCA map of the VAE's latent codes and predicted-vs-true of a predictor fitted to one run."""
+    import torch
+
+    from crlso.experiment import load_table
+    from crlso.graphs import all_cells_batch
+    from crlso.plots import plot_latent_map, plot_predicted_vs_true
+    from crlso.training import _cache_key, cached_pretrained_vae, default_cache_dir, encode
+
+    space, metric = meta.get("space") or "nb201", meta.get("search_metric", "valid_acc")
+    if space != "nb201":
+        return [H.section("Latent space", H.note(f"skipped: the latent map needs an enumerable space (nb201), this run is on {space}"))]
+    try:
+        model_cfg, pretrain_cfg, run_cache = _model_configs(runs, space)
+    except TypeError as exc:
+        return [H.section("Latent space", H.note(f"skipped: the run's model config does not fit this crlso version ({exc})"))]
+    cache_dir = Path(options.cache_dir or run_cache or default_cache_dir())
+    cache_file = cache_dir / f"vae-{space}-{_cache_key(model_cfg, pretrain_cfg)}.pt"
+    if not cache_file.exists() and not options.train_model:
+        return [H.section("Latent space", H.note(
+            f"skipped: no cached pre-trained VAE at {cache_file} (run a crlso search or compare first, or pass --train-model)"))]
+
+    started = time.perf_counter()
+    device = torch.device("cpu")
+    vae, _ = cached_pretrained_vae(model_cfg, pretrain_cfg, cache_dir=cache_dir, device=device, progress=False)
+    cells, batch = all_cells_batch(space)
+    mu = encode(vae, batch).cpu().numpy().astype(np.float64)
+    table = load_table(meta.get("dataset", "cifar10"), options.data_dir or runs[0].config.get("data_dir"))
+    row_of = {str(g): i for i, g in enumerate(table.genotypes)}
+    truth = np.asarray(table.metric(metric), dtype=float)[[row_of[str(g)] for g in cells]]
+    centered = mu - mu.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centered, full_matrices=False)
+    xy = centered @ vt[:2].T
+    explained = (singular[:2] ** 2).sum() / (singular**2).sum()
+    index = {str(g): i for i, g in enumerate(cells)}
+
+    chosen = _best_run(runs, "crlso" if any(r.summary["method"] == "crlso" for r in runs) else None)
+    queries = [json.loads(line) for line in (chosen.folder / "queries.jsonl").read_text().splitlines() if line.strip()]
+    queried = np.asarray([index[q["genotype"]] for q in queries], dtype=int)
+    optimum = int(np.argmax(truth))
+    shown = np.arange(len(cells))
+    if options.map_points and options.map_points < len(cells):
+        rng = np.random.default_rng(options.seed)
+        shown = np.union1d(rng.choice(len(cells), options.map_points, replace=False), np.append(queried, optimum))
+    where = {int(c): k for k, c in enumerate(shown)}
+    run_name = f"{chosen.summary['method']} seed {chosen.summary['seed']}"
+    map_png = plot_latent_map(xy[shown], truth[shown], out / "latent_map.png", color_label=metric,
+                              highlight=np.asarray([where[int(c)] for c in queried]), star=where[optimum],
+                              title=f"{len(shown)} cells, PCA of the VAE posterior means ({100 * explained:.0f}% of variance)")
+    encode_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    values = np.asarray([float(q["value"]) for q in queries])
+    predicted, (length, ridge) = _kernel_ridge(mu, queried, values)
+    fit_seconds = time.perf_counter() - started
+    from scipy import stats
+
+    held_out = np.setdiff1d(np.arange(len(cells)), queried)
+    tau = stats.kendalltau(predicted[held_out], truth[held_out]).statistic
+    rho = stats.spearmanr(predicted[held_out], truth[held_out]).statistic
+    top = held_out[np.argsort(-predicted[held_out])[:50]]
+    true_top = set(held_out[np.argsort(-truth[held_out])[:50]].tolist())
+    precision = len(true_top.intersection(top.tolist())) / 50
+    scatter_png = plot_predicted_vs_true(predicted, truth, out / "predicted_vs_true.png", train=queried, label=metric,
+                                         title=f"kernel ridge on latent codes, fitted to the {len(queried)} queries of {run_name}\n"
+                                               f"Kendall tau {tau:.3f}, Spearman {rho:.3f} on the other cells")
+    return [
+        H.section(
+            "Latent space map",
+            H.figure(map_png, f"every NB201 cell encoded by the cached pre-trained VAE ({cache_file.name}), projected on its "
+                              f"first two principal components, colored by {metric}; circles: the cells {run_name} queried, "
+                              f"star: the table optimum ({encode_seconds:.1f} s)"),
+        ),
+        H.section(
+            "Predicted vs true",
+            H.figure(scatter_png, f"{metric} predicted for all {len(cells)} cells against the table"),
+            H.paragraph(
+                f"Predictor: Gaussian-kernel ridge regression on the VAE latent codes (length scale {length:.3g}, ridge "
+                f"{ridge:g}, both chosen by leave-one-out error), fitted to the {len(queried)} cells queried by {run_name} "
+                f"(the run with the best final {meta.get('report_metric', 'test_acc')} of its method) and their {metric} "
+                f"values, in {fit_seconds:.2f} s. "
+                f"On the {len(held_out)} cells it was not fitted to: Kendall tau {tau:.3f}, Spearman rho {rho:.3f}, "
+                f"precision@50 {precision:.2f}. It shows how well the latent space orders cells from that run's labels; it is a cheap "
+                f"stand-in, not the predictor the run itself used."
+            ),
+        ),
+    ]
+
+
+def _kernel_ridge(codes: np.ndarray, train: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Predictions for all ``codes (N, d)`` of an RBF kernel ridge fitted to ``codes[train]``.
+
+    The length scale (a multiple of the median pairwise training distance) and the ridge are picked
+    from a small grid by the closed-form leave-one-out error. Returns predictions and (length, ridge).
+    """
+    x = codes / codes.std(axis=0).clip(min=1e-9)
+    xt = x[train]
+    mean, scale = values.mean(), max(values.std(), 1e-9)
+    y = (values - mean) / scale
+    dist2 = ((xt[:, None, :] - xt[None, :, :]) ** 2).sum(-1)
+    median = float(np.sqrt(np.median(dist2[dist2 > 0]))) if np.any(dist2 > 0) else 1.0
+    best = None
+    for length in (0.25 * median, 0.5 * median, median, 2 * median):
+        kernel = np.exp(-dist2 / (2 * length**2))
+        for ridge in (1e-3, 1e-2, 1e-1, 1.0):
+            inverse = np.linalg.inv(kernel + ridge * np.eye(len(train)))
+            loo = float(np.mean((inverse @ y / np.diag(inverse)) ** 2))
+            if best is None or loo < best[0]:
+                best = (loo, length, ridge, inverse @ y)
+    _, length, ridge, weights = best
+    predicted = np.empty(len(x))
+    for start in range(0, len(x), 4096):
+        chunk = x[start:start + 4096]
+        d2 = ((chunk[:, None, :] - xt[None, :, :]) ** 2).sum(-1)
+        predicted[start:start + 4096] = np.exp(-d2 / (2 * length**2)) @ weights
+    return predicted * scale + mean, (length, ridge)
+
+
+# -- darts-backend runs ---------------------------------------------------------------------------
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
+
+
+def _darts_sections(run_dir: Path, out: Path) -> tuple[str, str, list[str]]:
+    from nasspace import genotype_from_json, get_space
+
+    from crlso.plots import plot_alpha_history, plot_cells, plot_genotype_set, plot_training_curves
+
+    config = _read_json(run_dir / "config.json") or {}
+    result = _read_json(run_dir / "result.json") or {}
+    alphas = _read_json(run_dir / "alphas.json") or {}
+    metrics = _read_jsonl(run_dir / "metrics.jsonl")
+    method = config.get("method") or alphas.get("method", "?")
+    space = config.get("space") or alphas.get("space", "?")
+    title = f"darts-backend run: {method} on {space}"
+    subtitle = (f"{run_dir} · seed {config.get('seed', '?')} · {len(metrics)} epochs logged · "
+                f"C={config.get('channels', '?')}, cells={config.get('cells', '?')}")
+    sections = []
+    rows = [[key, value] for key, value in result.items() if not isinstance(value, (list, dict))]
+    if rows:
+        sections.append(H.section("Result", H.table(["field", "value"], rows)))
+
+    history = alphas.get("history", [])
+    if history:
+        epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+        arr = np.asarray([h["alphas"] for h in history], dtype=float)
+        ops = alphas.get("ops", [str(i) for i in range(arr.shape[-1])])
+        if arr.ndim == 3:  # (epochs, edges, ops): one panel per edge
+            edges = alphas.get("edges") or [[0, e + 1] for e in range(arr.shape[1])]
+            names = [f"edge {a} -> {b}" for a, b in edges]
+            caption = "architecture weights of every edge per epoch, as logged"
+        else:  # (epochs, cells, edges, ops): one panel per cell, averaged over the edges still alive
+            alive = arr.sum(axis=-1, keepdims=True) > 0
+            arr = (arr * alive).sum(axis=2) / np.maximum(alive.sum(axis=2), 1)
+            layout = alphas.get("layout") or ["cell"] * arr.shape[1]
+            names = [f"cell {c} ({kind})" for c, kind in enumerate(layout)]
+            caption = "architecture weights per operation, averaged over each cell's remaining edges, per epoch"
+        png = plot_alpha_history(epochs, arr, ops, out / "alpha_history.png", panel_names=names, title=f"{method}: alpha evolution")
+        sections.append(H.section("Alpha evolution", H.figure(png, caption)))
+    if metrics:
+        acc_keys = [k for k in ("acc", "valid_acc", "search_acc") if any(k in r for r in metrics)]
+        loss_keys = [k for k in ("loss", "valid_loss", "ce", "kd") if any(k in r for r in metrics)]
+        parts = []
+        if acc_keys:
+            parts.append(H.figure(plot_training_curves(metrics, out / "accuracy.png", keys=acc_keys, title="accuracy (fraction)"), "per-epoch accuracy"))
+        if loss_keys:
+            parts.append(H.figure(plot_training_curves(metrics, out / "loss.png", keys=loss_keys, title="losses"), "per-epoch losses"))
+        sections.append(H.section("Training curves", *parts))
+
+    single = _read_json(run_dir / "genotype.json")
+    if single:
+        genotype = genotype_from_json(single)
+        space_obj = get_space(single["space"])
+        label = f"{method} final cell"
+        lookup = [v for k, v in result.items() if k.startswith("nb201_")]
+        if lookup:
+            label += f": NB201 {lookup[0]}"
+        parts = [H.figure(plot_cells([(label, space_obj.to_graph(genotype).to_networkx())], out / "cell.png", columns=1),
+                          "the derived cell, operations on nodes"),
+                 H.paragraph(f"genotype: {genotype}")]
+        by_epoch = [[r.get("epoch", i + 1), r["genotype"]] for i, r in enumerate(metrics) if "genotype" in r and len(str(r["genotype"])) < 200]
+        if by_epoch:
+            parts.append(H.table(["epoch", "derived genotype"], by_epoch))
+        sections.append(H.section("Derived cell", *parts))
+    entries = _read_json(run_dir / "genotypes.json")
+    if entries:
+        png = plot_genotype_set(entries, out / "genotype_set.png", title=f"{method}: emitted genotype set ({len(entries)})")
+        rows = []
+        for i, entry in enumerate(entries):
+            ops = sum(len(pairs) for cell in entry.get("cells", []) for pairs in cell.get("nodes", []))
+            rows.append([i, entry.get("epoch", ""), entry.get("reason", ""), f"{entry.get('params', float('nan')):.4f}",
+                         f"{entry.get('flops', float('nan')):.2f}", f"{100 * entry.get('search_acc', float('nan')):.2f}", ops])
+        sections.append(H.section(
+            "Genotype set", H.figure(png, "search accuracy of each emitted genotype against its size"),
+            H.table(["#", "epoch", "reason", "params (M)", "FLOPs (M)", "search acc (%)", "(op, input) pairs"], rows)))
+    sections.append(H.section("Latent space", H.note("skipped: a darts-backend run has no latent model; "
+                                                      "the latent map and predicted-vs-true sections belong to crlso search and compare reports")))
+    return title, subtitle, sections

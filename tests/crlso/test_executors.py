@@ -1,0 +1,138 @@
+"""Executors: Ray and local give the same comparison; a killed run is retried and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from crlso.executors import LocalExecutor, RayExecutor, TaskFailed, create_executor
+from crlso.experiment import RunConfig, run_comparison
+
+VOLATILE = {"wall_seconds", "resumed_from_step"}  # differ between sessions, not between results
+
+
+def _stable(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k not in VOLATILE}
+
+
+def _summaries(out: Path) -> dict[str, dict]:
+    return {str(p.relative_to(out)): _stable(json.loads(p.read_text())) for p in sorted(out.glob("runs/*/*/summary.json"))}
+
+
+def _results(out: Path) -> dict:
+    results = json.loads((out / "compare.json").read_text())["results"]
+    for row in results.values():
+        row.pop("mean_wall_seconds")
+    return results
+
+
+def _killing_task(item: tuple[RunConfig, str, str, int]) -> dict:
+    """Runs a search; the first time (no marker yet) its process dies after ``kill_after`` queries."""
+    import crlso.experiment as experiment
+
+    config, out_dir, marker, kill_after = item
+    if not os.path.exists(marker):
+        Path(marker).write_text("killed once\n")
+        original = experiment.run_search
+
+        def run_search_then_die(*args, on_query, **kwargs):
+            count = [0]
+
+            def hook(query):
+                on_query(query)
+                count[0] += 1
+                if count[0] >= kill_after:
+                    os._exit(17)  # no cleanup, like a SIGKILL
+
+            return original(*args, on_query=hook, **kwargs)
+
+        experiment.run_search = run_search_then_die
+    return experiment.run_experiment(config, out_dir, progress=False)
+
+
+def _tasks(root: Path, kill_after: int) -> list[tuple[RunConfig, str, str, int]]:
+    items = []
+    for method in ("random", "rea"):
+        config = RunConfig(method=method, seed=1, budget=20)
+        run = root / "runs" / method / "seed_1"
+        items.append((config, str(run), str(root / f"{method}.marker"), kill_after))
+    return items
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="pip install 'crlso[ray]'")
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+             object_store_memory=100 * 1024 * 1024)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_reference(tmp_path_factory, data_store) -> Path:
+    out = tmp_path_factory.mktemp("local")
+    run_comparison(methods=["random", "rea"], seeds=[0, 1], budgets=[10, 20], out_dir=out,
+                   executor=LocalExecutor(workers=2), progress=False)
+    return out
+
+
+def test_unknown_executor_and_misplaced_address() -> None:
+    with pytest.raises(ValueError, match="valid: local, ray"):
+        create_executor("dask")
+    with pytest.raises(ValueError, match="--executor ray"):
+        create_executor("local", address="auto")
+
+
+def test_missing_ray_names_the_extra(monkeypatch, capsys, tmp_path) -> None:
+    from crlso.cli import main
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
+    with pytest.raises(ImportError, match=r"crlso\[ray\]"):
+        create_executor("ray")
+    assert main(["compare", "--methods", "random", "--seeds", "1", "--budgets", "5", "--executor", "ray",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "pip install 'crlso[ray]'" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()  # failed before any work
+
+
+def test_ray_comparison_equals_local(local_ray, local_reference, tmp_path) -> None:
+    out = tmp_path / "ray"
+    result = run_comparison(methods=["random", "rea"], seeds=[0, 1], budgets=[10, 20], out_dir=out,
+                            executor=RayExecutor(workers=2), progress=False)
+    assert result["executor"] == "ray"
+    assert _summaries(out) == _summaries(local_reference) and len(_summaries(out)) == 4
+    assert _results(out) == _results(local_reference)
+
+
+def test_ray_task_killed_mid_run_is_retried_and_resumes(local_ray, local_reference, tmp_path) -> None:
+    items = _tasks(tmp_path, kill_after=7)
+    summaries = RayExecutor(max_retries=2).map(_killing_task, items, progress=False)
+    assert all(Path(item[2]).exists() for item in items)  # each task really died once
+    assert [s["resumed_from_step"] for s in summaries] == [7, 7]
+    reference = _summaries(local_reference)
+    for summary, method in zip(summaries, ("random", "rea")):
+        assert _stable(summary) == reference[f"runs/{method}/seed_1/summary.json"]
+        lines = (tmp_path / "runs" / method / "seed_1" / "queries.jsonl").read_text().splitlines()
+        assert [json.loads(line)["step"] for line in lines] == list(range(1, 21))  # none lost or repeated
+
+
+def test_ray_gives_up_after_max_retries(local_ray) -> None:
+    with pytest.raises(TaskFailed, match="failed after 1 retries"):
+        RayExecutor(max_retries=1).map(_always_fails, [0, 1], progress=False)
+
+
+def _always_fails(item: int) -> int:
+    raise RuntimeError(f"boom {item}")
+
+
+@pytest.mark.slow  # two more process pools: ~10 s on a loaded 2-core machine
+def test_local_executor_retries_a_killed_worker(local_reference, tmp_path, data_store) -> None:
+    items = _tasks(tmp_path, kill_after=5)[:1]
+    [summary] = LocalExecutor(workers=1, max_retries=1).map(_killing_task, items, progress=False)
+    assert summary["resumed_from_step"] == 5
+    assert _stable(summary) == _summaries(local_reference)["runs/random/seed_1/summary.json"]
