@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from nasspace.atomic import atomic_path
+
 __all__ = [
     "plot_best_so_far",
     "plot_cells",
@@ -34,15 +36,13 @@ def _pyplot():
 
 
 def _save(fig, path: str | Path, dpi: int = 110) -> Path:
-    import os
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=dpi)
-    _pyplot().close(fig)
-    os.replace(tmp, path)
-    return path
+    """Write ``fig`` as a PNG atomically and close it."""
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        _pyplot().close(fig)
+    return Path(path)
 
 
 def plot_best_so_far(
@@ -59,13 +59,9 @@ def plot_best_so_far(
         path: where the PNG goes (written via a temporary file, then renamed).
         budgets: queries at which to draw faint vertical guides.
     """
-    import os
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy import stats
+
+    plt = _pyplot()
 
     by_method: dict[str, list[list[float]]] = {}
     for summary in summaries:
@@ -92,13 +88,7 @@ def plot_best_so_far(
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return _save(fig, path, dpi=120)
 
 
 _OP_COLORS = {

@@ -27,6 +27,7 @@ from darts_backend.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.train_genotype import load_genotype_file
 from darts_backend.trainer import SearchTrainer, TrainerConfig, prepare_run
+from nasspace.atomic import atomic_path
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 
@@ -201,7 +202,8 @@ def plot_set(entries: Sequence[dict[str, Any]], path: Path, *, title: str = "") 
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
+    finally:
+        plt.close(fig)
