@@ -6,24 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from crlso.cli.common import int_list
 from crlso.cli.search import add_search_options, parse_options, with_cache_dir
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one integer")
-    return values
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("compare", help="compare search methods over many seeds (mean test@budget, curves)")
     parser.add_argument("--methods", default="random,rea,crlso", help="comma-separated methods (default random,rea,crlso)")
     parser.add_argument("--seeds", type=int, default=50, help="number of seeds: runs seeds 0..N-1 (default 50)")
-    parser.add_argument("--budgets", type=_int_list, default=[50, 100, 150, 200], help="comma-separated budgets; each run goes to the largest")
+    parser.add_argument("--budgets", type=int_list, default=(50, 100, 150, 200), help="comma-separated budgets; each run goes to the largest")
     parser.add_argument("--workers", type=int, default=None, help="worker processes, or CPUs of a local Ray instance (default: CPU count)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="local process pool (default) or Ray tasks (needs pip install 'crlso[ray]')")

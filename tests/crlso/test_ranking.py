@@ -1,0 +1,110 @@
+"""Ranking metrics against scipy, genotype reading, and `crlso rank` on a tiny checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from crlso.checkpoints import save_checkpoint
+from crlso.cli import main
+from crlso.ranking import kendall_tau, precision_at_k, read_genotypes, spearman_rho
+from crlso.rank_benchmark import one_hot_ops
+from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
+from nasspace import get_space
+
+TINY = ModelConfig(gnn_hidden=8, gnn_layers=1, latent_dim=4, decoder_hidden=8, decoder_blocks=1,
+                   icnn_hidden=8, predictor_hidden=8, predictor_layers=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metrics_equal_scipy_with_ties(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    pred = rng.integers(0, 6, size=40).astype(float)  # many ties on both sides
+    true = pred + rng.integers(-3, 4, size=40)
+    assert kendall_tau(pred, true, chunk=7) == pytest.approx(stats.kendalltau(pred, true).statistic, abs=1e-12)
+    assert spearman_rho(pred, true) == pytest.approx(stats.spearmanr(pred, true).statistic, abs=1e-12)
+    assert kendall_tau(true, true) == pytest.approx(1.0)
+    assert spearman_rho(-true, true) == pytest.approx(-1.0)
+
+
+def test_precision_at_k_by_hand() -> None:
+    true = np.array([10.0, 9.0, 8.0, 7.0, 6.0, 5.0])
+    pred = np.array([0.9, 0.1, 0.8, 0.7, 0.2, 0.3])  # predicted top 3: items 0, 2, 3; true top 3: 0, 1, 2
+    assert precision_at_k(pred, true, 3) == pytest.approx(2 / 3)
+    assert precision_at_k(true, true, 6) == 1.0
+    with pytest.raises(ValueError, match="k must be in 1..6"):
+        precision_at_k(pred, true, 0)
+
+
+def test_one_hot_ops() -> None:
+    hot = one_hot_ops(np.array([[0, 1, 2, 3, 4, 0]]))
+    assert hot.shape == (1, 30) and hot.sum() == 6 and hot[0, 5 + 1] == 1 and hot[0, 25] == 1
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> str:
+    """A tiny untrained VAE + ICNN + predictor saved as `crlso train` saves them."""
+    torch.manual_seed(0)
+    predictor, icnn = build_predictor(TINY), build_icnn(TINY)
+    for module in (predictor, icnn):
+        module.register_buffer("target_mean", torch.tensor(0.1))
+        module.register_buffer("target_std", torch.tensor(0.05))
+    path = tmp_path_factory.mktemp("model") / "checkpoint.pt"
+    save_checkpoint(path, models={"vae": build_vae(TINY), "icnn": icnn, "predictor": predictor}, model_config=TINY)
+    return str(path)
+
+
+def _cells(count: int) -> list[str]:
+    space = get_space("nb201")
+    return [str(space.sample(np.random.default_rng(i))) for i in range(count)]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_rank_round_trips_a_file(tmp_path, checkpoint: str, suffix: str) -> None:
+    cells = _cells(6)
+    source = tmp_path / "cells.jsonl"
+    lines = [json.dumps(get_space("nb201").parse(c).to_json()) for c in cells[:3]] + [json.dumps(c) for c in cells[3:]]
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / f"ranked{suffix}"
+    assert main(["rank", str(source), "--checkpoint", checkpoint, "--out", str(out)]) == 0
+    if suffix == ".csv":
+        rows = list(csv.DictReader(out.open()))
+    else:
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["genotype"] for r in rows) == sorted(cells)
+    assert [int(r["rank"]) for r in rows] == list(range(1, 7))
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores, reverse=True) and all(np.isfinite(scores))
+    assert {"score_icnn", "score_predictor"} <= set(rows[0])  # ranked by the mean of both heads
+    assert sorted(int(r["line"]) for r in rows) == list(range(1, 7))
+
+
+def test_rank_reports_a_malformed_line(tmp_path, checkpoint: str, capsys) -> None:
+    cells = _cells(4)
+    source = tmp_path / "cells.txt"
+    source.write_text(f"# candidates\n{cells[0]}\n{cells[1]}\n|nor_conv_3x3~0|+|bogus~0|\n\n{cells[2]}\n{cells[3]}\n")
+    out = tmp_path / "ranked.jsonl"
+    assert main(["rank", str(source), "--checkpoint", checkpoint, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "line 4" in err and "bogus" in err and not out.exists()
+    assert main(["rank", str(source), "--checkpoint", checkpoint, "--out", str(out), "--on-error", "skip", "--by", "icnn"]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["genotype"] for r in rows) == sorted(cells)
+    assert "line 4" in capsys.readouterr().err
+    assert json.loads((tmp_path / "rank_errors.jsonl").read_text())["line"] == 4
+
+
+def test_read_genotypes_json_list_and_bad_items(tmp_path) -> None:
+    cells = _cells(2)
+    path = tmp_path / "cells.json"
+    path.write_text(json.dumps([cells[0], {"space": "nb201", "string": "nope"}, cells[1], 7]))
+    good, bad = read_genotypes(path)
+    assert [n for n, _ in good] == [1, 3] and [str(g) for _, g in good] == cells
+    assert [b.line for b in bad] == [2, 4]
+    with pytest.raises(ValueError, match="valid: auto, json, jsonl, text"):
+        read_genotypes(path, fmt="yaml")
