@@ -19,3 +19,4 @@ __all__ = [
     "run_search",
     "searcher_config",
 ]
+from crlso.search import latent_bo  # noqa: E402,F401  (registers "latent_bo")
