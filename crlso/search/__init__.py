@@ -1,4 +1,4 @@
-"""Searchers under one ask/tell contract: random, rea, local, crlso (see `crlso.search.base`)."""
+"""Searchers under one ask/tell contract: random, rea, local, crlso, latent_bo (see `crlso.search.base`)."""
 
 from crlso.search.base import (
     Searcher,
@@ -19,4 +19,3 @@ __all__ = [
     "run_search",
     "searcher_config",
 ]
-from crlso.search import latent_bo  # noqa: E402,F401  (registers "latent_bo")

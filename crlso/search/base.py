@@ -95,7 +95,7 @@ def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
 
 
 def _load_builtin() -> None:
-    from crlso.search import crlso, local, random, rea  # noqa: F401  (registration)
+    from crlso.search import crlso, latent_bo, local, random, rea  # noqa: F401  (registration)
 
 
 def list_searchers() -> list[str]:
