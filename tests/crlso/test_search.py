@@ -49,3 +49,21 @@ def test_crlso_round_never_asks_past_the_budget(nb201_cifar10, tiny_crlso_option
     options = {**tiny_crlso_options, "batch_size": 7}
     oracle, queries = _search("crlso", 1, nb201_cifar10, options, budget=19)
     assert len(queries) == 19 == oracle.n_queries
+
+
+def test_crlso_neighbours_and_stall_restarts_keep_the_contract(nb201_cifar10, tiny_crlso_options) -> None:
+    """Predictor-ranked one-edge neighbours and stall restarts still spend the budget, no repeats."""
+    options = {**tiny_crlso_options, "neighbour_top": 2, "stall_rounds": 1, "explore_starts": 8}
+    oracle, queries = _search("crlso", 3, nb201_cifar10, options, budget=BUDGET)
+    assert len(queries) == BUDGET == oracle.n_queries
+    assert len(set(queries)) == len(queries)
+
+
+def test_crlso_edge_distance() -> None:
+    from crlso.search.crlso import _distance, _tokens
+
+    a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    b = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_1x1~2|"
+    assert len(_tokens(a)) == 6
+    assert _distance(_tokens(a), _tokens(a)) == 0
+    assert _distance(_tokens(a), _tokens(b)) == 2
