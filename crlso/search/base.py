@@ -34,6 +34,7 @@ __all__ = [
     "searcher_config",
     "run_search",
     "sample_unseen",
+    "sample_unseen_batch",
 ]
 
 
@@ -159,6 +160,17 @@ def sample_unseen(space: SearchSpace, rng: np.random.Generator, seen: set[str], 
         if str(genotype) not in seen:
             return genotype
     raise RuntimeError(f"no unseen genotype after {max_tries} random draws")
+
+
+def sample_unseen_batch(space: SearchSpace, rng: np.random.Generator, exclude: set[str], count: int) -> list[Genotype]:
+    """``count`` distinct uniform random genotypes, none in ``exclude`` (which is left unchanged)."""
+    pending = set(exclude)
+    out = []
+    for _ in range(count):
+        genotype = sample_unseen(space, rng, pending)
+        pending.add(str(genotype))
+        out.append(genotype)
+    return out
 
 
 # Rounds in a row that may bring nothing new before `run_search` gives up on a searcher.

@@ -54,7 +54,7 @@ from nasspace import Genotype
 from crlso.graphs import all_cells_batch
 from crlso.icnn import ICNN
 from crlso.predictor import GNNPredictor
-from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 from crlso.training import (
     ModelConfig,
     PretrainConfig,
@@ -210,13 +210,7 @@ class CRLSOSearch(Searcher):
     def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
         if len(self.observed) < cfg.n_init:
-            pending = set(self.seen)
-            out = []
-            for _ in range(min(n, cfg.n_init - len(self.observed))):
-                genotype = sample_unseen(self.space, self.rng, pending)
-                pending.add(str(genotype))
-                out.append(genotype)
-            return out
+            return sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed)))
         want = min(n, cfg.batch_size)
         self._refit()
         ranked = sorted(self.observed, key=lambda item: -item[1])
@@ -275,12 +269,9 @@ class CRLSOSearch(Searcher):
             order = torch.argsort(score, stable=True).tolist()
             candidates = [candidates[i] for i in order]
         chosen = candidates[:want]
+        # bounded retries found too little: fill with random cells
         pending = set(self.seen) | {str(g) for g in chosen}
-        while len(chosen) < want:  # bounded retries found too little: fill with random cells
-            genotype = sample_unseen(self.space, self.rng, pending)
-            pending.add(str(genotype))
-            chosen.append(genotype)
-        return chosen
+        return chosen + sample_unseen_batch(self.space, self.rng, pending, want - len(chosen))
 
 
 def _tokens(key: str) -> list[str]:

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from nasspace import Genotype
 
-from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 from crlso.training import ModelConfig, PretrainConfig
 
 __all__ = ["LatentBOSearch", "LatentBOConfig", "ACQUISITIONS"]
@@ -137,13 +137,7 @@ class LatentBOSearch(Searcher):
 
         cfg = self.config
         if len(self.observed) < cfg.n_init:
-            pending = set(self.seen)
-            out = []
-            for _ in range(min(n, cfg.n_init - len(self.observed))):
-                genotype = sample_unseen(self.space, self.rng, pending)
-                pending.add(str(genotype))
-                out.append(genotype)
-            return out
+            return sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed)))
         want = min(n, cfg.batch_size)
         round_seed = self.seed * 100_003 + self.rounds
         self.rounds += 1
@@ -164,8 +158,5 @@ class LatentBOSearch(Searcher):
                 chosen.append(genotype)
         if len(chosen) < want:
             chosen += self._fill(gp, float(y.max()), pending, want - len(chosen))
-        while len(chosen) < want:  # only if the space ran out of cells with codes (cannot on NB201)
-            genotype = sample_unseen(self.space, self.rng, pending)
-            pending.add(str(genotype))
-            chosen.append(genotype)
-        return chosen
+        # random cells only if the space ran out of cells with codes (cannot happen on NB201)
+        return chosen + sample_unseen_batch(self.space, self.rng, pending, want - len(chosen))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from nasspace import Genotype
 
-from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 
 __all__ = ["RandomSearch", "RandomConfig"]
 
@@ -23,10 +23,4 @@ class RandomSearch(Searcher):
     Config = RandomConfig
 
     def ask(self, n: int) -> list[Genotype]:
-        pending: set[str] = set(self.seen)
-        out = []
-        for _ in range(n):
-            genotype = sample_unseen(self.space, self.rng, pending)
-            pending.add(str(genotype))
-            out.append(genotype)
-        return out
+        return sample_unseen_batch(self.space, self.rng, self.seen, n)
