@@ -220,7 +220,7 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     from crlso.experiment import load_table
     from crlso.graphs import all_cells_batch
     from crlso.plots import plot_latent_map, plot_predicted_vs_true
-    from crlso.training import _cache_key, cached_pretrained_vae, default_cache_dir, encode
+    from crlso.training import cached_pretrained_vae, default_cache_dir, encode, vae_cache_path
 
     space, metric = meta.get("space") or "nb201", meta.get("search_metric", "valid_acc")
     if space != "nb201":
@@ -230,7 +230,7 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     except TypeError as exc:
         return [H.section("Latent space", H.note(f"skipped: the run's model config does not fit this crlso version ({exc})"))]
     cache_dir = Path(options.cache_dir or run_cache or default_cache_dir())
-    cache_file = cache_dir / f"vae-{space}-{_cache_key(model_cfg, pretrain_cfg)}.pt"
+    cache_file = vae_cache_path(model_cfg, pretrain_cfg, cache_dir)
     if not cache_file.exists() and not options.train_model:
         return [H.section("Latent space", H.note(
             f"skipped: no cached pre-trained VAE at {cache_file} (run a crlso search or compare first, or pass --train-model)"))]

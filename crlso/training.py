@@ -44,6 +44,7 @@ __all__ = [
     "subset_batch",
     "pretrain_vae",
     "cached_pretrained_vae",
+    "vae_cache_path",
     "encode",
     "fit_predictor",
     "predict",
@@ -168,9 +169,11 @@ def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, 
     return vae.eval()
 
 
-def _cache_key(model_config: ModelConfig, config: PretrainConfig) -> str:
+def vae_cache_path(model_config: ModelConfig, config: PretrainConfig, cache_dir: str | Path | None = None) -> Path:
+    """Where the pre-trained VAE of these configs is cached (a hash of both configs names the file)."""
     text = json.dumps({"format": CACHE_FORMAT, "model": dataclasses.asdict(model_config), "pretrain": dataclasses.asdict(config)}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return Path(cache_dir or default_cache_dir()) / f"vae-{model_config.space}-{key}.pt"
 
 
 def cached_pretrained_vae(
@@ -187,7 +190,7 @@ def cached_pretrained_vae(
         The VAE (eval mode) and the path of its cache file.
     """
     device = device or default_device()
-    path = Path(cache_dir or default_cache_dir()) / f"vae-{model_config.space}-{_cache_key(model_config, config)}.pt"
+    path = vae_cache_path(model_config, config, cache_dir)
     vae = build_vae(model_config).to(device)
     if path.exists():
         state = torch.load(path, map_location=device, weights_only=True)
