@@ -16,15 +16,6 @@ from nasspace.flex import DNAD_OPS, FlexCell, FlexGenotype, FlexSpace
 from nasspace.space import get_space
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine extra threads only contend (10x slower steps)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _net(mode: str = "per_cell", **kwargs) -> DartsSearchNetwork:
     args = {"C": 4, "num_cells": 3, "nodes": 3, "generator": torch.Generator().manual_seed(0)}
     args.update(kwargs)

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from darts_backend.cli import main
-from darts_backend.run_darts import DartsSearchConfig, run_darts_search
 from darts_backend.data import BatchLoader, synthetic_images
 from darts_backend.distill import FeatureDistiller, FeatureTeacher
 from darts_backend.networks_darts import DartsNetwork, genotype_cost
+from darts_backend.run_darts import DartsSearchConfig, run_darts_search
 from darts_backend.searchers import create_searcher, searcher_class
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
@@ -21,15 +21,6 @@ from nasspace.flex import DNAD_OPS, FlexGenotype, reduction_layout
 from nasspace.space import get_space
 
 CONFIG = DNADConfig(epochs=6, warmup_epochs=1, prune_every=2, gamma_init=0.5, gamma_max=5.0)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine extra threads only contend (10x slower steps)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _network(seed: int = 0) -> DartsSearchNetwork:

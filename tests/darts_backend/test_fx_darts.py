@@ -18,15 +18,6 @@ OPS = ("max_pool_3x3", "skip_connect", "sep_conv_3x3")
 CONFIG = FXDartsConfig(epochs=6, warmup_epochs=1, prune_every=2, a_lr=0.1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: on a shared 2-core machine extra threads only contend (10x slower steps)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _network(seed: int = 0) -> DartsSearchNetwork:
     return DartsSearchNetwork(C=4, num_cells=3, nodes=2, ops=OPS, mode="per_cell", normalization="node_softmax",
                               generator=torch.Generator().manual_seed(seed))

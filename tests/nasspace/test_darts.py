@@ -1,6 +1,5 @@
 import json
 import re
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -9,21 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nasspace import GenotypeError, genotype_from_json, get_space
-from nasspace.darts import DARTS_NASLIB_OPS, DARTS_OPS, DARTSGenotype, canonical_cell, cell_graph
+from nasspace.darts import (
+    DARTS_NASLIB_OPS,
+    DARTS_OPS,
+    DARTSGenotype,
+    canonical_cell,
+    cell_graph,
+)
+from tests.nasspace.known_genotypes import DARTS_V2
 
 SPACE = get_space("darts")
-MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mirror" / "automl" / "NASLib"
-ZC_NB301 = MIRROR / "9052f540457588af87633988cc1036bd2250419e/naslib/data/zc_nasbench301.json"
-ARCHS_NB301 = MIRROR / "ba4ffd845db508e475085f48f3bd3f40af05b551/naslib/data/archs/archs_nasbench301.json"
 
-# The DARTS (second order) cell of the DARTS paper, as its code prints it.
-DARTS_V2 = (
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
-    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
-    "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
-    "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
-    "reduce_concat=[2, 3, 4, 5])"
-)
 
 
 @st.composite
@@ -236,19 +231,13 @@ def test_fuzz_from_json_only_raises_genotype_error(a, b):
         pass
 
 
-def _naslib_keys():
-    keys = []
-    if ZC_NB301.is_file():
-        keys += list(json.loads(ZC_NB301.read_text())["nasbench301"]["cifar10"])
-    if ARCHS_NB301.is_file():
-        keys += list(json.loads(ARCHS_NB301.read_text()).values())
-    if not keys:
-        pytest.skip("NASLib NB301 files not found under the shared mirror")
-    return keys
+def _naslib_keys(data_store):
+    zc = json.loads(data_store.path("naslib-zc-nb301").read_text())["nasbench301"]["cifar10"]
+    return list(zc) + list(json.loads(data_store.path("naslib-archs-nb301").read_text()).values())
 
 
-def test_every_naslib_nb301_entry_is_a_valid_genotype():
-    keys = _naslib_keys()
+def test_every_naslib_nb301_entry_is_a_valid_genotype(data_store):
+    keys = _naslib_keys(data_store)
     genotypes = set()
     for key in keys:
         g = SPACE.from_naslib(key)  # raises on any op code outside 0..6 or invalid input
@@ -260,7 +249,7 @@ def test_every_naslib_nb301_entry_is_a_valid_genotype():
     assert len(hashes) == len(genotypes)  # no two distinct entries are isomorphic copies
 
 
-def test_naslib_op_codes_match_the_zc_files_parameter_counts():
+def test_naslib_op_codes_match_the_zc_files_parameter_counts(data_store):
     """Parameters in zc_nasbench301.json are linear in per-op counts, with the sizes of these ops.
 
     DARTS network: 8 cells, C = 32, reductions at 2 and 5; normal cells at C = 32, 32, 64, 64, 128,
@@ -269,9 +258,7 @@ def test_naslib_op_codes_match_the_zc_files_parameter_counts():
     (this file counts no batch-norm weights inside the ops). Max and average pooling, both free,
     cannot be told apart this way.
     """
-    if not ZC_NB301.is_file():
-        pytest.skip(f"{ZC_NB301} not found")
-    table = json.loads(ZC_NB301.read_text())["nasbench301"]["cifar10"]
+    table = json.loads(data_store.path("naslib-zc-nb301").read_text())["nasbench301"]["cifar10"]
     rows, params = [], []
     for key, row in table.items():
         g = SPACE.from_naslib(key)

@@ -8,17 +8,18 @@ from hypothesis import strategies as st
 
 from nasspace import GenotypeError, genotype_from_json, get_space
 from nasspace.darts import canonical_cell, cell_graph
-from nasspace.flex import DEFAULT_LAYOUT, DNAD_OPS, FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
+from nasspace.flex import (
+    DEFAULT_LAYOUT,
+    DNAD_OPS,
+    FLEX_OPS,
+    FlexCell,
+    FlexGenotype,
+    reduction_layout,
+)
+from tests.nasspace.known_genotypes import DARTS_V2
 
 SPACE = get_space("flex")
 DARTS = get_space("darts")
-DARTS_V2 = (
-    "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
-    "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], "
-    "normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), "
-    "('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], "
-    "reduce_concat=[2, 3, 4, 5])"
-)
 
 
 @st.composite

@@ -1,6 +1,5 @@
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -12,8 +11,6 @@ from nasspace import GenotypeError, genotype_from_json, get_space
 from nasspace.nb101 import NB101_NASLIB_CODES, NB101_OPS, NB101Genotype, nb101_spec_hash
 
 SPACE = get_space("nb101")
-MIRROR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mirror"
-NASLIB_NB101 = MIRROR / "automl/NASLib/9052f540457588af87633988cc1036bd2250419e/naslib/data/zc_nasbench101.json"
 C3, C1, MP = NB101_OPS
 
 # Facts from public NAS-Bench-101 material. The first cell of the dataset (hash 00005c14...) with its
@@ -307,10 +304,8 @@ def test_fuzz_from_json_only_raises_genotype_error(a, b):
 
 
 @pytest.fixture(scope="module")
-def naslib_cells():
-    if not NASLIB_NB101.is_file():
-        pytest.skip(f"NASLib file not found: {NASLIB_NB101}")
-    table = json.loads(NASLIB_NB101.read_text())["nasbench101"]["cifar10"]
+def naslib_cells(data_store):
+    table = json.loads(data_store.path("naslib-zc-nb101").read_text())["nasbench101"]["cifar10"]
     return [(SPACE.from_naslib(key), key, row) for key, row in table.items()]
 
 
