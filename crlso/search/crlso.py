@@ -156,7 +156,7 @@ class CRLSOSearch(Searcher):
         """Fit the predictor on what was observed, then the ICNN on labels + pseudo-labels."""
         cfg = self.config
         first = self.rounds == 0
-        labelled = torch.tensor([self.index[str(g)] for g, _ in self.observed])
+        labelled = self._index([g for g, _ in self.observed])
         errors = torch.tensor([1.0 - v / 100.0 for _, v in self.observed], dtype=torch.float32)
         fit_predictor(
             self.predictor,
@@ -211,7 +211,15 @@ class CRLSOSearch(Searcher):
         cfg = self.config
         if len(self.observed) < cfg.n_init:
             return sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed)))
-        want = min(n, cfg.batch_size)
+        return self._propose(min(n, cfg.batch_size))
+
+    def _index(self, genotypes) -> torch.Tensor:
+        """Positions ``(len(genotypes),)`` of genotypes among the model's cells."""
+        return torch.tensor([self.index[str(g)] for g in genotypes], dtype=torch.long)
+
+    def _propose(self, want: int) -> list[Genotype]:
+        """Refit the models, then ``want`` unseen candidates, best predicted first (one round)."""
+        cfg = self.config
         self._refit()
         ranked = sorted(self.observed, key=lambda item: -item[1])
         pool: dict[str, Genotype] = {}
@@ -235,7 +243,7 @@ class CRLSOSearch(Searcher):
             ranked = [item for item in ranked if keep(str(item[0]))]
         ranked = ranked[: cfg.top_k]
         if ranked:
-            anchors = self.mu[torch.tensor([self.index[str(g)] for g, _ in ranked])]
+            anchors = self.mu[self._index([g for g, _ in ranked]).to(self.device)]
             step, noise = cfg.step_size, cfg.noise
             for _ in range(cfg.max_retries + 1):
                 starts = anchors.repeat_interleave(cfg.starts, dim=0)
@@ -258,7 +266,7 @@ class CRLSOSearch(Searcher):
             sweep_keys = {str(g) for g in sweep}
             candidates = sweep + [g for g in candidates if str(g) not in sweep_keys]
         if candidates:
-            idx = torch.tensor([self.index[str(g)] for g in candidates])
+            idx = self._index(candidates)
             if cfg.rank_by == "icnn":
                 with torch.no_grad():
                     score = self.icnn(self.mu[idx]).cpu()
