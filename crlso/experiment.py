@@ -171,6 +171,8 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
     summary = summarize(config, [str(q.genotype) for q in queries], [q.value for q in queries], table)
     summary["wall_seconds"] = elapsed  # of this session only, when the run was resumed
     summary["resumed_from_step"] = len(logged)
+    if callable(getattr(searcher, "stats", None)):  # e.g. the hybrid's seeds, screened and proposed cells
+        summary["searcher_stats"] = searcher.stats()
     write_json_atomic(summary_path, summary)
     return summary
 

@@ -18,7 +18,7 @@ from torch_geometric.data import Batch, Data
 
 from nasspace import ArchGraph, Genotype, get_space
 
-__all__ = ["GraphFeaturizer", "featurizer_for", "to_data", "batch_genotypes", "all_cells_batch"]
+__all__ = ["GraphFeaturizer", "GraphBank", "featurizer_for", "to_data", "batch_genotypes", "all_cells_batch"]
 
 EDGE_DIM = 2
 
@@ -63,7 +63,8 @@ class GraphFeaturizer:
         return Data(x=x, edge_index=edge_index, edge_attr=edge_attr, num_nodes=n)
 
 
-_MAX_NODES = {"nb201": 8, "nb101": 7}
+# darts: both cells of `DARTSSpace.to_graph`, 15 nodes each (2 inputs, 4 x (2 ops + add), output).
+_MAX_NODES = {"nb201": 8, "nb101": 7, "darts": 30}
 
 
 def featurizer_for(space_name: str) -> GraphFeaturizer:
@@ -101,3 +102,41 @@ def all_cells_batch(space_name: str) -> tuple[tuple[Genotype, ...], Batch]:
     """
     cells = tuple(get_space(space_name).enumerate())
     return cells, batch_genotypes(cells, featurizer_for(space_name))
+
+
+class GraphBank:
+    """A batch of graphs that can grow: a fixed base `Batch` plus appended `Data` graphs.
+
+    The base batch is shared, never modified (e.g. the cached `all_cells_batch`); appended graphs are
+    kept in a list, so adding a few graphs costs no re-collation of the whole set.
+
+    Args:
+        base: the first ``len(base)`` graphs.
+        featurizer: turns appended genotypes into graphs.
+    """
+
+    def __init__(self, base: Batch, featurizer: GraphFeaturizer):
+        self.base, self.featurizer = base, featurizer
+        self.extra: list[Data] = []
+
+    @property
+    def num_graphs(self) -> int:
+        return self.base.num_graphs + len(self.extra)
+
+    def __len__(self) -> int:
+        return self.num_graphs
+
+    def extend(self, genotypes: Sequence[Genotype]) -> None:
+        """Append the graphs of ``genotypes`` (positions ``len(self) ..``)."""
+        self.extra.extend(to_data(g, self.featurizer) for g in genotypes)
+
+    def select(self, index: torch.Tensor | Sequence[int]) -> Batch:
+        """The graphs at ``index (K,)`` as a new `Batch`, in that order.
+
+        Indices within the base give exactly ``Batch.from_data_list(base.index_select(index))``.
+        """
+        index = torch.as_tensor(index, dtype=torch.long)
+        n = self.base.num_graphs
+        if index.numel() == 0 or int(index.max()) < n:
+            return Batch.from_data_list(self.base.index_select(index))
+        return Batch.from_data_list([self.base.get_example(i) if i < n else self.extra[i - n] for i in index.tolist()])

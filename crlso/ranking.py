@@ -35,6 +35,7 @@ __all__ = [
     "kendall_tau",
     "spearman_rho",
     "precision_at_k",
+    "average_ranks",
     "BadLine",
     "InputFormatError",
     "INPUT_FORMATS",
@@ -77,7 +78,9 @@ def kendall_tau(pred: np.ndarray, true: np.ndarray, *, chunk: int = 256) -> floa
     return float(concordance / 2 / denominator) if denominator > 0 else float("nan")
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """``(n,)`` 1-based ranks of ``values (n,)`` (smallest first), tied values sharing their mean rank."""
+    values = np.asarray(values, dtype=np.float64).ravel()
     order = np.argsort(values, kind="stable")
     sorted_values = values[order]
     starts = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
@@ -92,7 +95,7 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
 def spearman_rho(pred: np.ndarray, true: np.ndarray) -> float:
     """Spearman's rho of ``pred (n,)`` against ``true (n,)`` (average ranks for ties)."""
     pred, true = _check_pair(pred, true)
-    rx, ry = _average_ranks(pred), _average_ranks(true)
+    rx, ry = average_ranks(pred), average_ranks(true)
     rx, ry = rx - rx.mean(), ry - ry.mean()
     denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
     return float((rx * ry).sum() / denominator) if denominator > 0 else float("nan")

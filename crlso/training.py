@@ -1,7 +1,7 @@
 """Model configs, builders, and the training procedures of CR-LSO.
 
-1. `pretrain_vae`: the graph VAE on every cell of the space, unlabelled (reconstruction +
-   beta * KL). It holds no label, so it is cached on disk keyed by its config
+1. `pretrain_vae`: the graph VAE on the training cells of the space (`crlso.cells`: every cell
+   of NB201; the 11,221 + 500 known DARTS genotypes), unlabelled (reconstruction + beta * KL). It holds no label, so it is cached on disk keyed by its config
    (`cached_pretrained_vae`) and shared by every seed and searcher.
 2. `fit_predictor`: the GNN regressor on the labelled cells (targets standardized inside).
 3. `fit_vae_icnn`: VAE + ICNN jointly on all cells, each with its label or the predictor's
@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,14 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from tqdm import tqdm
 
+from nasspace import Genotype
+from nasspace.fetch import DataStore
+
 from crlso.atomic import save_torch_atomic
+from crlso.cells import TRAINING_SOURCES, training_cells_batch
 from crlso.decoder import create_decoder
 from crlso.encoder import GNNBody, GraphEncoder
-from crlso.graphs import all_cells_batch, featurizer_for
+from crlso.graphs import batch_genotypes, featurizer_for
 from crlso.icnn import ICNN
 from crlso.predictor import GNNPredictor
 from crlso.vae import GraphVAE
@@ -139,17 +144,33 @@ def _minibatches(n: int, size: int, generator: torch.Generator) -> list[Tensor]:
 
 
 def pretrain_vae(
-    model_config: ModelConfig, config: PretrainConfig, *, device: torch.device | None = None, progress: bool = True
+    model_config: ModelConfig,
+    config: PretrainConfig,
+    *,
+    device: torch.device | None = None,
+    progress: bool = True,
+    cells: Sequence[Genotype] | None = None,
+    store: DataStore | None = None,
 ) -> GraphVAE:
-    """Train a fresh VAE on every cell of the (enumerable) space, without labels."""
+    """Train a fresh VAE without labels on ``cells`` (default: the space's `training_cells`).
+
+    Args:
+        cells: the genotypes to train on (e.g. a small subset in tests).
+        store: data folder of the default training cells (``darts``).
+    """
     device = device or default_device()
     with torch.random.fork_rng(devices=[]):  # seeded init and noise, global RNG left as it was
         torch.manual_seed(config.seed)
-        return _pretrain(build_vae(model_config).to(device), model_config, config, device=device, progress=progress)
+        return _pretrain(build_vae(model_config).to(device), model_config, config, device=device, progress=progress,
+                         cells=cells, store=store)
 
 
-def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, *, device: torch.device, progress: bool) -> GraphVAE:
-    cells, batch = all_cells_batch(model_config.space)
+def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, *, device: torch.device, progress: bool,
+              cells: Sequence[Genotype] | None = None, store: DataStore | None = None) -> GraphVAE:
+    if cells is None:
+        cells, batch = training_cells_batch(model_config.space, store)
+    else:
+        batch = batch_genotypes(cells, featurizer_for(model_config.space))
     generator = torch.Generator().manual_seed(config.seed)
     targets = vae.decoder.targets(cells)
     optimizer = torch.optim.Adam(vae.parameters(), lr=config.lr)
@@ -170,8 +191,15 @@ def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, 
 
 
 def vae_cache_path(model_config: ModelConfig, config: PretrainConfig, cache_dir: str | Path | None = None) -> Path:
-    """Where the pre-trained VAE of these configs is cached (a hash of both configs names the file)."""
-    text = json.dumps({"format": CACHE_FORMAT, "model": dataclasses.asdict(model_config), "pretrain": dataclasses.asdict(config)}, sort_keys=True)
+    """Where the pre-trained VAE of these configs is cached (a hash of both configs names the file).
+
+    For a non-enumerable space the key also names the data files of its training cells (NB201
+    keys are as they always were).
+    """
+    content = {"format": CACHE_FORMAT, "model": dataclasses.asdict(model_config), "pretrain": dataclasses.asdict(config)}
+    if model_config.space in TRAINING_SOURCES:
+        content["cells"] = list(TRAINING_SOURCES[model_config.space])
+    text = json.dumps(content, sort_keys=True)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     return Path(cache_dir or default_cache_dir()) / f"vae-{model_config.space}-{key}.pt"
 
@@ -183,8 +211,11 @@ def cached_pretrained_vae(
     cache_dir: str | Path | None = None,
     device: torch.device | None = None,
     progress: bool = True,
+    store: DataStore | None = None,
 ) -> tuple[GraphVAE, Path]:
     """The unlabelled pre-trained VAE, loaded from the cache or trained once and stored there.
+
+    ``store`` is the data folder of the training cells of ``darts`` (default: the default folder).
 
     Returns:
         The VAE (eval mode) and the path of its cache file.
@@ -196,7 +227,7 @@ def cached_pretrained_vae(
         state = torch.load(path, map_location=device, weights_only=True)
         vae.load_state_dict(state["state_dict"])
         return vae.eval(), path
-    trained = pretrain_vae(model_config, config, device=device, progress=progress)
+    trained = pretrain_vae(model_config, config, device=device, progress=progress, store=store)
     save_torch_atomic(
         path,
         {"state_dict": trained.state_dict(), "model_config": dataclasses.asdict(model_config), "pretrain_config": dataclasses.asdict(config)},
@@ -322,19 +353,28 @@ def train_semi_supervised(
     *,
     seed: int,
     progress: bool = True,
+    cells: Sequence[Genotype] | None = None,
+    store: DataStore | None = None,
 ) -> tuple[GNNPredictor, ICNN]:
-    """The CR-LSO semi-supervised procedure on all cells of the space.
+    """The CR-LSO semi-supervised procedure on the training cells of the space.
 
-    1. Fit a GNN predictor on the labelled cells ``labelled_index (L,)`` with errors ``(L,)``.
+    1. Fit a GNN predictor on the labelled cells ``labelled_index (L,)`` (positions among the cells)
+       with errors ``(L,)``.
     2. Pseudo-label every other cell with it.
     3. Fit VAE + ICNN jointly on all cells (``vae`` is updated in place, e.g. from the cached
        unlabelled pre-training).
+
+    Args:
+        cells: the cells to fit on (default: the space's `training_cells` from ``store``).
 
     Returns:
         The fitted predictor and ICNN.
     """
     device = next(vae.parameters()).device
-    cells, batch = all_cells_batch(model_config.space)
+    if cells is None:
+        cells, batch = training_cells_batch(model_config.space, store)
+    else:
+        batch = batch_genotypes(cells, featurizer_for(model_config.space))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         predictor = build_predictor(model_config).to(device)

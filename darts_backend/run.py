@@ -7,6 +7,7 @@ shared `nasspace` format) and ``result.json`` (genotype, NB201 lookup when the t
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -15,14 +16,14 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.files import write_json
+from darts_backend.files import load_checkpoint, write_json
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import NB201SearchNetwork
-from darts_backend.trainer import SearchTrainer, TrainerConfig, prepare_run
+from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
-__all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup"]
+__all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "load_search_network"]
 
 SPACES = ("nb201",)
 
@@ -135,3 +136,22 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     write_json(out / "result.json", {"method": config.method, "seed": config.seed, "genotype": str(genotype),
                                      "nb201_cifar10_test_acc": test_acc, "seconds_this_call": round(seconds, 1)})
     return SearchResult(genotype, out, seconds, test_acc)
+
+
+def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu") -> tuple[NB201SearchNetwork, dict[str, Any]]:
+    """The supernet of an NB201 run folder as its last checkpoint left it, and the run's config.
+
+    Raises:
+        ValueError: the folder has no ``checkpoint.pt`` or is not an NB201 search run.
+    """
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
+    state = load_checkpoint(path, map_location=device)
+    config = json.loads(state["run_config"])
+    if config.get("space") != "nb201":
+        raise ValueError(f"{run_dir} is a {config.get('space')!r} run, not an nb201 one")
+    weights = state["searcher"]["network"]
+    network = NB201SearchNetwork(C=config["channels"], N=config["cells"], num_classes=weights["classifier.weight"].shape[0])
+    network.load_state_dict(weights)
+    return network.to(device).eval(), config

@@ -26,12 +26,12 @@ from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
 from darts_backend.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.train_genotype import load_genotype_file
-from darts_backend.trainer import SearchTrainer, TrainerConfig, prepare_run
+from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, prepare_run
 from nasspace.atomic import atomic_path
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 
-__all__ = ["SPACES", "METHODS", "DartsSearchConfig", "run_darts_search", "plot_set"]
+__all__ = ["SPACES", "METHODS", "DartsSearchConfig", "run_darts_search", "load_search_network", "plot_set"]
 
 SPACES = ("darts",)
 METHODS: dict[str, tuple[type[ShrinkingSearcher], str, tuple[str, ...]]] = {
@@ -183,6 +183,35 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
                                      "points": [{k: e[k] for k in ("params", "flops", "search_acc", "reason")} for e in entries],
                                      "seconds_this_call": round(time.perf_counter() - start, 1)})
     return entries
+
+
+def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
+                        ) -> tuple[DartsSearchNetwork, dict[str, Any]]:
+    """The supernet of a DARTS-space run folder as its last checkpoint left it, and the run's config.
+
+    The network is rebuilt from the run configuration stored in ``checkpoint.pt`` (the resolved
+    `DartsSearchConfig`: method, channels, cells, nodes, ops) and loads its weights, alphas and
+    ``alive`` mask (so its plan is the shrunk one); ``forward(x, genotype=g)`` scores a DARTS genotype.
+
+    Raises:
+        ValueError: the folder has no ``checkpoint.pt`` or is not a DARTS-space search run.
+    """
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
+    state = load_checkpoint(path, map_location=device)
+    config = json.loads(state["run_config"])
+    if config.get("space") not in SPACES or config.get("method") not in METHODS:
+        raise ValueError(f"{run_dir} is a {config.get('space')!r} run of method {config.get('method')!r}, "
+                         f"not a DARTS-space one (spaces {', '.join(SPACES)}; methods {', '.join(METHODS)})")
+    _, normalization, default_ops = METHODS[config["method"]]
+    ops = tuple(o.strip() for o in str(config.get("ops") or "").split(",") if o.strip()) or default_ops
+    weights = state["searcher"]["network"]
+    network = DartsSearchNetwork(C=int(config["channels"]), num_cells=int(config["cells"]), nodes=int(config["nodes"]),
+                                 ops=ops, mode="per_cell", normalization=normalization,
+                                 num_classes=int(weights["classifier.weight"].shape[0]))
+    network.load_state_dict(weights)
+    return network.to(device).eval(), config
 
 
 def plot_set(entries: Sequence[dict[str, Any]], path: Path, *, title: str = "") -> None:

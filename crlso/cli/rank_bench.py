@@ -18,13 +18,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", default="cifar10", help="NB201 dataset (default cifar10)")
     parser.add_argument("--metric", default="valid_acc", help="metric to rank by (default valid_acc)")
     parser.add_argument("--n", type=int_list, default=(50, 100, 200, 500), help="labelled-set sizes (default 50,100,200,500)")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..S-1 per n (default 5)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds per n: FIRST..FIRST+S-1 (default 5)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first seed (default 0, the benchmark seeds; choose settings on others, e.g. 100)")
     parser.add_argument("--k", type=int, default=50, help="k of precision@k (default 50)")
     parser.add_argument("--head", default="predictor", help="latent model score: predictor or icnn (default predictor)")
     parser.add_argument("--ensemble", type=int, default=None, help="GNN predictors averaged (default: RankBenchConfig)")
     parser.add_argument("--epochs", type=int, default=None, help="predictor epochs (default: RankBenchConfig)")
     parser.add_argument("--rank-weight", type=float, default=None, help="weight of the pairwise ranking loss (default: RankBenchConfig)")
     parser.add_argument("--no-warm-start", action="store_true", help="do not initialise the predictors from the unlabelled VAE encoder")
+    parser.add_argument("--no-prune", action="store_true", help="show the predictors the cells as written, dead edges included")
+    parser.add_argument("--forest-weight", type=float, default=None,
+                        help="rank-blend weight of the cell-feature forest in the latent model, 0 = GNN only (default: RankBenchConfig)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     parser.add_argument("--out", required=True, help="output folder (rank_bench.json, table.md)")
@@ -42,13 +47,16 @@ def run(args: argparse.Namespace) -> int:
     from crlso.rank_benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
     from nasspace.benchmarks.nb201 import NB201Table
 
-    if args.seeds < 1 or args.threads < 1:
-        raise ValueError(f"--seeds and --threads must be >= 1, got {args.seeds} and {args.threads}")
+    if args.seeds < 1 or args.threads < 1 or args.first_seed < 0:
+        raise ValueError(f"--seeds and --threads must be >= 1 and --first-seed >= 0, "
+                         f"got {args.seeds}, {args.threads} and {args.first_seed}")
     torch.set_num_threads(args.threads)
-    overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "rank_weight": args.rank_weight}
+    overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "rank_weight": args.rank_weight,
+                 "forest_weight": args.forest_weight}
     config = RankBenchConfig(
-        dataset=args.dataset, metric=args.metric, ns=args.n, seeds=tuple(range(args.seeds)), k=args.k, head=args.head,
-        warm_start=not args.no_warm_start, cache_dir=str(Path(args.cache_dir).resolve()) if args.cache_dir else "",
+        dataset=args.dataset, metric=args.metric, ns=args.n, seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)),
+        k=args.k, head=args.head, warm_start=not args.no_warm_start, prune=not args.no_prune,
+        cache_dir=str(Path(args.cache_dir).resolve()) if args.cache_dir else "",
         **{key: value for key, value in overrides.items() if value is not None},
     )
     out = Path(args.out)
@@ -62,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     write_json_atomic(out / "rank_bench.json", {"config": dataclasses.asdict(config), "runs": result["runs"],
                                                "summary": summary, "seconds": elapsed})
     print(table, end="")
-    print(f"latent model: head={config.head}, ensemble={config.ensemble}, warm_start={config.warm_start}; "
+    print(f"latent model: head={config.head}, ensemble={config.ensemble}, warm_start={config.warm_start}, "
+          f"prune={config.prune}, forest_weight={config.forest_weight}; seeds {config.seeds[0]}..{config.seeds[-1]}; "
           f"random forest: {config.rf_trees} trees on the op one-hot; {elapsed:.0f} s")
     print(f"results: {out.resolve()} (config.json, rank_bench.json, table.md)")
     return 0

@@ -43,8 +43,23 @@ def parse_options(items: list[str], methods: list[str]) -> dict[str, dict[str, s
 
 
 def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) -> dict[str, dict[str, str]]:
-    if cache_dir and "crlso" in options:
-        options["crlso"].setdefault("cache_dir", str(Path(cache_dir).resolve()))
+    """Give ``cache_dir`` (resolved) to every method whose config has a ``cache_dir`` option.
+
+    An explicit ``--option METHOD:cache_dir=...`` wins; unknown methods are left to the registry's error.
+    """
+    import dataclasses
+
+    from crlso.search import searcher_config
+
+    if not cache_dir:
+        return options
+    for method, method_options in options.items():
+        try:
+            fields = {f.name for f in dataclasses.fields(searcher_config(method))}
+        except ValueError:
+            continue
+        if "cache_dir" in fields:
+            method_options.setdefault("cache_dir", str(Path(cache_dir).resolve()))
     return options
 
 

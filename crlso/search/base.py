@@ -14,6 +14,7 @@ finishes with exactly the queries an uninterrupted run would have made.
 from __future__ import annotations
 
 import dataclasses
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -96,7 +97,7 @@ def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
 
 
 def _load_builtin() -> None:
-    from crlso.search import crlso, latent_bo, local, random, rea  # noqa: F401  (registration)
+    from crlso.search import crlso, hybrid, latent_bo, local, random, rea  # noqa: F401  (registration)
 
 
 def list_searchers() -> list[str]:
@@ -132,6 +133,21 @@ def searcher_config(name: str, options: Mapping[str, Any] | None = None) -> Any:
 
 
 def _cast(value: Any, default: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(default):  # a nested config: a mapping, or its JSON text, overlays it
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ValueError(f"option {key}={value!r} is not a JSON object") from None
+        if dataclasses.is_dataclass(value):
+            return value
+        if not isinstance(value, Mapping):
+            raise ValueError(f"option {key} takes a JSON object of {type(default).__name__} fields, got {value!r}")
+        names = {f.name for f in dataclasses.fields(default)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} in option {key}; valid: {', '.join(sorted(names))}")
+        return dataclasses.replace(default, **value)
     if not isinstance(value, str) or isinstance(default, str) or default is None:
         return value
     try:

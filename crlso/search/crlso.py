@@ -2,8 +2,12 @@
 
 Per seed (all of it driven by `ask`/`tell`):
 
-1. Load the graph VAE pre-trained on every cell *without labels* (cached on disk, shared by all
-   seeds; see `crlso.training.cached_pretrained_vae`) and the posterior means ``mu`` of all cells.
+1. Load the graph VAE pre-trained on the space's training cells *without labels* (cached on disk,
+   shared by all seeds; see `crlso.training.cached_pretrained_vae` and `crlso.cells`: every NB201
+   cell; the 11,721 known DARTS genotypes) and the posterior means ``mu`` of those cells. In a
+   space that cannot be enumerated (``darts``), every genotype the search meets outside them
+   (random initial cells, decodings, neighbours) is encoded and appended when first looked up
+   (`CRLSOSearch._index`), so the model's cells grow during the search.
 2. Evaluate ``n_init`` seeded random cells (they count against the budget).
 3. Each round: fit the GNN predictor on the evaluated cells (error = 1 - acc/100, warm-started),
    pseudo-label a fixed seeded subset of ``pseudo_size`` other cells with it, fit the ICNN on
@@ -44,6 +48,7 @@ pool by default (``rank_by``); the VAE is frozen during search (``crlso train`` 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -51,7 +56,8 @@ import torch
 
 from nasspace import Genotype
 
-from crlso.graphs import all_cells_batch
+from crlso.cells import training_cells_batch
+from crlso.graphs import GraphBank, featurizer_for
 from crlso.icnn import ICNN
 from crlso.predictor import GNNPredictor
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
@@ -66,7 +72,6 @@ from crlso.training import (
     fit_icnn,
     fit_predictor,
     predict,
-    subset_batch,
 )
 
 __all__ = ["CRLSOSearch", "CRLSOConfig", "latent_model", "config_from_dict"]
@@ -112,9 +117,13 @@ class CRLSOConfig:
 
 @lru_cache(maxsize=2)
 def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = "") -> tuple:
-    """(vae, cells, batch, mu (N, d)) of the cached unlabelled VAE; one per process and config."""
+    """(vae, cells, batch, mu (N, d)) of the cached unlabelled VAE; one per process and config.
+
+    ``cells`` are the space's training cells (`crlso.cells.training_cells`, darts from the default
+    data folder); callers must not modify the returned objects (they are shared).
+    """
     vae, _ = cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, device=default_device(), progress=False)
-    cells, batch = all_cells_batch(model.space)
+    cells, batch = training_cells_batch(model.space)
     mu = encode(vae, batch)
     return vae, cells, batch, mu
 
@@ -134,7 +143,8 @@ class CRLSOSearch(Searcher):
             raise ValueError(f"unknown stall_action {cfg.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
         if cfg.model.space != space.name:
             raise ValueError(f"the model config is for space {cfg.model.space!r}, the search is on {space.name!r}")
-        self.vae, self.cells, self.batch, self.mu = latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
+        self.vae, self.cells, batch, self.mu = latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
+        self.batch = GraphBank(batch, featurizer_for(space.name))  # grows with `_index` (never the shared batch)
         self.index = {str(g): i for i, g in enumerate(self.cells)}
         self.device = self.mu.device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -149,7 +159,7 @@ class CRLSOSearch(Searcher):
         # A fixed seeded subset of cells carries the pseudo-labels the ICNN is fitted on.
         count = min(self.config.pseudo_size, len(self.cells))
         self.pseudo_index = torch.randperm(len(self.cells), generator=self.generator)[:count]
-        self.pseudo_batch = subset_batch(self.batch, self.pseudo_index)
+        self.pseudo_batch = self.batch.select(self.pseudo_index)
 
     # -- models -----------------------------------------------------------------------------------
     def _refit(self) -> None:
@@ -160,7 +170,7 @@ class CRLSOSearch(Searcher):
         errors = torch.tensor([1.0 - v / 100.0 for _, v in self.observed], dtype=torch.float32)
         fit_predictor(
             self.predictor,
-            subset_batch(self.batch, labelled),
+            self.batch.select(labelled),
             errors,
             epochs=cfg.predictor_epochs if first else cfg.predictor_refit_epochs,
             lr=cfg.predictor_lr,
@@ -214,8 +224,27 @@ class CRLSOSearch(Searcher):
         return self._propose(min(n, cfg.batch_size))
 
     def _index(self, genotypes) -> torch.Tensor:
-        """Positions ``(len(genotypes),)`` of genotypes among the model's cells."""
+        """Positions ``(len(genotypes),)`` of genotypes among the model's cells.
+
+        Genotypes not among them yet (only in a space that is not enumerated) are appended first.
+        """
+        new: dict[str, Genotype] = {}
+        for genotype in genotypes:
+            key = str(genotype)
+            if key not in self.index and key not in new:
+                new[key] = genotype
+        if new:
+            self._append(list(new.values()))
         return torch.tensor([self.index[str(g)] for g in genotypes], dtype=torch.long)
+
+    def _append(self, genotypes: list[Genotype]) -> None:
+        """Add cells: their graphs, their posterior means (VAE encoding) and their positions."""
+        start = len(self.cells)
+        self.batch.extend(genotypes)
+        mu = encode(self.vae, self.batch.select(range(start, start + len(genotypes))))
+        self.mu = torch.cat([self.mu, mu.to(self.mu.device)])  # a new tensor: the shared one is untouched
+        self.cells = tuple(self.cells) + tuple(genotypes)
+        self.index.update({str(g): start + i for i, g in enumerate(genotypes)})
 
     def _propose(self, want: int) -> list[Genotype]:
         """Refit the models, then ``want`` unseen candidates, best predicted first (one round)."""
@@ -271,7 +300,7 @@ class CRLSOSearch(Searcher):
                 with torch.no_grad():
                     score = self.icnn(self.mu[idx]).cpu()
             else:
-                score = predict(self.predictor, subset_batch(self.batch, idx)).cpu()
+                score = predict(self.predictor, self.batch.select(idx)).cpu()
             if sweep:  # the incumbent's neighbours rank before every other candidate
                 score = score + torch.cat([torch.zeros(len(sweep)), torch.full((len(candidates) - len(sweep),), 1e6)])
             order = torch.argsort(score, stable=True).tolist()
@@ -282,8 +311,14 @@ class CRLSOSearch(Searcher):
         return chosen + sample_unseen_batch(self.space, self.rng, pending, want - len(chosen))
 
 
+_DARTS_PAIR = re.compile(r"\('(\w+)', (\d+)\)")
+
+
 def _tokens(key: str) -> list[str]:
-    """The per-edge parts of a genotype string (NB201: one op per edge, in a fixed order)."""
+    """The per-edge parts of a genotype string, in a fixed order (NB201: one op per edge; darts:
+    one ``op~input`` per pair slot)."""
+    if key.startswith("Genotype("):
+        return [f"{op}~{i}" for op, i in _DARTS_PAIR.findall(key)]
     return [part for part in key.split("|") if part and part != "+"]
 
 

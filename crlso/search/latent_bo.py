@@ -9,11 +9,16 @@ Per seed (all of it driven by `ask`/`tell`):
    ``(mu of evaluated cells, value)`` with a `Normalize` input transform over a box around the
    evaluated codes (their range grown by ``box_margin`` on each side) and a `Standardize` outcome
    transform, by `fit_gpytorch_mll` (hyperparameters warm-started from the previous round, at
-   most ``fit_maxiter`` L-BFGS-B iterations). Optimize a log-EI acquisition (``qLogEI`` or ``qLogNEI``) for
-   a batch of ``q = min(batch_size, n)`` points with `optimize_acqf` in that box, decode them,
-   and keep the decoded cells not evaluated yet. When decoding collides (two points decode to
-   the same cell, or to an evaluated one), the batch is filled with the unseen cells whose codes
-   have the highest analytic `LogExpectedImprovement`, so every round proposes ``q`` new cells.
+   most ``fit_maxiter`` L-BFGS-B iterations). Then pick ``q = min(batch_size, n)`` new cells with
+   a log-EI acquisition (``qLogEI`` or ``qLogNEI``):
+
+   - ``candidates="cells"`` (default): the space is finite, so the acquisition is maximised over
+     the codes of the cells not evaluated yet, by `optimize_acqf_discrete` (sequential greedy
+     conditioning for ``q > 1``); every pick is a new cell.
+   - ``candidates="box"``: `optimize_acqf` in the box, then decode the ``q`` points and keep the
+     decoded cells not evaluated yet. When decoding collides (two points decode to the same cell,
+     or to an evaluated one), the batch is filled with the unseen cells whose codes have the
+     highest analytic `LogExpectedImprovement`, so every round proposes ``q`` new cells.
 
 Everything random (initial cells, raw samples and restarts, QMC base samples, fitting restarts)
 is seeded from the searcher's seed and the round number, so the same seed gives the same queries
@@ -33,9 +38,10 @@ from nasspace import Genotype
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 from crlso.training import ModelConfig, PretrainConfig
 
-__all__ = ["LatentBOSearch", "LatentBOConfig", "ACQUISITIONS"]
+__all__ = ["LatentBOSearch", "LatentBOConfig", "ACQUISITIONS", "CANDIDATES"]
 
 ACQUISITIONS = ("qlogei", "qlognei")
+CANDIDATES = ("cells", "box")
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class LatentBOConfig:
     n_init: int = 10
     batch_size: int = 10
     acquisition: str = "qlogei"
+    candidates: str = "cells"
     box_margin: float = 0.1
     num_restarts: int = 2
     raw_samples: int = 64
@@ -72,6 +79,8 @@ class LatentBOSearch(Searcher):
         cfg = self.config
         if cfg.acquisition not in ACQUISITIONS:
             raise ValueError(f"unknown acquisition {cfg.acquisition!r}; valid: {', '.join(ACQUISITIONS)}")
+        if cfg.candidates not in CANDIDATES:
+            raise ValueError(f"unknown candidates {cfg.candidates!r}; valid: {', '.join(CANDIDATES)}")
         if cfg.model.space != space.name:
             raise ValueError(f"the model config is for space {cfg.model.space!r}, the search is on {space.name!r}")
         if cfg.batch_size < 1 or cfg.n_init < 1:
@@ -131,10 +140,41 @@ class LatentBOSearch(Searcher):
         order = torch.argsort(scores, descending=True, stable=True)[:count].tolist()
         return [self.cells[candidates[i]] for i in order]
 
-    # -- ask --------------------------------------------------------------------------------------
-    def ask(self, n: int) -> list[Genotype]:
+    def _pick_cells(self, acq: Any, exclude: set[str], count: int) -> list[Genotype]:
+        """The ``count`` cells not in ``exclude`` that maximise ``acq`` jointly (greedy over codes)."""
+        from botorch.optim import optimize_acqf_discrete
+
+        candidates = [i for i, g in enumerate(self.cells) if str(g) not in exclude]
+        if not candidates:
+            return []
+        codes = self.codes[torch.tensor(candidates)]
+        points, _ = optimize_acqf_discrete(acq, q=min(count, len(candidates)), choices=codes,
+                                           max_batch_size=self.config.score_chunk, unique=True)
+        chosen: list[int] = []
+        for point in points:  # back to cells: the first unpicked candidate with exactly this code
+            matches = torch.nonzero((codes == point).all(dim=-1)).flatten().tolist()
+            chosen.append(next(m for m in matches if m not in chosen))
+        return [self.cells[candidates[m]] for m in chosen]
+
+    def _decode_box(self, acq: Any, gp: Any, bounds: Tensor, best_f: float, want: int) -> list[Genotype]:
+        """``want`` new cells: decoded maximisers of ``acq`` in ``bounds``, filled by analytic log-EI."""
         from botorch.optim import optimize_acqf
 
+        cfg = self.config
+        points, _ = optimize_acqf(acq, bounds=bounds, q=want, num_restarts=cfg.num_restarts,
+                                  raw_samples=cfg.raw_samples, options={"maxiter": cfg.maxiter})
+        chosen: list[Genotype] = []
+        pending = set(self.seen)
+        for genotype in self.vae.decoder.decode(points.float().to(next(self.vae.parameters()).device)):
+            if str(genotype) not in pending:
+                pending.add(str(genotype))
+                chosen.append(genotype)
+        if len(chosen) < want:
+            chosen += self._fill(gp, best_f, pending, want - len(chosen))
+        return chosen
+
+    # -- ask --------------------------------------------------------------------------------------
+    def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
         if len(self.observed) < cfg.n_init:
             return sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed)))
@@ -148,15 +188,10 @@ class LatentBOSearch(Searcher):
             torch.manual_seed(round_seed)
             gp = self._fit(x, y, bounds)
             acq = self._acquisition(gp, x, y, round_seed)
-            points, _ = optimize_acqf(acq, bounds=bounds, q=want, num_restarts=cfg.num_restarts,
-                                      raw_samples=cfg.raw_samples, options={"maxiter": cfg.maxiter})
-        chosen: list[Genotype] = []
-        pending = set(self.seen)
-        for genotype in self.vae.decoder.decode(points.float().to(next(self.vae.parameters()).device)):
-            if str(genotype) not in pending:
-                pending.add(str(genotype))
-                chosen.append(genotype)
-        if len(chosen) < want:
-            chosen += self._fill(gp, float(y.max()), pending, want - len(chosen))
+            if cfg.candidates == "cells":
+                chosen = self._pick_cells(acq, set(self.seen), want)
+            else:
+                chosen = self._decode_box(acq, gp, bounds, float(y.max()), want)
         # random cells only if the space ran out of cells with codes (cannot happen on NB201)
+        pending = set(self.seen) | {str(g) for g in chosen}
         return chosen + sample_unseen_batch(self.space, self.rng, pending, want - len(chosen))

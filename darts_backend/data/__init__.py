@@ -30,7 +30,7 @@ __all__ = [
 SYNTHETIC = "synthetic"
 
 
-def load_dataset(source: str | Path, split: str = "train", *, limit: int | None = None,
+def load_dataset(source: str | Path, split: str = "train", *, limit: int | None = None, offset: int = 0,
                  generator: torch.Generator | None = None, synthetic_size: int = 32) -> ImageSet:
     """Load `split` from a CIFAR-10 python archive, an image folder/tar, or ``"synthetic"``.
 
@@ -38,6 +38,9 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
         source: path, or the word ``synthetic`` (1,000 images unless `limit` says otherwise).
         split: ``train`` or ``test`` (image folders accept any split folder name).
         limit: keep a random subset of this many images.
+        offset: skip the first `offset` images of the random order before taking `limit`, so the same
+            generator seed with ``offset=n`` gives images disjoint from ``limit=n, offset=0`` (held-out
+            images of a run that trained on a subset).
         generator: draws the subset (and the synthetic images).
         synthetic_size: side of synthetic images.
 
@@ -45,13 +48,14 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
         ValueError: the source is none of the known kinds, or is malformed.
     """
     if str(source) == SYNTHETIC:
-        return synthetic_images(limit or 1000, size=synthetic_size, generator=generator)
+        images = synthetic_images(offset + (limit or 1000), size=synthetic_size, generator=generator)
+        return images.subset(torch.arange(offset, len(images))) if offset else images
     path = Path(source)
     if not path.exists():
         raise ValueError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
                          f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
     if is_cifar10_archive(path):
-        return load_cifar10(path, split).limit(limit, generator=generator)
+        return load_cifar10(path, split).limit(limit, offset=offset, generator=generator)
     if is_image_folder(path, split):
-        return load_image_folder(path, split, limit=limit, generator=generator)
+        return load_image_folder(path, split, limit=limit, offset=offset, generator=generator)
     raise ValueError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split")

@@ -51,7 +51,7 @@ def is_image_folder(path: str | Path, split: str = "train") -> bool:
     return any(len(PurePosixPath(n).parts) >= 3 and PurePosixPath(n).parts[-3] == split for n in names)
 
 
-def load_image_folder(path: str | Path, split: str = "train", *, limit: int | None = None,
+def load_image_folder(path: str | Path, split: str = "train", *, limit: int | None = None, offset: int = 0,
                       generator: torch.Generator | None = None) -> ImageSet:
     """Decode the images of one split.
 
@@ -59,6 +59,7 @@ def load_image_folder(path: str | Path, split: str = "train", *, limit: int | No
         path: a folder or a tar whose entries are ``[prefix/]<split>/<class>/<file>`` images.
         split: the split folder name (``train``, ``test``, ...).
         limit: decode only a random subset of this many images (classes are taken from all files).
+        offset: skip the first `offset` images of the random order first (see `ImageSet.limit`).
         generator: draws the subset.
 
     Returns:
@@ -68,21 +69,24 @@ def load_image_folder(path: str | Path, split: str = "train", *, limit: int | No
         ValueError: no images for `split`, images of different sizes, or undecodable files.
     """
     with _listing(Path(path)) as (names, read):
-        return _decode(path, names, read, split, limit, generator)
+        return _decode(path, names, read, split, limit, offset, generator)
 
 
 def _decode(path: str | Path, names: list[str], read: Callable[[str], bytes], split: str, limit: int | None,
-            generator: torch.Generator | None) -> ImageSet:
+            offset: int, generator: torch.Generator | None) -> ImageSet:
     entries = [(n, PurePosixPath(n).parts[-2]) for n in names
                if len(PurePosixPath(n).parts) >= 3 and PurePosixPath(n).parts[-3] == split]
     if not entries:
         splits = sorted({PurePosixPath(n).parts[-3] for n in names if len(PurePosixPath(n).parts) >= 3})
         raise ValueError(f"no images under split {split!r} in {path}; splits found: {', '.join(splits) or 'none'}")
     classes = tuple(sorted({c for _, c in entries}))
-    if limit is not None and limit < len(entries):
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        keep = torch.randperm(len(entries), generator=generator)[:limit].sort().values.tolist()
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if offset < 0 or (offset and offset >= len(entries)):
+        raise ValueError(f"offset must be in [0, {len(entries)}) for split {split!r}, got {offset}")
+    if offset or (limit is not None and limit < len(entries)):
+        order = torch.randperm(len(entries), generator=generator)
+        keep = order[offset:offset + limit if limit is not None else None].sort().values.tolist()
         entries = [entries[i] for i in keep]
     images = []
     for name, _ in entries:

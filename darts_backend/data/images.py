@@ -42,13 +42,22 @@ class ImageSet:
         """The images at `indices` ``(M,)``."""
         return ImageSet(self.images[indices], self.labels[indices], self.classes)
 
-    def limit(self, n: int | None, *, generator: torch.Generator | None = None) -> "ImageSet":
-        """A random subset of `n` images (all of them if `n` is None or >= len)."""
-        if n is None or n >= len(self):
-            return self
-        if n < 1:
+    def limit(self, n: int | None, *, offset: int = 0, generator: torch.Generator | None = None) -> "ImageSet":
+        """A random subset of `n` images: positions ``offset .. offset + n`` of a random order.
+
+        ``n=None`` takes every image from `offset` on; with ``offset=0`` and ``n >= len`` nothing is dropped
+        (and nothing is drawn from `generator`).
+        """
+        if n is not None and n < 1:
             raise ValueError(f"limit must be >= 1, got {n}")
-        return self.subset(torch.randperm(len(self), generator=generator)[:n].sort().values)
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        if offset == 0 and (n is None or n >= len(self)):
+            return self
+        if offset >= len(self):
+            raise ValueError(f"offset {offset} leaves none of the {len(self)} images")
+        order = torch.randperm(len(self), generator=generator)
+        return self.subset(order[offset:offset + n if n is not None else None].sort().values)
 
     def split(self, fraction: float, *, generator: torch.Generator | None = None) -> tuple["ImageSet", "ImageSet"]:
         """Random split into ``(first, second)`` with ``round(fraction * N)`` images in the first."""

@@ -20,7 +20,12 @@ a device value (no host-device synchronisation). A node whose pairs are all gone
 every pair that reads it (cascading); its channels leave the cell output, and the 1x1
 preprocessing of the consumers and the classifier use only the surviving input channels (sliced
 weights). A cell never loses its last node: if a deletion would empty it, the best-weighted pair
-reading a cell input survives. Parameter-free candidates (pools, identity skip) are computed once
+reading a cell input survives.
+
+A fixed DARTS genotype runs through the same weights with ``forward(x, genotype=g)``: each node
+computes only its two chosen (input, op) pairs, each with weight 1, in every cell of the genotype's
+cell type (no alphas, no ``alive`` mask: a pair deleted by shrinking still has its last weights).
+Parameter-free candidates (pools, identity skip) are computed once
 per (input, op) and shared by all nodes reading that input; pools are followed by an affine-free
 batch-statistics BN as in DARTS.
 """
@@ -149,13 +154,15 @@ class DartsSearchCell(nn.Module):
             y = F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
         return F.batch_norm(y, None, None, training=True)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
+                plan: list[list[NodePair]] | None = None) -> torch.Tensor:
         """Run the cell along its plan.
 
         Args:
             s0, s1: ``(B, C_pp', H0, W0)``, ``(B, C_p', H, W)`` outputs of the two previous cells
                 (only their surviving channels).
             weights: ``(E * O,)`` flattened normalised pair weights of this cell's group.
+            plan: the pairs to run per node (default: the cell's own plan of alive pairs).
 
         Returns:
             ``(B, n_alive * C, H', W')``: the surviving nodes, concatenated.
@@ -163,7 +170,7 @@ class DartsSearchCell(nn.Module):
         states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
         shared: dict[tuple[int, str], torch.Tensor] = {}
         outputs = []
-        for pairs in self.plan:
+        for pairs in self.plan if plan is None else plan:
             acc: torch.Tensor | None = None
             for pair in pairs:
                 x = states[pair.source]
@@ -297,20 +304,29 @@ class DartsSearchNetwork(nn.Module):
         return [w[:, self.offsets[i]:self.offsets[i + 1]].reshape(w.shape[0], -1) for i in range(self.k)]
 
     # -- forward --------------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, *, return_features: bool = False
+    def forward(self, x: torch.Tensor, *, return_features: bool = False, genotype: DARTSGenotype | None = None
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Logits of the mixture.
+        """Logits of the mixture, or of one fixed `genotype` through the same weights.
 
         Args:
             x: ``(B, 3, H, W)`` images.
             return_features: also return the stage-end cell outputs (for distillation), each zero-filled
                 to its full width ``(B, k * C_stage, H_s, W_s)``.
+            genotype: if given, each node runs only its two chosen (input, op) pairs with weight 1
+                (see `genotype_plans`); not with ``return_features``.
 
         Returns:
             ``(B, num_classes)`` logits, and the list of stage-end features if asked.
+
+        Raises:
+            ValueError: ``genotype`` with ``return_features``, or a genotype the network cannot run.
         """
         if x.device.type == "cpu":  # channels-last-strided CPU input crashes small depthwise conv backward (torch 2.13)
             x = x.contiguous()
+        if genotype is not None:
+            if return_features:
+                raise ValueError("return_features is not available with a fixed genotype")
+            return self._genotype_forward(x, genotype)
         flat = self.pair_weights().reshape(self.alphas.shape[0], -1)
         s0 = s1 = self.stem(x)
         features = []
@@ -324,6 +340,58 @@ class DartsSearchNetwork(nn.Module):
             weight = weight.index_select(1, self.classifier_keep)
         logits = F.linear(pooled, weight, self.classifier.bias)
         return (logits, features) if return_features else logits
+
+    def genotype_plans(self, genotype: DARTSGenotype) -> dict[str, list[list[NodePair]]]:
+        """Per cell type, per node, the two `NodePair` of ``genotype`` (``flat`` indexes ``(E * O,)``).
+
+        Raises:
+            ValueError: not a `DARTSGenotype`, the network does not have 4 nodes, or an op of the
+                genotype is not among the network's candidate ops.
+        """
+        if not isinstance(genotype, DARTSGenotype):
+            raise ValueError(f"expected a DARTSGenotype, got {type(genotype).__name__}")
+        if self.k != 4:
+            raise ValueError(f"a DARTS genotype has 4 nodes per cell; this network has {self.k}")
+        plans: dict[str, list[list[NodePair]]] = {}
+        for cell_type in ("normal", "reduce"):
+            plan = []
+            for i, node in enumerate(genotype.nodes(cell_type)):
+                pairs = []
+                for op, j in node:
+                    if op not in self.ops:
+                        raise ValueError(f"op {op!r} of the genotype is not a candidate of this network; "
+                                         f"its ops: {', '.join(self.ops)}")
+                    edge, o = self.offsets[i] + j, self.ops.index(op)
+                    pairs.append(NodePair(edge, j, o, op, edge * len(self.ops) + o))
+                plan.append(pairs)
+            plans[cell_type] = plan
+        return plans
+
+    def _genotype_forward(self, x: torch.Tensor, genotype: DARTSGenotype) -> torch.Tensor:
+        """``(B, num_classes)`` logits of ``genotype``'s sub-network (every node present, full widths)."""
+        plans = self.genotype_plans(genotype)
+        shrunk = any(len(keep) != self.k * self.node_channels[c] for c, keep in enumerate(self._cell_channels))
+        if shrunk:  # the genotype has every node: use every channel for this pass, then restore the plan's widths
+            self._use_full_widths()
+        try:
+            ones = x.new_ones(self.num_edges * len(self.ops))
+            s0 = s1 = self.stem(x)
+            for c, cell in enumerate(self.cells):
+                s0, s1 = s1, cell(s0, s1, ones, plans[self.layout[c]])
+            pooled = F.adaptive_avg_pool2d(s1, 1).flatten(1)
+            return self.classifier(pooled)
+        finally:
+            if shrunk:
+                self.rebuild()
+
+    def _use_full_widths(self) -> None:
+        """Preprocessing and classifier read every channel of every node (as before any deletion)."""
+        stem_c = self.stem[0].out_channels
+        widths = [self.k * c for c in self.node_channels]
+        for c, cell in enumerate(self.cells):
+            cell.pre0.set_keep(range(stem_c if c < 2 else widths[c - 2]))
+            cell.pre1.set_keep(range(stem_c if c < 1 else widths[c - 1]))
+        self.classifier_keep = torch.arange(widths[-1], device=self.classifier.weight.device)
 
     def feature_channels(self) -> list[int]:
         """Channels of each stage-end feature returned by ``forward(..., return_features=True)``."""

@@ -88,3 +88,15 @@ def test_cli_search_and_compare(tmp_path, capsys, nb201_cifar10) -> None:
     assert "results:" in out and "| random |" in out
     for name in ("table.md", "compare.json", "best_so_far.png"):
         assert (tmp_path / "c" / name).exists()
+
+
+def test_nested_config_options_take_json_objects() -> None:
+    from crlso.search import searcher_config
+
+    config = searcher_config("crlso", {"model": '{"latent_dim": 8}', "pretrain": {"epochs": 2}})
+    assert config.model.latent_dim == 8 and config.model.gnn_hidden == searcher_config("crlso").model.gnn_hidden
+    assert config.pretrain.epochs == 2
+    with pytest.raises(ValueError, match="unknown field.*latent; valid: .*latent_dim"):
+        searcher_config("crlso", {"model": '{"latent": 8}'})
+    with pytest.raises(ValueError, match="not a JSON object"):
+        searcher_config("crlso", {"model": "latent_dim=8"})

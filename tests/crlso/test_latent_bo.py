@@ -30,22 +30,57 @@ def test_registered_with_checked_options() -> None:
         searcher_config("latent_bo", {"nope": 1})
     with pytest.raises(ValueError, match="valid: qlogei, qlognei"):
         create_searcher("latent_bo", get_space("nb201"), seed=0, options={"acquisition": "ei"})
+    with pytest.raises(ValueError, match="valid: cells, box"):
+        create_searcher("latent_bo", get_space("nb201"), seed=0, options={"candidates": "grid"})
 
 
-def test_budget_valid_new_and_reproducible(nb201_cifar10, tiny_bo_options) -> None:
-    oracle, first = _search(3, nb201_cifar10, tiny_bo_options, budget=13)  # 6 random + rounds of 4, last one short
+def test_cache_dir_flag_reaches_every_method_with_a_cache(tmp_path) -> None:
+    from crlso.cli.search import with_cache_dir
+
+    options = with_cache_dir({"random": {}, "crlso": {}, "latent_bo": {}, "rea": {}}, str(tmp_path))
+    assert options["latent_bo"] == options["crlso"] == {"cache_dir": str(tmp_path.resolve())}
+    assert options["random"] == options["rea"] == {}
+    explicit = with_cache_dir({"latent_bo": {"cache_dir": "/elsewhere"}}, str(tmp_path))
+    assert explicit["latent_bo"]["cache_dir"] == "/elsewhere"
+
+
+@pytest.mark.parametrize("candidates", ["cells", "box"])
+def test_budget_valid_new_and_reproducible(nb201_cifar10, tiny_bo_options, candidates: str) -> None:
+    options = {**tiny_bo_options, "candidates": candidates}
+    oracle, first = _search(3, nb201_cifar10, options, budget=13)  # 6 random + rounds of 4, last one short
     assert len(first) == 13 == oracle.n_queries and oracle.exhausted
     assert len(set(first)) == len(first)
     space = get_space("nb201")
     assert all(str(space.parse(s)) == s for s in first)
-    _, again = _search(3, nb201_cifar10, tiny_bo_options, budget=13)
+    _, again = _search(3, nb201_cifar10, options, budget=13)
     assert again == first
 
 
-@pytest.mark.parametrize("acquisition", ["qlogei", "qlognei"])
-def test_ask_proposes_only_unseen_cells(nb201_cifar10, tiny_bo_options, acquisition: str) -> None:
+def test_cells_candidates_pick_the_acquisition_maximiser(nb201_cifar10, tiny_bo_options) -> None:
+    """With q = 1 the discrete optimiser returns the unseen cell of highest acquisition value."""
+    import torch
+
     space = get_space("nb201")
-    searcher = create_searcher("latent_bo", space, seed=1, options={**tiny_bo_options, "acquisition": acquisition})
+    searcher = create_searcher("latent_bo", space, seed=2, options={**tiny_bo_options, "candidates": "cells"})
+    initial = searcher.ask(100)
+    searcher.tell(initial, [nb201_cifar10.query(g, "valid_acc") for g in initial])
+    x = searcher.codes[torch.tensor([searcher.index[str(g)] for g, _ in searcher.observed])]
+    y = torch.tensor([[v] for _, v in searcher.observed], dtype=torch.float64)
+    gp = searcher._fit(x, y, searcher._bounds(x))
+    acq = searcher._acquisition(gp, x, y, seed=0)
+    (picked,) = searcher._pick_cells(acq, set(searcher.seen), 1)
+    unseen = [i for i, g in enumerate(searcher.cells) if str(g) not in searcher.seen]
+    with torch.no_grad():
+        values = acq(searcher.codes[torch.tensor(unseen)].unsqueeze(1))
+    best = searcher.cells[unseen[int(values.argmax())]]
+    assert str(picked) == str(best) and str(picked) not in searcher.seen
+
+
+@pytest.mark.parametrize("acquisition,candidates", [("qlogei", "cells"), ("qlognei", "cells"), ("qlogei", "box")])
+def test_ask_proposes_only_unseen_cells(nb201_cifar10, tiny_bo_options, acquisition: str, candidates: str) -> None:
+    space = get_space("nb201")
+    searcher = create_searcher("latent_bo", space, seed=1,
+                               options={**tiny_bo_options, "acquisition": acquisition, "candidates": candidates})
     initial = searcher.ask(100)
     assert len(initial) == tiny_bo_options["n_init"]
     searcher.tell(initial, [nb201_cifar10.query(g, "valid_acc") for g in initial])

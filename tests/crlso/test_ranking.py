@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -13,8 +14,8 @@ from scipy import stats
 from crlso.checkpoints import save_checkpoint
 from crlso.cli import main
 from crlso.ranking import kendall_tau, precision_at_k, read_genotypes, spearman_rho
-from crlso.rank_benchmark import one_hot_ops
-from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
+from crlso.rank_benchmark import MODELS, RankBenchConfig, blend_ranks, format_rank_table, one_hot_ops, run_rank_benchmark
+from crlso.training import ModelConfig, PretrainConfig, build_icnn, build_predictor, build_vae
 from nasspace import get_space
 
 TINY = ModelConfig(gnn_hidden=8, gnn_layers=1, latent_dim=4, decoder_hidden=8, decoder_blocks=1,
@@ -108,3 +109,30 @@ def test_read_genotypes_json_list_and_bad_items(tmp_path) -> None:
     assert [b.line for b in bad] == [2, 4]
     with pytest.raises(ValueError, match="valid: auto, json, jsonl, text"):
         read_genotypes(path, fmt="yaml")
+
+
+def test_blend_ranks() -> None:
+    first, second = np.array([3.0, 1.0, 2.0, 2.0]), np.array([0.0, 10.0, 5.0, 1.0])
+    np.testing.assert_allclose(blend_ranks(first, second, 0.0), [1.0, 0.25, 0.625, 0.625])
+    np.testing.assert_allclose(blend_ranks(first, second, 1.0), [0.25, 1.0, 0.75, 0.5])
+    assert kendall_tau(blend_ranks(first, second, 0.5), first + second) > 0
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        blend_ranks(first, second, 1.5)
+
+
+def test_rank_benchmark_tiny(nb201_cifar10, tmp_path) -> None:
+    """A tiny B2 run: every model scored on the unlabelled cells; forest_weight=0 is the GNN alone."""
+    pytest.importorskip("sklearn")
+    config = RankBenchConfig(ns=(20,), seeds=(0,), ensemble=1, epochs=5, rf_trees=5, forest_trees=5,
+                             cache_dir=str(tmp_path), model=TINY, pretrain=PretrainConfig(epochs=1, batch_size=1024))
+    result = run_rank_benchmark(config, table=nb201_cifar10, progress=False)
+    (run,) = result["runs"]
+    assert set(MODELS) <= set(run) and run["n"] == 20
+    assert all(-1 <= run[m]["tau"] <= 1 and 0 <= run[m]["p_at_k"] <= 1 for m in MODELS)
+    assert run["cell_forest"]["tau"] > 0.3  # the genotype-only path features already rank well
+    assert "| 20 |" in format_rank_table(result)
+    gnn_only = run_rank_benchmark(dataclasses.replace(config, forest_weight=0.0), table=nb201_cifar10, progress=False)
+    (alone,) = gnn_only["runs"]
+    assert "cell_forest" not in alone and alone["latent"] == alone["latent_gnn"] == run["latent_gnn"]
+    with pytest.raises(ValueError, match="forest_weight"):
+        run_rank_benchmark(dataclasses.replace(config, forest_weight=2.0), table=nb201_cifar10, progress=False)

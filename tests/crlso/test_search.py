@@ -67,3 +67,64 @@ def test_crlso_edge_distance() -> None:
     assert len(_tokens(a)) == 6
     assert _distance(_tokens(a), _tokens(a)) == 0
     assert _distance(_tokens(a), _tokens(b)) == 2
+
+
+def _sep_fraction(genotype) -> float:
+    """A cheap stand-in objective on DARTS genotypes: % of separable convolutions among the 16 ops."""
+    return 100.0 * sum(op.startswith("sep_conv") for op, _ in genotype.normal + genotype.reduce) / 16
+
+
+def stub_pretrained_vae(model, pretrain, cache_dir) -> None:
+    """Store a seeded, untrained VAE where `cached_pretrained_vae` looks for ``(model, pretrain)``: the
+    search contract does not need a trained model, and pre-training on the 11,721 DARTS cells is slow."""
+    import torch
+
+    from crlso.atomic import save_torch_atomic
+    from crlso.training import build_vae, vae_cache_path
+
+    torch.manual_seed(0)
+    save_torch_atomic(vae_cache_path(model, pretrain, cache_dir), {"state_dict": build_vae(model).state_dict()})
+
+
+def test_crlso_on_darts_grows_its_cells_and_keeps_the_contract(data_store, tiny_crlso_options, tmp_path) -> None:
+    """Off the training cells, decoded and neighbour genotypes are encoded and appended as they come."""
+    import dataclasses
+
+    import torch
+
+    from crlso.graphs import batch_genotypes
+    from crlso.search.crlso import latent_model
+    from crlso.training import encode
+    from nasspace.darts import DARTSGenotype
+
+    model = dataclasses.replace(tiny_crlso_options["model"], space="darts")
+    options = {**tiny_crlso_options, "model": model, "cache_dir": str(tmp_path)}
+    stub_pretrained_vae(model, options["pretrain"], tmp_path)
+    space = get_space("darts")
+
+    def search(seed: int):
+        oracle = Oracle(_sep_fraction, budget=14)
+        searcher = create_searcher("crlso", space, seed=seed, options=options)
+        return searcher, oracle, run_search(searcher, oracle, budget=14, progress=False)
+
+    searcher, oracle, queries = search(0)
+    keys = [str(q.genotype) for q in queries]
+    assert len(keys) == 14 == oracle.n_queries and len(set(keys)) == 14  # 8 random, then 4 + 2 proposed
+    assert all(isinstance(q.genotype, DARTSGenotype) and space.parse(k) == q.genotype for q, k in zip(queries, keys))
+    vae, cells, _, mu = latent_model(searcher.config.model, searcher.config.pretrain, searcher.config.cache_dir)
+    assert len(cells) == 11721 == mu.shape[0]  # the shared model is not modified ...
+    n = len(searcher.cells)
+    assert n > 11721 and searcher.mu.shape[0] == n == searcher.batch.num_graphs == len(searcher.index)  # ... the searcher's grows
+    rows = searcher._index([q.genotype for q in queries])
+    assert len(searcher.cells) == n  # known genotypes are not appended twice
+    assert [str(searcher.cells[i]) for i in rows.tolist()] == keys
+    assert torch.allclose(searcher.mu[rows], encode(vae, batch_genotypes([q.genotype for q in queries])), atol=1e-5)
+    _, _, again = search(0)
+    assert [str(q.genotype) for q in again] == keys
+
+
+def test_crlso_on_nb201_never_grows_its_cells(nb201_cifar10, tiny_crlso_options) -> None:
+    oracle = Oracle.from_table(nb201_cifar10, metric="valid_acc", budget=16)
+    searcher = create_searcher("crlso", get_space("nb201"), seed=2, options=tiny_crlso_options)
+    run_search(searcher, oracle, budget=16, progress=False)
+    assert len(searcher.cells) == 15625 == searcher.mu.shape[0] == searcher.batch.num_graphs

@@ -1,0 +1,84 @@
+"""``crlso hybrid``: a supernet search (run here, or read from its folder) seeds CR-LSO on the table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from crlso.atomic import write_json_atomic
+from crlso.cli.search import add_search_options, parse_options, with_cache_dir
+
+SUPERNET_METHODS = ("single-darts", "darts")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "hybrid", help="seed CR-LSO with a supernet search's cells (optionally pre-screen with its weights)",
+        description="Step 1: a darts-backend supernet search (--supernet DIR reads a finished one; else --data runs "
+        "one into OUT/supernet). Step 2: CR-LSO on the table from the derived cell and the cells the alphas rank "
+        "highest, every table query charged to --budget, into OUT/search.",
+    )
+    parser.add_argument("--out", required=True, help="folder for supernet/ (when run here) and search/")
+    parser.add_argument("--budget", type=int, default=100, help="table queries, seeds included (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latent search (default 0)")
+    source = parser.add_argument_group("supernet search (step 1)")
+    source.add_argument("--supernet", default=None, help="folder of a finished darts-backend search on nb201")
+    source.add_argument("--data", default=None, help="images to run the supernet search on (CIFAR-10 archive, image folder/tar)")
+    source.add_argument("--supernet-method", choices=SUPERNET_METHODS, default="single-darts", help="default single-darts")
+    source.add_argument("--supernet-seed", type=int, default=0, help="default 0")
+    source.add_argument("--channels", type=int, default=16, help="supernet C (default 16; 8 on a CPU)")
+    source.add_argument("--cells", type=int, default=5, help="cells per stage N (default 5; 1 on a CPU)")
+    source.add_argument("--epochs", type=int, default=50, help="default 50")
+    source.add_argument("--batch-size", type=int, default=64, help="default 64")
+    source.add_argument("--limit-train", type=int, default=None, help="train on a random subset of N images")
+    source.add_argument("--threads", type=int, default=None, help="torch CPU threads of the supernet search")
+    latent = parser.add_argument_group("latent search (step 2)")
+    latent.add_argument("--alpha-top", type=int, default=4, help="cells ranked highest by the final alphas to seed with (default 4)")
+    latent.add_argument("--screen", action="store_true", help="pre-screen proposals with the supernet's weights (off by default)")
+    latent.add_argument("--screen-factor", type=int, default=4, help="candidates screened per query (default 4)")
+    latent.add_argument("--screen-images", type=int, default=512, help="held-out images per screening (default 512)")
+    latent.add_argument("--screen-split", default="", help="screen on this split instead of unused train images")
+    add_search_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from crlso.experiment import RunConfig, run_experiment
+    from crlso.search.hybrid import run_supernet_search, supernet_seeds
+
+    if args.budget < 1:
+        raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    if (args.supernet is None) == (args.data is None):
+        raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
+    out = Path(args.out)
+    if args.supernet is not None:
+        supernet = Path(args.supernet)
+    else:
+        supernet = run_supernet_search(
+            out / "supernet", method=args.supernet_method, data=args.data, seed=args.supernet_seed, channels=args.channels,
+            cells=args.cells, epochs=args.epochs, batch_size=args.batch_size, limit_train=args.limit_train, threads=args.threads,
+        )
+    seeds = supernet_seeds(str(supernet), args.alpha_top)  # fails early on a folder that is not a finished run
+    options = with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]
+    options = {"seed_from": str(supernet.resolve()), "alpha_top": args.alpha_top, "screen": args.screen,
+               "screen_factor": args.screen_factor, "screen_images": args.screen_images,
+               "screen_split": args.screen_split, **options}
+    torch.set_num_threads(1)
+    config = RunConfig(method="hybrid", space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
+                       search_metric=args.search_metric, report_metric=args.report_metric, options=options,
+                       data_dir=args.data_dir)
+    summary = run_experiment(config, out / "search")
+    best, stats = summary["best"], summary.get("searcher_stats", {})
+    print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
+    if args.screen:
+        print(f"pre-screening: {stats.get('screened')} candidates screened with the supernet, {stats.get('proposed')} proposed, "
+              f"{summary['n_queries']} queried from the table")
+    print(f"hybrid seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
+          f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}; "
+          f"optimum queried at step {summary['queries_to_optimum']}")
+    write_json_atomic(out / "hybrid.json", {"supernet": str(supernet.resolve()), "seeds": [str(g) for g in seeds],
+                                            "search": str((out / "search").resolve())})
+    print(f"results: {out.resolve()} (search/queries.jsonl, search/summary.json, hybrid.json)")
+    return 0

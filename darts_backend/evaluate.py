@@ -1,0 +1,141 @@
+"""Supernet evaluator: score any genotype of a supernet's space with inherited weights, no training.
+
+A candidate runs through the trained supernet with only its own ops active
+(``network(x, genotype=g)``) on a fixed set of held-out images; its score is the accuracy (%) there,
+ties broken by the mean cross-entropy. Batch normalisation uses the statistics of each evaluation
+batch (the running statistics of the supernet describe the mixture, not one sub-network) and
+leaves the network's running statistics as they were.
+
+Held-out images: a run that trained on ``limit_train`` images of the train split drew them as the
+first ``limit_train`` of a seeded random order (`darts_backend.data.load_dataset`); the evaluator
+takes the next ones of that same order, so they were never seen by the supernet's weights or alphas.
+A run that used the whole train split has no such images: name another ``split`` explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from darts_backend.data import BatchLoader, load_dataset
+from darts_backend.trainer import select_device
+from nasspace.space import Genotype
+
+__all__ = ["Screening", "SupernetEvaluator", "load_evaluator"]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the evaluator measured for one genotype."""
+
+    genotype: Genotype
+    accuracy: float  # % correct on the held-out images
+    loss: float  # mean cross-entropy there
+
+    @property
+    def key(self) -> tuple[float, float]:
+        """Sort key, larger is better: accuracy, then lower loss."""
+        return self.accuracy, -self.loss
+
+
+class SupernetEvaluator:
+    """Scores genotypes through one supernet's shared weights.
+
+    Args:
+        network: a supernet whose ``forward(x, genotype=g)`` runs only ``g``'s ops.
+        batches: the held-out ``[(x (B, 3, H, W) normalised float, y (B,) int64)]`` on the network's device.
+    """
+
+    def __init__(self, network: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]):
+        if not batches:
+            raise ValueError("the evaluator needs at least one held-out batch")
+        self.network = network
+        self.batches = list(batches)
+        self.evaluated = 0  # genotypes scored so far
+
+    @property
+    def num_images(self) -> int:
+        return sum(len(y) for _, y in self.batches)
+
+    @torch.no_grad()
+    def evaluate(self, genotypes: Sequence[Genotype]) -> list[Screening]:
+        """One `Screening` per genotype, in order."""
+        norms = [m for m in self.network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in norms]
+        was_training = self.network.training
+        self.network.train()  # batch statistics ...
+        for m in norms:
+            m.momentum = 0.0  # ... without moving the running ones
+        try:
+            out = []
+            for genotype in genotypes:
+                correct, loss = 0.0, 0.0
+                for x, y in self.batches:
+                    logits = self.network(x, genotype=genotype)
+                    correct += float((logits.argmax(dim=1) == y).sum())
+                    loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+                n = self.num_images
+                out.append(Screening(genotype, 100.0 * correct / n, loss / n))
+                self.evaluated += 1
+            return out
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+            self.network.train(was_training)
+
+    def score(self, genotypes: Sequence[Genotype]) -> list[float]:
+        """Held-out accuracy (%) of each genotype with inherited weights."""
+        return [s.accuracy for s in self.evaluate(genotypes)]
+
+
+def _load_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]:
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
+    space = json.loads(config_path.read_text()).get("space")
+    if space == "nb201":
+        from darts_backend.run import load_search_network
+
+        return load_search_network(run_dir, device)
+    raise ValueError(f"{run_dir}: no supernet evaluator for space {space!r}; valid: nb201")
+
+
+def load_evaluator(run_dir: str | Path, *, images: int = 512, batch_size: int = 256, data: str | None = None,
+                   split: str | None = None, device: str = "auto") -> SupernetEvaluator:
+    """The evaluator of a finished search run folder (its ``config.json`` and ``checkpoint.pt``).
+
+    Args:
+        run_dir: a ``darts-backend search`` output folder.
+        images: held-out images to score on.
+        batch_size: images per forward pass.
+        data: the image source (default: the one the run trained on).
+        split: take the images from this split instead of the train images the run did not use.
+        device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
+
+    Raises:
+        ValueError: not a run folder, unknown space, or no held-out images (the run used the whole train
+            split and no other ``split`` was named).
+    """
+    if images < 1 or batch_size < 1:
+        raise ValueError(f"images and batch_size must be >= 1, got {images}, {batch_size}")
+    run_dir = Path(run_dir)
+    dev = select_device(device)
+    network, config = _load_network(run_dir, dev)
+    source = data or config["data"]
+    generator = torch.Generator().manual_seed(int(config["seed"]))
+    if split is not None:
+        held_out = load_dataset(source, split, limit=images, generator=generator)
+    else:
+        used = config.get("limit_train")
+        if used is None:
+            raise ValueError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
+                             "name another split (e.g. split='test') to screen on")
+        held_out = load_dataset(source, "train", limit=images, offset=int(used), generator=generator)
+    loader = BatchLoader(held_out, min(batch_size, len(held_out)), device=dev, augment=False, shuffle=False, drop_last=False)
+    return SupernetEvaluator(network, list(loader))

@@ -1,0 +1,83 @@
+"""The supernet evaluator: held-out images, inherited weights, untouched running statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from darts_backend.data import load_dataset
+from darts_backend.evaluate import SupernetEvaluator, load_evaluator
+from darts_backend.run import SearchRunConfig, load_search_network, run_search
+from darts_backend.supernets import NB201SearchNetwork
+from nasspace import get_space
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = SearchRunConfig(method="single-darts", data="synthetic", seed=3, channels=4, cells=1, epochs=1,
+                             batch_size=32, limit_train=96, threads=1)
+    run_search(config, out, progress=False)
+    return out
+
+
+def test_offset_gives_images_disjoint_from_the_training_subset(tmp_path) -> None:
+    full = load_dataset("synthetic", "train", limit=200, generator=torch.Generator().manual_seed(0))
+    first = full.limit(50, generator=torch.Generator().manual_seed(1))
+    rest = full.limit(60, offset=50, generator=torch.Generator().manual_seed(1))
+    key = lambda s: {bytes(img.numpy().tobytes()) for img in s.images}  # noqa: E731
+    assert len(rest) == 60 and not key(first) & key(rest)
+    assert full.limit(None, offset=190, generator=torch.Generator().manual_seed(1)).images.shape[0] == 10
+    with pytest.raises(ValueError, match="offset 200 leaves none"):
+        full.limit(5, offset=200)
+
+
+def test_loaded_network_is_the_checkpointed_one(run_dir) -> None:
+    network, config = load_search_network(run_dir)
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)["searcher"]["network"]
+    assert config["channels"] == 4 and torch.equal(network.alphas.detach(), state["alphas"])
+
+
+def test_scores_are_deterministic_and_leave_running_statistics_alone(run_dir) -> None:
+    evaluator = load_evaluator(run_dir, images=64, batch_size=32)
+    assert evaluator.num_images == 64
+    space = get_space("nb201")
+    cells = [space.sample(np.random.default_rng(i)) for i in range(4)]
+    before = {k: v.clone() for k, v in evaluator.network.state_dict().items() if "running" in k}
+    first = evaluator.evaluate(cells)
+    assert [s.key for s in evaluator.evaluate(cells)] == [s.key for s in first]
+    after = {k: v for k, v in evaluator.network.state_dict().items() if "running" in k}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(0.0 <= s.accuracy <= 100.0 and s.loss > 0 for s in first) and evaluator.evaluated == 8
+    assert evaluator.score(cells) == [s.accuracy for s in first]
+
+
+def test_scores_depend_on_the_genotype_only_through_its_ops(run_dir) -> None:
+    network = NB201SearchNetwork(C=4, N=1, generator=torch.Generator().manual_seed(0))
+    x, y = torch.randn(16, 3, 8, 8), torch.randint(0, 10, (16,))
+    evaluator = SupernetEvaluator(network, [(x, y)])
+    space = get_space("nb201")
+    cell = space.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
+    other = space.parse("|skip_connect~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|")
+    loss = evaluator.evaluate([cell])[0].loss
+    assert loss != evaluator.evaluate([other])[0].loss
+    with torch.no_grad():  # alphas do not enter a fixed genotype's score
+        network.alphas.normal_()
+    assert evaluator.evaluate([cell])[0].loss == pytest.approx(loss)
+
+
+def test_errors_name_the_problem(run_dir, tmp_path, monkeypatch) -> None:
+    with pytest.raises(ValueError, match="no config.json"):
+        load_evaluator(tmp_path)
+    with pytest.raises(ValueError, match="at least one held-out batch"):
+        SupernetEvaluator(NB201SearchNetwork(C=4, N=1), [])
+    with pytest.raises(ValueError, match="images and batch_size must be >= 1"):
+        load_evaluator(run_dir, images=0)
+    import darts_backend.run
+
+    network, config = load_search_network(run_dir)
+    monkeypatch.setattr(darts_backend.run, "load_search_network", lambda *a: (network, {**config, "limit_train": None}))
+    with pytest.raises(ValueError, match="none of it is held out"):
+        load_evaluator(run_dir)
+    assert load_evaluator(run_dir, split="test", images=32).num_images == 32  # an explicit split is allowed
