@@ -96,7 +96,7 @@ def test_nested_config_options_take_json_objects() -> None:
     config = searcher_config("crlso", {"model": '{"latent_dim": 8}', "pretrain": {"epochs": 2}})
     assert config.model.latent_dim == 8 and config.model.gnn_hidden == searcher_config("crlso").model.gnn_hidden
     assert config.pretrain.epochs == 2
-    with pytest.raises(ValueError, match="unknown field.*latent; valid: .*latent_dim"):
+    with pytest.raises(ValueError, match="unknown field.*latent in option model; valid: .*latent_dim"):
         searcher_config("crlso", {"model": '{"latent": 8}'})
     with pytest.raises(ValueError, match="not a JSON object"):
         searcher_config("crlso", {"model": "latent_dim=8"})
