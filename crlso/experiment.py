@@ -64,10 +64,16 @@ class RunConfig:
     report_metric: str = "test_acc"
     options: Mapping[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
+    supernet: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The config as plain JSON data, with the method's fully resolved options beside it."""
+        """The config as plain JSON data, with the method's fully resolved options beside it.
+
+        ``supernet`` appears only when set, so run folders written before it existed still resume.
+        """
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if data["supernet"] is None:
+            del data["supernet"]
         data["options"] = dict(self.options)
         data["resolved_options"] = searcher_config(self.method, self.options)
         return _jsonable(data)
@@ -148,8 +154,13 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
         write_json_atomic(config_path, config_json)
 
     space = get_space(config.space)
-    table = load_table(config.dataset, config.data_dir)
-    oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
+    if config.supernet is None:
+        table = load_table(config.dataset, config.data_dir)
+        oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
+    else:  # no table for this space: a supernet's inherited-weights accuracy is the search metric
+        from crlso.search.hybrid import supernet_oracle
+
+        table, oracle = None, supernet_oracle(config.supernet, budget=config.budget, metric=config.search_metric)
     records = read_queries(log_path)[: config.budget]
     oracle.replay((space.parse(r["genotype"]), r["value"], r.get("cost", 0.0)) for r in records)
     logged = oracle.history
@@ -178,10 +189,17 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
 
 
 def summarize(config: RunConfig, genotypes: list[str], values: list[float], table) -> dict[str, Any]:
-    """Best genotype by the search metric, its reporting metric, curves and queries to optimum."""
-    report = [table.query(g, config.report_metric) for g in genotypes]
-    search_all = table.metric(config.search_metric)
-    optimum = str(table.genotypes[int(np.argmax(search_all))])
+    """Best genotype by the search metric, its reporting metric, curves and queries to optimum.
+
+    Without a table (``table=None``: a supernet oracle) the search metric is all there is: it is
+    reported in place of the reporting metric, and there is no known optimum.
+    """
+    if table is None:
+        config = dataclasses.replace(config, report_metric=config.search_metric)
+        report, optimum = list(values), None
+    else:
+        report = [table.query(g, config.report_metric) for g in genotypes]
+        optimum = str(table.genotypes[int(np.argmax(table.metric(config.search_metric)))])
     best = int(np.argmax(values)) if values else None  # argmax: earliest on ties
     return {
         "method": config.method,
@@ -196,7 +214,7 @@ def summarize(config: RunConfig, genotypes: list[str], values: list[float], tabl
         },
         "best_so_far": best_so_far(values, report),
         "optimum": optimum,
-        "queries_to_optimum": queries_to_optimum(genotypes, optimum),
+        "queries_to_optimum": None if optimum is None else queries_to_optimum(genotypes, optimum),
     }
 
 

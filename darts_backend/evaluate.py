@@ -98,12 +98,16 @@ def _load_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise ValueError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
-    space = json.loads(config_path.read_text()).get("space")
-    if space == "nb201":
+    config = json.loads(config_path.read_text())
+    if config.get("method") in ("single-darts", "darts"):  # nb201, or the shared-mode darts space
         from darts_backend.run import load_search_network
 
         return load_search_network(run_dir, device)
-    raise ValueError(f"{run_dir}: no supernet evaluator for space {space!r}; valid: nb201")
+    if config.get("space") == "darts":  # set-emitting dnad / fx-darts runs
+        from darts_backend.run_darts import load_search_network as load_darts_network
+
+        return load_darts_network(run_dir, device)
+    raise ValueError(f"{run_dir}: no supernet evaluator for a {config.get('method')!r} run on {config.get('space')!r}")
 
 
 def load_evaluator(run_dir: str | Path, *, images: int = 512, batch_size: int = 256, data: str | None = None,

@@ -1,64 +1,102 @@
-"""What a finished NB201 search run left behind: its derived genotype and final alpha distribution.
+"""What a finished supernet search run left behind: its derived genotype and final alpha distribution.
 
 ``genotype.json`` holds the derived cell, ``alphas.json`` the per-epoch history of the softmax of the
-alphas, ``(6 edges, ops)`` per entry. `SearchOutcome.top_cells` turns the final distribution into the
-``k`` cells of highest joint probability (edges independent), the cells a supernet search "ranks
-highest" besides its argmax.
+alphas: ``(6 edges, ops)`` per entry on NB201, ``(2 cell types, 14 edges, ops)`` in the DARTS space.
+`SearchOutcome.top_cells` turns the final distribution into the ``k`` cells of highest probability,
+the cells a supernet search "ranks highest" besides the one it derived:
+
+- NB201: one op per edge; a cell's probability is the product over edges.
+- DARTS: per node of each cell type, two distinct inputs each with one op; a node's choice scores the
+  product of its two edges' op probabilities, a cell the product over its nodes.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from nasspace.darts import DARTSGenotype
 from nasspace.nb201 import NB201Genotype
-from nasspace.space import genotype_from_json
+from nasspace.space import Genotype, genotype_from_json
 
 __all__ = ["SearchOutcome", "load_outcome"]
+
+SPACES = ("nb201", "darts")
 
 
 @dataclass(frozen=True)
 class SearchOutcome:
-    """The result of one NB201 supernet search.
+    """The result of one shared-alpha supernet search (NB201, or the DARTS space in shared mode).
 
     Attributes:
         genotype: the derived cell (``genotype.json``).
-        ops: candidate op names, the columns of ``probabilities``.
-        probabilities: final ``(6, len(ops))`` op distribution per edge (rows sum to 1).
+        space: ``nb201`` or ``darts``.
+        ops: candidate op names, the last axis of ``probabilities``.
+        probabilities: final op distribution per edge: ``(6, O)`` (NB201) or ``(2, 14, O)`` (DARTS).
         method: the searcher that produced it.
     """
 
-    genotype: NB201Genotype
+    genotype: Genotype
+    space: str
     ops: tuple[str, ...]
-    probabilities: tuple[tuple[float, ...], ...]
+    probabilities: Any
     method: str
 
-    def top_cells(self, k: int, *, exclude: tuple[str, ...] = ("none",)) -> list[NB201Genotype]:
-        """The ``k`` cells of highest joint probability, best first, never using an op in ``exclude``.
+    def top_cells(self, k: int, *, exclude: tuple[str, ...] = ("none",)) -> list[Genotype]:
+        """The ``k`` most probable cells, best first, never using an op in ``exclude``.
 
-        Exact top-k by beam search over edges: a cell in the top ``k`` has its every prefix among the
-        top ``k`` prefixes, because the edges' log-probabilities add.
+        Exact top-k by beam search over the independent choices (edges, or nodes): a cell in the top ``k``
+        has its every prefix among the top ``k`` prefixes, because the choices' log-probabilities add.
         """
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
         allowed = [i for i, op in enumerate(self.ops) if op not in exclude]
         if not allowed:
             raise ValueError(f"exclude={exclude!r} leaves no op among {', '.join(self.ops)}")
-        beam: list[tuple[float, tuple[int, ...]]] = [(0.0, ())]
-        for row in self.probabilities:
-            grown = [(score + math.log(max(row[i], 1e-300)), prefix + (i,)) for score, prefix in beam for i in allowed]
+        choices = self._nb201_choices(allowed) if self.space == "nb201" else self._darts_choices(allowed)
+        beam: list[tuple[float, tuple[Any, ...]]] = [(0.0, ())]
+        for options in choices:
+            grown = [(score + s, prefix + (part,)) for score, prefix in beam for s, part in options]
             beam = heapq.nlargest(k, grown, key=lambda item: item[0])
-        return [NB201Genotype(tuple(self.ops[i] for i in prefix)) for _, prefix in beam]
+        if self.space == "nb201":
+            return [NB201Genotype(parts) for _, parts in beam]
+        return [DARTSGenotype(_flat(parts[:4]), _flat(parts[4:])) for _, parts in beam]
+
+    def _nb201_choices(self, allowed: list[int]) -> list[list[tuple[float, str]]]:
+        return [[(_log(row[i]), self.ops[i]) for i in allowed] for row in self.probabilities]
+
+    def _darts_choices(self, allowed: list[int]) -> list[list[tuple[float, tuple]]]:
+        out = []
+        for cell in self.probabilities:  # normal, then reduce
+            start = 0
+            for node in range(4):
+                edges = cell[start:start + node + 2]  # node reads inputs 0 .. node + 1
+                best = [[(_log(edges[j][o]), (self.ops[o], j)) for o in allowed] for j in range(node + 2)]
+                out.append([(s1 + s2, (p1, p2)) for j1, j2 in itertools.combinations(range(node + 2), 2)
+                            for s1, p1 in best[j1] for s2, p2 in best[j2]])
+                start += node + 2
+        return out
+
+
+def _log(p: float) -> float:
+    return math.log(max(float(p), 1e-300))
+
+
+def _flat(nodes: Sequence[tuple]) -> tuple:
+    return tuple(pair for node in nodes for pair in node)
 
 
 def load_outcome(run_dir: str | Path) -> SearchOutcome:
-    """Read ``genotype.json`` and the last entry of ``alphas.json`` of an NB201 search run folder.
+    """Read ``genotype.json`` and the last entry of ``alphas.json`` of a single-darts / darts run folder.
 
     Raises:
-        ValueError: a file is missing or is not what an NB201 search run writes.
+        ValueError: a file is missing or is not what such a run writes.
     """
     run = Path(run_dir)
     files = {name: run / name for name in ("genotype.json", "alphas.json")}
@@ -67,12 +105,23 @@ def load_outcome(run_dir: str | Path) -> SearchOutcome:
         raise ValueError(f"{run} lacks {', '.join(missing)}; give the folder of a finished darts-backend search run")
     genotype = genotype_from_json(json.loads(files["genotype.json"].read_text()))
     alphas = json.loads(files["alphas.json"].read_text())
-    if not isinstance(genotype, NB201Genotype) or alphas.get("space") != "nb201":
-        raise ValueError(f"{run} is not an NB201 search run (genotype {genotype}, alphas space {alphas.get('space')!r})")
+    space = alphas.get("space")
+    if space not in SPACES or genotype.space.name != space:
+        raise ValueError(f"{run} is not a single-darts/darts run on {' or '.join(SPACES)} "
+                         f"(genotype space {genotype.space.name!r}, alphas space {space!r})")
     if not alphas.get("history"):
         raise ValueError(f"{files['alphas.json']} has an empty history: the run finished no epoch")
-    probabilities = tuple(tuple(float(p) for p in row) for row in alphas["history"][-1]["alphas"])
     ops = tuple(alphas["ops"])
-    if len(probabilities) != len(genotype.ops) or any(len(row) != len(ops) for row in probabilities):
-        raise ValueError(f"{files['alphas.json']}: expected a ({len(genotype.ops)}, {len(ops)}) distribution per entry")
-    return SearchOutcome(genotype, ops, probabilities, str(alphas.get("method", "")))
+    probabilities = alphas["history"][-1]["alphas"]
+    shape = (6, len(ops)) if space == "nb201" else (2, 14, len(ops))
+    if _shape(probabilities) != shape:
+        raise ValueError(f"{files['alphas.json']}: expected a {shape} distribution per entry, got {_shape(probabilities)}")
+    return SearchOutcome(genotype, space, ops, probabilities, str(alphas.get("method", "")))
+
+
+def _shape(nested: Any) -> tuple[int, ...]:
+    shape = []
+    while isinstance(nested, list):
+        shape.append(len(nested))
+        nested = nested[0] if nested else None
+    return tuple(shape)

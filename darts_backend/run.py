@@ -18,14 +18,14 @@ import torch
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.files import load_checkpoint, write_json
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
-from darts_backend.supernets import NB201SearchNetwork
+from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
-__all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "load_search_network"]
+__all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
 
-SPACES = ("nb201",)
+SPACES = ("nb201", "darts")
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,12 @@ class SearchRunConfig:
 
     Attributes:
         method: registered searcher name (``single-darts``, ``darts``).
-        space: search space (``nb201``).
+        space: ``nb201``, or ``darts`` (the NB301-compatible DARTS space: a shared-mode supernet, one
+            alpha set per cell type, 8 ops with ``none``, 4 nodes; the genotype keeps 2 inputs per node).
         data: CIFAR-10 python archive, image folder/tar, or ``synthetic``.
         seed: seeds weights, alphas, the data subset/split, shuffling and augmentation.
         channels: supernet C.
-        cells: supernet N (cells per stage).
+        cells: supernet N: cells per stage on ``nb201``, cells in all (>= 3, two of them reductions) on ``darts``.
         epochs: search epochs.
         batch_size: images per batch (train and valid).
         limit_train: use a random subset of this many training images (None: all).
@@ -85,7 +86,9 @@ class SearchResult:
 
 
 def nb201_lookup(genotype: Genotype, dataset: str = "cifar10") -> float | None:
-    """NB201 `test_acc` of `genotype`, or None when the table files are not present."""
+    """NB201 `test_acc` of `genotype`, or None when the table files are not present or it is no NB201 cell."""
+    if genotype.space.name != "nb201":
+        return None
     try:
         from nasspace.benchmarks.nb201 import NB201Table
 
@@ -111,7 +114,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     train_set, valid_set = images.split(1 - config.valid_fraction, generator=data_gen) if needs_valid else (images, None)
 
     init_gen = torch.Generator().manual_seed(config.seed)
-    network = NB201SearchNetwork(C=config.channels, N=config.cells, num_classes=images.num_classes, generator=init_gen)
+    network = build_search_network(config.space, config.channels, config.cells, images.num_classes, generator=init_gen)
     network = network.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     searcher = create_searcher(config.method, network, replace(config.optim, epochs=config.epochs))
 
@@ -138,20 +141,32 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     return SearchResult(genotype, out, seconds, test_acc)
 
 
-def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu") -> tuple[NB201SearchNetwork, dict[str, Any]]:
-    """The supernet of an NB201 run folder as its last checkpoint left it, and the run's config.
+def build_search_network(space: str, channels: int, cells: int, num_classes: int,
+                         generator: torch.Generator | None = None) -> NB201SearchNetwork | DartsSearchNetwork:
+    """The supernet of `space` (see `SearchRunConfig` for what `cells` counts)."""
+    if space == "nb201":
+        return NB201SearchNetwork(C=channels, N=cells, num_classes=num_classes, generator=generator)
+    if space == "darts":
+        return DartsSearchNetwork(C=channels, num_cells=cells, mode="shared", num_classes=num_classes, generator=generator)
+    raise ValueError(f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
+
+
+def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
+                        ) -> tuple[NB201SearchNetwork | DartsSearchNetwork, dict[str, Any]]:
+    """The supernet of a `run_search` folder as its last checkpoint left it, and the run's config.
 
     Raises:
-        ValueError: the folder has no ``checkpoint.pt`` or is not an NB201 search run.
+        ValueError: the folder has no ``checkpoint.pt`` or was not written by `run_search`.
     """
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
     state = load_checkpoint(path, map_location=device)
     config = json.loads(state["run_config"])
-    if config.get("space") != "nb201":
-        raise ValueError(f"{run_dir} is a {config.get('space')!r} run, not an nb201 one")
+    if config.get("space") not in SPACES or config.get("method") not in ("single-darts", "darts"):
+        raise ValueError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
+                         f"not a single-darts or darts run on {' or '.join(SPACES)}")
     weights = state["searcher"]["network"]
-    network = NB201SearchNetwork(C=config["channels"], N=config["cells"], num_classes=weights["classifier.weight"].shape[0])
+    network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0])
     network.load_state_dict(weights)
     return network.to(device).eval(), config

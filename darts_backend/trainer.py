@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from darts_backend.data.loader import BatchLoader
 from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.searchers.base import Batch, Searcher
+from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
 
 __all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "CHECKPOINT", "METRICS", "ALPHAS"]
@@ -149,8 +150,13 @@ class SearchTrainer:
     def alphas_document(self) -> dict[str, Any]:
         """The alpha history in its JSON form (what ``alphas.json`` holds)."""
         network = self.searcher.network
-        return {"method": self.searcher.name, "space": "nb201", "ops": list(network.ops),
-                "edges": [list(e) for e in NB201_EDGES], "history": self.alpha_history}
+        if isinstance(network, NB201SearchNetwork):
+            return {"method": self.searcher.name, "space": "nb201", "ops": list(network.ops),
+                    "edges": [list(e) for e in NB201_EDGES], "history": self.alpha_history}
+        # DARTS space (shared mode): alphas (cell type, edge, op); node i reads edges offsets[i]..offsets[i+1]
+        return {"method": self.searcher.name, "space": "darts", "ops": list(network.ops), "cell_types": ["normal", "reduce"],
+                "node_edges": [network.offsets[i + 1] - network.offsets[i] for i in range(network.k)],
+                "history": self.alpha_history}
 
     def _run_epoch(self, epoch: int) -> dict[str, Any]:
         searcher = self.searcher

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from crlso.atomic import write_json_atomic
@@ -16,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "hybrid", help="seed CR-LSO with a supernet search's cells (optionally pre-screen with its weights)",
         description="Step 1: a darts-backend supernet search (--supernet DIR reads a finished one; else --data runs "
         "one into OUT/supernet). Step 2: CR-LSO on the table from the derived cell and the cells the alphas rank "
-        "highest, every table query charged to --budget, into OUT/search.",
+        "highest, every table query charged to --budget, into OUT/search. In the darts space (no table) the "
+        "supernet's held-out accuracy is the oracle, and the latent model is the one trained on the DARTS cells.",
     )
     parser.add_argument("--out", required=True, help="folder for supernet/ (when run here) and search/")
     parser.add_argument("--budget", type=int, default=100, help="table queries, seeds included (default 100)")
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--supernet-method", choices=SUPERNET_METHODS, default="single-darts", help="default single-darts")
     source.add_argument("--supernet-seed", type=int, default=0, help="default 0")
     source.add_argument("--channels", type=int, default=16, help="supernet C (default 16; 8 on a CPU)")
-    source.add_argument("--cells", type=int, default=5, help="cells per stage N (default 5; 1 on a CPU)")
+    source.add_argument("--cells", type=int, default=5, help="nb201: cells per stage N (default 5; 1 on a CPU); darts: cells in all")
     source.add_argument("--epochs", type=int, default=50, help="default 50")
     source.add_argument("--batch-size", type=int, default=64, help="default 64")
     source.add_argument("--limit-train", type=int, default=None, help="train on a random subset of N images")
@@ -38,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     latent.add_argument("--screen-factor", type=int, default=4, help="candidates screened per query (default 4)")
     latent.add_argument("--screen-images", type=int, default=512, help="held-out images per screening (default 512)")
     latent.add_argument("--screen-split", default="", help="screen on this split instead of unused train images")
-    add_search_options(parser)
+    add_search_options(parser, spaces=("nb201", "darts"))
     parser.set_defaults(handler=run)
 
 
@@ -52,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
     if (args.supernet is None) == (args.data is None):
         raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
+    darts = args.space == "darts"
+    if darts and args.screen:
+        raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
     out = Path(args.out)
     if args.supernet is not None:
         supernet = Path(args.supernet)
@@ -59,25 +64,32 @@ def run(args: argparse.Namespace) -> int:
         supernet = run_supernet_search(
             out / "supernet", method=args.supernet_method, data=args.data, seed=args.supernet_seed, channels=args.channels,
             cells=args.cells, epochs=args.epochs, batch_size=args.batch_size, limit_train=args.limit_train, threads=args.threads,
+            space=args.space,
         )
     seeds = supernet_seeds(str(supernet), args.alpha_top)  # fails early on a folder that is not a finished run
     options = with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]
     options = {"seed_from": str(supernet.resolve()), "alpha_top": args.alpha_top, "screen": args.screen,
                "screen_factor": args.screen_factor, "screen_images": args.screen_images,
                "screen_split": args.screen_split, **options}
+    metric = args.search_metric
+    if darts:  # the latent model of the DARTS cells; the supernet's accuracy as the search metric
+        model = options.get("model", {})
+        options["model"] = {**(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
+        metric = "supernet_acc" if metric == "valid_acc" else metric
     torch.set_num_threads(1)
     config = RunConfig(method="hybrid", space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
-                       search_metric=args.search_metric, report_metric=args.report_metric, options=options,
-                       data_dir=args.data_dir)
+                       search_metric=metric, report_metric=args.report_metric, options=options,
+                       data_dir=args.data_dir, supernet=str(supernet.resolve()) if darts else None)
     summary = run_experiment(config, out / "search")
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if args.screen:
         print(f"pre-screening: {stats.get('screened')} candidates screened with the supernet, {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
+    tail = (" (supernet oracle: no table, no test metric)" if darts else
+            f" {config.report_metric} {best[config.report_metric]:.3f}; optimum queried at step {summary['queries_to_optimum']}")
     print(f"hybrid seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
-          f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}; "
-          f"optimum queried at step {summary['queries_to_optimum']}")
+          f"{config.search_metric} {best[config.search_metric]:.3f}{tail}")
     write_json_atomic(out / "hybrid.json", {"supernet": str(supernet.resolve()), "seeds": [str(g) for g in seeds],
                                             "search": str((out / "search").resolve())})
     print(f"results: {out.resolve()} (search/queries.jsonl, search/summary.json, hybrid.json)")

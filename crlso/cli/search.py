@@ -8,9 +8,9 @@ from pathlib import Path
 from crlso.cli.common import add_data_dir
 
 
-def add_search_options(parser: argparse.ArgumentParser) -> None:
-    """Flags shared by `search` and `compare`: benchmark, metrics, method options, cache."""
-    parser.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
+def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] = ("nb201",)) -> None:
+    """Flags shared by `search`, `compare` and `hybrid`: benchmark, metrics, method options, cache."""
+    parser.add_argument("--space", default="nb201", choices=list(spaces), help="search space (default nb201)")
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120 (default cifar10)")
     parser.add_argument("--search-metric", default="valid_acc", help="metric the searcher sees (default valid_acc)")
     parser.add_argument("--report-metric", default="test_acc", help="metric reported after the search (default test_acc)")
@@ -65,7 +65,7 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
-    parser.add_argument("--method", required=True, help="random, rea, local or crlso")
+    parser.add_argument("--method", required=True, help="random, rea, local, crlso, latent_bo or hybrid")
     parser.add_argument("--budget", type=int, required=True, help="distinct genotypes to evaluate")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--out", required=True, help="run folder (an existing one with the same config resumes)")

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nasspace import Genotype
+from nasspace.oracle import Oracle
 
 from crlso.search.base import register_searcher, sample_unseen_batch
 from crlso.search.crlso import CRLSOConfig, CRLSOSearch
 
-__all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "run_supernet_search"]
+__all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "supernet_oracle", "run_supernet_search"]
 
 
 class Screener(Protocol):
@@ -131,8 +132,8 @@ def _neg(key: Any) -> tuple:
 
 def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: int, channels: int, cells: int,
                         epochs: int, batch_size: int, limit_train: int | None, threads: int | None,
-                        progress: bool = True) -> Path:
-    """Run (or resume, or reuse when finished) an NB201 ``darts-backend`` search into ``out_dir``.
+                        space: str = "nb201", progress: bool = True) -> Path:
+    """Run (or resume, or reuse when finished) a ``darts-backend`` single-darts/darts search into ``out_dir``.
 
     Returns:
         The run folder, holding ``genotype.json`` and ``alphas.json``.
@@ -143,7 +144,19 @@ def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: in
     out = Path(out_dir)
     if (out / "genotype.json").is_file():
         return out
-    config = SearchRunConfig(method=method, space="nb201", data=data, seed=seed, channels=channels, cells=cells,
+    config = SearchRunConfig(method=method, space=space, data=data, seed=seed, channels=channels, cells=cells,
                              epochs=epochs, batch_size=batch_size, limit_train=limit_train, threads=threads)
     run_search(config, out, resume=(out / CHECKPOINT).is_file(), progress=progress)
     return out
+
+
+def supernet_oracle(run_dir: str | Path, *, budget: int, metric: str = "supernet_acc", images: int = 512) -> Oracle:
+    """An `Oracle` whose search metric is a supernet's held-out accuracy (%) with inherited weights.
+
+    For spaces without a table (DARTS): each distinct genotype costs one query of the budget, like a
+    table lookup; the held-out images are train images the supernet never saw (`load_evaluator`).
+    """
+    from darts_backend.evaluate import load_evaluator
+
+    evaluator = load_evaluator(run_dir, images=images)
+    return Oracle(lambda genotype: evaluator.score([genotype])[0], budget=budget, metric=metric)

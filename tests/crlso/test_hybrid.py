@@ -42,7 +42,7 @@ def test_top_cells_are_the_most_probable_cells() -> None:
     rng = np.random.default_rng(0)
     ops = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
     probs = rng.dirichlet(np.ones(len(ops)), size=6)
-    outcome = SearchOutcome(NB201Genotype(("skip_connect",) * 6), ops, tuple(map(tuple, probs)), "test")
+    outcome = SearchOutcome(NB201Genotype(("skip_connect",) * 6), "nb201", ops, probs.tolist(), "test")
     allowed = range(1, len(ops))  # `none` excluded
     brute = sorted(itertools.product(allowed, repeat=6), key=lambda c: -sum(math.log(probs[e, i]) for e, i in enumerate(c)))
     expected = [NB201Genotype(tuple(ops[i] for i in c)) for c in brute[:7]]
