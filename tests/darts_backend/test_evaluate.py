@@ -81,3 +81,38 @@ def test_errors_name_the_problem(run_dir, tmp_path, monkeypatch) -> None:
     with pytest.raises(ValueError, match="none of it is held out"):
         load_evaluator(run_dir)
     assert load_evaluator(run_dir, split="test", images=32).num_images == 32  # an explicit split is allowed
+
+
+def test_darts_space_run_gives_outcome_seeds_and_an_evaluator(tmp_path) -> None:
+    import math
+
+    from darts_backend.results import load_outcome
+    from nasspace.darts import DARTSGenotype
+
+    config = SearchRunConfig(method="single-darts", space="darts", data="synthetic", seed=0, channels=4, cells=3,
+                             epochs=1, batch_size=16, limit_train=48, threads=1)
+    result = run_search(config, tmp_path, progress=False)
+    assert isinstance(result.genotype, DARTSGenotype) and result.nb201_test_acc is None
+    outcome = load_outcome(tmp_path)
+    assert outcome.space == "darts" and outcome.genotype == result.genotype
+    top = outcome.top_cells(5)
+    assert len({str(g) for g in top}) == 5 and all("none" not in str(g) for g in top)
+    p = outcome.probabilities
+    ops = list(outcome.ops)
+
+    def logp(g: DARTSGenotype) -> float:  # the cell's probability under the final alphas
+        total = 0.0
+        for c, cell in enumerate((g.normal, g.reduce)):
+            for k, (op, j) in enumerate(cell):
+                node = k // 2
+                total += math.log(p[c][sum(range(2, node + 2)) + j][ops.index(op)])
+        return total
+
+    scores = [logp(g) for g in top]
+    assert scores == sorted(scores, reverse=True)
+    space = get_space("darts")
+    others = [g for g in (space.sample(np.random.default_rng(i)) for i in range(50)) if str(g) not in {str(t) for t in top}]
+    assert all(logp(g) <= scores[-1] + 1e-9 for g in others)  # no other cell is more probable than the 5th
+    evaluator = load_evaluator(tmp_path, images=32)
+    first = evaluator.evaluate(top[:2])
+    assert [s.key for s in evaluator.evaluate(top[:2])] == [s.key for s in first]
