@@ -2,8 +2,9 @@
 
 The one crlso module that imports `darts_backend` (lazily, when a run folder is read).
 
-Seeding (``seed_from``: a finished ``darts-backend search`` folder on NB201): the run's derived
-genotype and the ``alpha_top`` cells its final alpha distribution ranks highest
+Seeding (``seed_from``: a finished ``darts-backend search`` folder of single-darts or darts, on NB201
+or the DARTS space): the run's derived genotype and the ``alpha_top`` cells its final alpha
+distribution ranks highest
 (`darts_backend.results.SearchOutcome.top_cells`, ``none`` excluded) are the first cells the search
 asks for; random cells fill the initial set up to ``n_init``. What the supernet found costs nothing by
 itself; each seed the search then queries from the table is charged like any other query.
@@ -20,6 +21,9 @@ Measured (``/tmp/b5/single-darts-s0``, Single-DARTS C=8 N=1, 10 epochs on 10k CI
 screening accuracy of 150 random cells ranks them *against* their NB201 valid accuracy (Kendall
 tau -0.24; after 400 steps of single-path fine-tuning -0.06). Such a short CPU supernet favours
 shallow cells; screening pays off only with a supernet trained for sub-network ranking.
+
+Spaces without a table (DARTS): `supernet_oracle` makes the supernet's held-out accuracy the search
+metric (each distinct genotype one query of the budget), and the latent model is the DARTS one.
 """
 
 from __future__ import annotations
