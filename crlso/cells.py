@@ -17,10 +17,9 @@ from functools import lru_cache
 
 from torch_geometric.data import Batch
 
+from crlso.graphs import all_cells_batch, batch_genotypes, featurizer_for
 from nasspace import Genotype
 from nasspace.fetch import DataStore
-
-from crlso.graphs import all_cells_batch, batch_genotypes, featurizer_for
 
 __all__ = ["TRAINING_SOURCES", "training_cells", "training_cells_batch"]
 

@@ -9,7 +9,15 @@ import torch
 from crlso.cells import training_cells, training_cells_batch
 from crlso.decoder import DARTSDecoder, create_decoder
 from crlso.graphs import GraphBank, batch_genotypes, featurizer_for, to_data
-from crlso.training import ModelConfig, PretrainConfig, build_vae, encode, pretrain_vae, subset_batch, vae_cache_path
+from crlso.training import (
+    ModelConfig,
+    PretrainConfig,
+    build_vae,
+    encode,
+    pretrain_vae,
+    subset_batch,
+    vae_cache_path,
+)
 from nasspace import get_space
 from nasspace.darts import DARTSGenotype
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from darts_backend.run_darts import DartsSearchConfig, load_search_network, run_darts_search
+from darts_backend.evaluate import load_evaluator
+from darts_backend.run_darts import (
+    DartsSearchConfig,
+    load_search_network,
+    run_darts_search,
+)
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.darts import DARTSGenotype
 from nasspace.space import get_space
@@ -94,3 +99,7 @@ def test_load_search_network_of_a_run_folder(tmp_path) -> None:
         assert network(x, genotype=GENOTYPE).shape == (2, 10)
     with pytest.raises(ValueError, match="holds no checkpoint.pt"):
         load_search_network(tmp_path / "missing")
+    evaluator = load_evaluator(tmp_path, images=24, batch_size=16)  # the held-out synthetic images after the 32
+    scores = evaluator.score([GENOTYPE, get_space("darts").sample(0)])
+    assert len(scores) == 2 and all(0.0 <= s <= 100.0 for s in scores)
+    assert evaluator.score([GENOTYPE]) == scores[:1]  # scoring leaves the network as it was
