@@ -150,9 +150,8 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
             raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
         if summary_path.exists():
             return json.loads(summary_path.read_text())
-    else:
-        write_json_atomic(config_path, config_json)
 
+    # Oracle and searcher first: a config that cannot run leaves no config.json behind to block a fixed one.
     space = get_space(config.space)
     if config.supernet is None:
         table = load_table(config.dataset, config.data_dir)
@@ -161,10 +160,12 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
         from crlso.search.hybrid import supernet_oracle
 
         table, oracle = None, supernet_oracle(config.supernet, budget=config.budget, metric=config.search_metric)
+    searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
+    if not config_path.exists():
+        write_json_atomic(config_path, config_json)
     records = read_queries(log_path)[: config.budget]
     oracle.replay((space.parse(r["genotype"]), r["value"], r.get("cost", 0.0)) for r in records)
     logged = oracle.history
-    searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
 
     start = time.perf_counter()
     with open(log_path, "a") as log:

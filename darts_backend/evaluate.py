@@ -3,8 +3,8 @@
 A candidate runs through the trained supernet with only its own ops active
 (``network(x, genotype=g)``) on a fixed set of held-out images; its score is the accuracy (%) there,
 ties broken by the mean cross-entropy. Batch normalisation uses the statistics of each evaluation
-batch (the running statistics of the supernet describe the mixture, not one sub-network) and
-leaves the network's running statistics as they were.
+batch (the running statistics of the supernet describe the mixture, not one sub-network); every
+BN buffer (running statistics, batch counter) is restored afterwards.
 
 Held-out images: a run that trained on ``limit_train`` images of the train split drew them as the
 first ``limit_train`` of a seeded random order (`darts_backend.data.load_dataset`); the evaluator
@@ -67,11 +67,9 @@ class SupernetEvaluator:
     def evaluate(self, genotypes: Sequence[Genotype]) -> list[Screening]:
         """One `Screening` per genotype, in order."""
         norms = [m for m in self.network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        momenta = [m.momentum for m in norms]
+        saved = [{name: buf.clone() for name, buf in m.named_buffers(recurse=False)} for m in norms]
         was_training = self.network.training
-        self.network.train()  # batch statistics ...
-        for m in norms:
-            m.momentum = 0.0  # ... without moving the running ones
+        self.network.train()  # batch statistics; the running ones are put back below
         try:
             out = []
             for genotype in genotypes:
@@ -85,8 +83,9 @@ class SupernetEvaluator:
                 self.evaluated += 1
             return out
         finally:
-            for m, momentum in zip(norms, momenta):
-                m.momentum = momentum
+            for m, buffers in zip(norms, saved):
+                for name, value in buffers.items():
+                    getattr(m, name).copy_(value)
             self.network.train(was_training)
 
     def score(self, genotypes: Sequence[Genotype]) -> list[float]:
@@ -140,6 +139,12 @@ def load_evaluator(run_dir: str | Path, *, images: int = 512, batch_size: int = 
         if used is None:
             raise ValueError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
                              "name another split (e.g. split='test') to screen on")
-        held_out = load_dataset(source, "train", limit=images, offset=int(used), generator=generator)
+        try:
+            held_out = load_dataset(source, "train", limit=images, offset=int(used), generator=generator)
+        except ValueError as exc:
+            if "offset" not in str(exc):
+                raise
+            raise ValueError(f"{run_dir} trained on all {used} train images of {source}, so none is held out; "
+                             "name another split (e.g. split='test') to screen on") from None
     loader = BatchLoader(held_out, min(batch_size, len(held_out)), device=dev, augment=False, shuffle=False, drop_last=False)
     return SupernetEvaluator(network, list(loader))

@@ -102,7 +102,10 @@ def load_outcome(run_dir: str | Path) -> SearchOutcome:
     files = {name: run / name for name in ("genotype.json", "alphas.json")}
     missing = [name for name, path in files.items() if not path.is_file()]
     if missing:
-        raise ValueError(f"{run} lacks {', '.join(missing)}; give the folder of a finished darts-backend search run")
+        hint = (" (a dnad/fx-darts run emits a set of flex genotypes and cannot seed)" if (run / "genotypes.json").is_file()
+                else "")
+        raise ValueError(f"{run} lacks {', '.join(missing)}; give the folder of a finished single-darts or darts "
+                         f"search run{hint}")
     genotype = genotype_from_json(json.loads(files["genotype.json"].read_text()))
     alphas = json.loads(files["alphas.json"].read_text())
     space = alphas.get("space")

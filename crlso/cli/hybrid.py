@@ -21,10 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "supernet's held-out accuracy is the oracle, and the latent model is the one trained on the DARTS cells.",
     )
     parser.add_argument("--out", required=True, help="folder for supernet/ (when run here) and search/")
-    parser.add_argument("--budget", type=int, default=100, help="table queries, seeds included (default 100)")
+    parser.add_argument("--budget", type=int, default=100, help="oracle queries (table, or supernet on darts), seeds included (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent search (default 0)")
     source = parser.add_argument_group("supernet search (step 1)")
-    source.add_argument("--supernet", default=None, help="folder of a finished darts-backend search on nb201")
+    source.add_argument("--supernet", default=None, help="folder of a finished single-darts/darts search (nb201 or darts space)")
     source.add_argument("--data", default=None, help="images to run the supernet search on (CIFAR-10 archive, image folder/tar)")
     source.add_argument("--supernet-method", choices=SUPERNET_METHODS, default="single-darts", help="default single-darts")
     source.add_argument("--supernet-seed", type=int, default=0, help="default 0")
@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from crlso.experiment import RunConfig, run_experiment
+    from crlso.search import searcher_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds
 
     if args.budget < 1:
@@ -55,7 +56,20 @@ def run(args: argparse.Namespace) -> int:
     if (args.supernet is None) == (args.data is None):
         raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
     darts = args.space == "darts"
-    if darts and args.screen:
+    if darts and args.data is not None and args.limit_train is None:
+        raise ValueError("in the darts space the supernet is the oracle and scores on train images it never saw: "
+                         "give --limit-train N so that some are left")
+    # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
+    options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
+               "screen_images": args.screen_images, "screen_split": args.screen_split,
+               **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
+    metric = args.search_metric
+    if darts:  # the latent model of the DARTS cells; the supernet's accuracy as the search metric
+        model = options.get("model", {})
+        options["model"] = {**(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
+        metric = "supernet_acc" if metric == "valid_acc" else metric
+    resolved = searcher_config("hybrid", options)
+    if darts and resolved.screen:
         raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
     out = Path(args.out)
     if args.supernet is not None:
@@ -66,16 +80,8 @@ def run(args: argparse.Namespace) -> int:
             cells=args.cells, epochs=args.epochs, batch_size=args.batch_size, limit_train=args.limit_train, threads=args.threads,
             space=args.space,
         )
-    seeds = supernet_seeds(str(supernet), args.alpha_top)  # fails early on a folder that is not a finished run
-    options = with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]
-    options = {"seed_from": str(supernet.resolve()), "alpha_top": args.alpha_top, "screen": args.screen,
-               "screen_factor": args.screen_factor, "screen_images": args.screen_images,
-               "screen_split": args.screen_split, **options}
-    metric = args.search_metric
-    if darts:  # the latent model of the DARTS cells; the supernet's accuracy as the search metric
-        model = options.get("model", {})
-        options["model"] = {**(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
-        metric = "supernet_acc" if metric == "valid_acc" else metric
+    seeds = supernet_seeds(str(supernet), resolved.alpha_top)  # fails early on a folder that is not a finished run
+    options["seed_from"] = str(supernet.resolve())
     torch.set_num_threads(1)
     config = RunConfig(method="hybrid", space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
                        search_metric=metric, report_metric=args.report_metric, options=options,
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_experiment(config, out / "search")
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
-    if args.screen:
+    if resolved.screen:
         print(f"pre-screening: {stats.get('screened')} candidates screened with the supernet, {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
     tail = (" (supernet oracle: no table, no test metric)" if darts else

@@ -14,8 +14,9 @@ Pre-screening (``screen``, off by default): every round, CR-LSO's ``screen_facto
 predictor-ranked candidates as the round queries are scored by the supernet evaluator
 (`darts_backend.evaluate`: inherited weights, accuracy on held-out images), and only the best
 screened are proposed (ties keep the predictor's order). The seeds and the random initial cells
-are screened too, so no query is ever of a cell the evaluator did not see. `stats()` counts
-screened and proposed cells; run folders record it in ``summary.json``.
+are screened too, so no query is ever of a cell the evaluator did not see; this includes the
+neighbours a stalled round sweeps first, which are re-ranked by the screener like the rest.
+`stats()` counts screened and proposed cells; run folders record it in ``summary.json``.
 
 Measured (``/tmp/b5/single-darts-s0``, Single-DARTS C=8 N=1, 10 epochs on 10k CIFAR-10 images): the
 screening accuracy of 150 random cells ranks them *against* their NB201 valid accuracy (Kendall
@@ -28,6 +29,7 @@ metric (each distinct genotype one query of the budget), and the latent model is
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +64,8 @@ class HybridConfig(CRLSOConfig):
 
 
 def supernet_seeds(run_dir: str, alpha_top: int) -> list[Genotype]:
-    """The derived genotype of an NB201 search run, then its ``alpha_top`` best cells by alpha (deduplicated)."""
+    """The derived genotype of a single-darts/darts run (NB201 or DARTS space), then its ``alpha_top``
+    most probable cells under the final alphas (deduplicated)."""
     from darts_backend.results import load_outcome
 
     outcome = load_outcome(run_dir)
@@ -105,12 +108,13 @@ class HybridSearch(CRLSOSearch):
     def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
         want = min(n, cfg.batch_size) if len(self.observed) >= cfg.n_init else min(n, cfg.n_init - len(self.observed))
-        if not self.screener:
+        if self.screener is None:
             chosen = self._initial(want) if len(self.observed) < cfg.n_init else self._propose(want)
         else:
             factor = cfg.screen_factor
             pool = self._initial(want * factor) if len(self.observed) < cfg.n_init else self._propose(want * factor)
             chosen = self._screen(pool, want)
+        chosen = chosen[:n]  # the contract: at most n (seeds beyond n come in the next asks)
         self.proposed += len(chosen)
         return chosen
 
@@ -146,10 +150,16 @@ def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: in
     from darts_backend.trainer import CHECKPOINT
 
     out = Path(out_dir)
-    if (out / "genotype.json").is_file():
-        return out
     config = SearchRunConfig(method=method, space=space, data=data, seed=seed, channels=channels, cells=cells,
                              epochs=epochs, batch_size=batch_size, limit_train=limit_train, threads=threads)
+    if (out / "genotype.json").is_file():
+        done = json.loads((out / "config.json").read_text())
+        differ = sorted(k for k in ("method", "space", "data", "seed", "channels", "cells", "epochs", "batch_size", "limit_train")
+                        if done.get(k) != getattr(config, k))
+        if differ:
+            raise ValueError(f"{out} holds a finished supernet search with other settings ({', '.join(differ)}); "
+                             "choose a new --out or pass it as --supernet")
+        return out
     run_search(config, out, resume=(out / CHECKPOINT).is_file(), progress=progress)
     return out
 

@@ -102,7 +102,7 @@ def test_screening_needs_a_supernet(tiny_crlso_options) -> None:
         create_searcher("hybrid", get_space("nb201"), seed=0, options={**tiny_crlso_options, "screen": True})
 
 
-def test_cli_runs_both_steps_and_resumes(tmp_path, supernet_run, data_store, tiny_crlso_options, capsys) -> None:
+def test_cli_runs_both_steps_resumes_and_refuses_other_settings(tmp_path, supernet_run, data_store, tiny_crlso_options, capsys) -> None:
     out = tmp_path / "hybrid"
     args = ["hybrid", "--out", str(out), "--data", "synthetic", "--channels", "4", "--cells", "1", "--epochs", "1",
             "--batch-size", "32", "--limit-train", "64", "--threads", "1", "--budget", "12", "--alpha-top", "2",
@@ -118,6 +118,15 @@ def test_cli_runs_both_steps_and_resumes(tmp_path, supernet_run, data_store, tin
     logged = [json.loads(line)["genotype"] for line in (out / "search" / "queries.jsonl").read_text().splitlines()]
     assert logged[: len(record["seeds"])] == record["seeds"] and len(logged) == 12
     assert (out / "supernet" / "genotype.json").is_file()
-    assert main(args) == 0  # finished: both steps are read back, nothing is re-run
+    # killed after 7 queries: the same command finishes with exactly the same queries
+    (out / "search" / "summary.json").unlink()
+    lines = (out / "search" / "queries.jsonl").read_text().splitlines(keepends=True)
+    (out / "search" / "queries.jsonl").write_text("".join(lines[:7]))
+    assert main(args) == 0
+    assert (out / "search" / "queries.jsonl").read_text() == "".join(lines)
+    assert json.loads((out / "search" / "summary.json").read_text())["resumed_from_step"] == 7
+    capsys.readouterr()
     assert main(["hybrid", "--out", str(out), "--budget", "5"]) == 2
     assert "exactly one of --supernet" in capsys.readouterr().err
+    assert main([*args[:args.index("--epochs") + 1], "2", *args[args.index("--epochs") + 2:]]) == 2
+    assert "other settings (epochs)" in capsys.readouterr().err

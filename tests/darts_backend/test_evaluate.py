@@ -22,7 +22,29 @@ def run_dir(tmp_path_factory):
     return out
 
 
-def test_offset_gives_images_disjoint_from_the_training_subset(tmp_path) -> None:
+def test_held_out_images_of_an_image_tar_are_disjoint_from_the_run_subset(tmp_path) -> None:
+    import tarfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        folder = tmp_path / "imgs" / "train" / cls
+        folder.mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    with tarfile.open(tmp_path / "imgs.tar", "w") as tar:
+        tar.add(tmp_path / "imgs", arcname=".")
+    key = lambda s: {bytes(img.numpy().tobytes()) for img in s.images}  # noqa: E731
+    for source in (tmp_path / "imgs", tmp_path / "imgs.tar"):
+        used = load_dataset(source, "train", limit=12, generator=torch.Generator().manual_seed(5))  # as run_search draws
+        rest = load_dataset(source, "train", limit=100, offset=12, generator=torch.Generator().manual_seed(5))
+        assert len(rest) == 8 and not key(used) & key(rest) and len(key(used) | key(rest)) == 20
+    with pytest.raises(ValueError, match="offset must be in"):
+        load_dataset(tmp_path / "imgs.tar", "train", limit=3, offset=20)
+
+
+def test_offset_gives_images_disjoint_from_the_training_subset() -> None:
     full = load_dataset("synthetic", "train", limit=200, generator=torch.Generator().manual_seed(0))
     first = full.limit(50, generator=torch.Generator().manual_seed(1))
     rest = full.limit(60, offset=50, generator=torch.Generator().manual_seed(1))
@@ -44,10 +66,11 @@ def test_scores_are_deterministic_and_leave_running_statistics_alone(run_dir) ->
     assert evaluator.num_images == 64
     space = get_space("nb201")
     cells = [space.sample(np.random.default_rng(i)) for i in range(4)]
-    before = {k: v.clone() for k, v in evaluator.network.state_dict().items() if "running" in k}
+    before = {k: v.clone() for k, v in evaluator.network.named_buffers() if "running" in k or "num_batches" in k}
+    assert any("running_mean" in k for k in before) and any("num_batches" in k for k in before)
     first = evaluator.evaluate(cells)
     assert [s.key for s in evaluator.evaluate(cells)] == [s.key for s in first]
-    after = {k: v for k, v in evaluator.network.state_dict().items() if "running" in k}
+    after = dict(evaluator.network.named_buffers())
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert all(0.0 <= s.accuracy <= 100.0 and s.loss > 0 for s in first) and evaluator.evaluated == 8
     assert evaluator.score(cells) == [s.accuracy for s in first]
