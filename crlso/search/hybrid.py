@@ -98,11 +98,11 @@ class HybridSearch(CRLSOSearch):
 
             screener = load_evaluator(cfg.seed_from, images=cfg.screen_images, split=cfg.screen_split or None)
         self.screener = screener if cfg.screen else None
-        self.screened: set[str] = set()
+        self.screened: dict[str, Any] = {}  # genotype string -> its screening key (each cell is scored once)
         self.proposed = 0
 
     def stats(self) -> dict[str, int]:
-        """Seeds, screened candidates and proposed cells so far."""
+        """Seeds, distinct screened candidates and proposed cells so far."""
         return {"seeds": len(self.seeds), "screened": len(self.screened), "proposed": self.proposed}
 
     def ask(self, n: int) -> list[Genotype]:
@@ -127,10 +127,11 @@ class HybridSearch(CRLSOSearch):
     def _screen(self, candidates: list[Genotype], want: int) -> list[Genotype]:
         """The ``want`` best candidates by the screener; unseen seeds always pass."""
         assert self.screener is not None
-        results = self.screener.evaluate(candidates)
-        self.screened.update(str(g) for g in candidates)
+        new = [g for g in candidates if str(g) not in self.screened]
+        self.screened.update((str(g), r.key) for g, r in zip(new, self.screener.evaluate(new) if new else []))
         seeds = {str(g) for g in self.seeds}
-        order = sorted(range(len(candidates)), key=lambda i: (str(candidates[i]) not in seeds, _neg(results[i].key)))
+        keys = [self.screened[str(g)] for g in candidates]
+        order = sorted(range(len(candidates)), key=lambda i: (str(candidates[i]) not in seeds, _neg(keys[i])))
         return [candidates[i] for i in order[: max(want, sum(str(g) in seeds for g in candidates))]]
 
 
