@@ -104,6 +104,7 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
     if kind == "search":
         run = load(run_dir)
         meta = {key: run.config.get(key) for key in ("space", "dataset", "search_metric", "report_metric")}
+        meta["report_metric"] = run.summary.get("report_metric", meta["report_metric"])  # a supernet oracle reports its own metric
         meta.update(methods=[run.config["method"]], seeds=[run.config["seed"]], budgets=[run.config["budget"]])
         return meta, [run]
     meta = json.loads((run_dir / "compare.json").read_text())

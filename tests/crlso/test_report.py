@@ -122,3 +122,26 @@ def test_search_report_with_latent_sections(tmp_path, data_store, tiny_crlso_opt
     text = page.read_text()
     assert "Latent space map" in text and "Predicted vs true" in text and "Kendall tau" in text
     assert len(_embedded_pngs(page)) == 4
+
+
+def test_supernet_oracle_run_reports_its_own_metric(tmp_path) -> None:
+    """A search whose oracle is a supernet (no table) has no test metric: the page reports the search metric."""
+    from crlso.experiment import summarize
+    from crlso.atomic import write_json_atomic
+    from nasspace import get_space
+
+    space = get_space("darts")
+    cells = [str(space.sample(np.random.default_rng(i))) for i in range(6)]
+    values = [10.0, 14.0, 12.0, 19.0, 18.0, 11.0]
+    config = RunConfig(method="random", space="darts", budget=6, search_metric="supernet_acc", supernet=str(tmp_path))
+    summary = summarize(config, cells, values, None)
+    assert summary["best"] == {"step": 4, "genotype": cells[3], "supernet_acc": 19.0}
+    assert summary["report_metric"] == "supernet_acc" and summary["queries_to_optimum"] is None
+    assert summary["best_so_far"] == [10.0, 14.0, 14.0, 19.0, 19.0, 19.0]
+    run = tmp_path / "run"
+    write_json_atomic(run / "config.json", config.to_json())
+    write_json_atomic(run / "summary.json", summary)
+    (run / "queries.jsonl").write_text("".join(json.dumps({"step": i + 1, "genotype": g, "value": v}) + "\n"
+                                               for i, (g, v) in enumerate(zip(cells, values))))
+    html = build_report(run).read_text()
+    assert "supernet_acc" in html and "test_acc" not in html
