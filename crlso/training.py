@@ -39,6 +39,7 @@ from crlso.vae import GraphVAE
 
 __all__ = [
     "ModelConfig",
+    "default_model_config",
     "PretrainConfig",
     "SemiSupervisedConfig",
     "default_device",
@@ -77,6 +78,16 @@ class ModelConfig:
     icnn_activation: str = "softplus"
     predictor_hidden: int = 64
     predictor_layers: int = 3
+    readout: str = "sum"  # of the VAE encoder: "sum" or "positions" (see crlso.encoder)
+
+
+def default_model_config(space: str) -> ModelConfig:
+    """The model sizes a space starts from. DARTS genotypes (30-node graphs, 32 categorical choices)
+    need a positional readout, a wider decoder and a larger code: on 1,000 cells x 20 epochs that took
+    per-choice reconstruction from 0.50 to 0.93 (held-out cells 0.48 to 0.72)."""
+    if space == "darts":
+        return ModelConfig(space="darts", readout="positions", decoder_hidden=256, latent_dim=32)
+    return ModelConfig(space=space)
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,8 @@ def default_cache_dir() -> Path:
 
 def build_vae(config: ModelConfig) -> GraphVAE:
     featurizer = featurizer_for(config.space)
-    body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=config.gnn_hidden, num_layers=config.gnn_layers)
+    body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=config.gnn_hidden, num_layers=config.gnn_layers,
+                   readout=config.readout, max_nodes=featurizer.max_nodes)
     decoder = create_decoder(config.space, latent_dim=config.latent_dim, hidden=config.decoder_hidden, num_blocks=config.decoder_blocks)
     return GraphVAE(GraphEncoder(body, latent_dim=config.latent_dim), decoder, noise_scale=config.noise_scale)
 
@@ -196,7 +208,10 @@ def vae_cache_path(model_config: ModelConfig, config: PretrainConfig, cache_dir:
     For a non-enumerable space the key also names the data files of its training cells (NB201
     keys are as they always were).
     """
-    content = {"format": CACHE_FORMAT, "model": dataclasses.asdict(model_config), "pretrain": dataclasses.asdict(config)}
+    model = dataclasses.asdict(model_config)
+    if model["readout"] == "sum":  # the default readout leaves the keys of caches written before it existed
+        del model["readout"]
+    content = {"format": CACHE_FORMAT, "model": model, "pretrain": dataclasses.asdict(config)}
     if model_config.space in TRAINING_SOURCES:
         content["cells"] = list(TRAINING_SOURCES[model_config.space])
     text = json.dumps(content, sort_keys=True)

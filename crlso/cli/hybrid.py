@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from crlso.experiment import RunConfig, run_experiment
     from crlso.search import searcher_config
+    from crlso.training import default_model_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds
 
     if args.budget < 1:
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
     metric = args.search_metric
     if darts:  # the latent model of the DARTS cells; the supernet's accuracy as the search metric
         model = options.get("model", {})
-        options["model"] = {**(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
+        options["model"] = {**dataclasses.asdict(default_model_config("darts")),
+                            **(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
         metric = "supernet_acc" if metric == "valid_acc" else metric
     resolved = searcher_config("hybrid", options)
     if darts and resolved.screen:

@@ -58,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
     from crlso.atomic import write_json_atomic
     from crlso.checkpoints import save_checkpoint
     from crlso.cells import training_cells_batch
-    from crlso.training import (ModelConfig, PretrainConfig, SemiSupervisedConfig, cached_pretrained_vae,
-                                default_device, encode, train_semi_supervised)
+    from crlso.training import (PretrainConfig, SemiSupervisedConfig, cached_pretrained_vae, default_device,
+                                default_model_config, encode, train_semi_supervised)
 
     hidden = {} if args.hidden is None else {
         name: args.hidden for name in ("gnn_hidden", "decoder_hidden", "icnn_hidden", "predictor_hidden")}
-    model = ModelConfig(space=args.space, **({"latent_dim": args.latent_dim} if args.latent_dim else {}), **hidden)
+    sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim else {}), **hidden}
+    model = dataclasses.replace(default_model_config(args.space), **sizes)
     pretrain = PretrainConfig(**({"epochs": args.pretrain_epochs} if args.pretrain_epochs else {}))
     semi = SemiSupervisedConfig(**({"joint_epochs": args.epochs} if args.epochs is not None else {}),
                                 **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))

@@ -87,3 +87,34 @@ def test_checkpoint_round_trip(tmp_path) -> None:
     assert float(loaded["predictor"].target_mean) == pytest.approx(0.3)
     with pytest.raises(FileNotFoundError):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_positions_readout_keeps_node_identity_and_batches_independently() -> None:
+    from torch_geometric.data import Batch, Data
+
+    from crlso.encoder import GNNBody
+
+    torch.manual_seed(0)
+    body = GNNBody(node_dim=4, edge_dim=2, hidden=8, num_layers=1, readout="positions", max_nodes=5).eval()
+    summed = GNNBody(node_dim=4, edge_dim=2, hidden=8, num_layers=1).eval()
+    summed.load_state_dict(body.state_dict(), strict=False)
+    x = torch.eye(4)[[0, 1, 2, 3]]
+    no_edges = dict(edge_index=torch.zeros(2, 0, dtype=torch.long), edge_attr=torch.zeros(0, 2))
+    a, b = Data(x=x, **no_edges), Data(x=x.flip(0), **no_edges)  # the same nodes in another order
+    small = Data(x=torch.eye(4)[[2, 1]], **no_edges)
+    with torch.no_grad():
+        both = body(Batch.from_data_list([a, b, small]))
+        assert torch.allclose(summed(Batch.from_data_list([a]))[0], summed(Batch.from_data_list([b]))[0], atol=1e-6)
+        assert not torch.allclose(both[0], both[1])  # which node holds which op is kept
+        assert torch.allclose(both[2], body(Batch.from_data_list([small]))[0], atol=1e-6)  # padding, no leakage
+    with pytest.raises(ValueError, match="positions needs max_nodes"):
+        GNNBody(node_dim=4, edge_dim=2, readout="positions")
+
+
+def test_default_model_configs_keep_the_nb201_cache_key() -> None:
+    from crlso.training import ModelConfig, PretrainConfig, default_model_config, vae_cache_path
+
+    assert default_model_config("nb201") == ModelConfig()
+    assert vae_cache_path(ModelConfig(), PretrainConfig()).name == "vae-nb201-0b7f27b8b67878e7.pt"
+    darts = default_model_config("darts")
+    assert darts.readout == "positions" and vae_cache_path(darts, PretrainConfig()) != vae_cache_path(ModelConfig(space="darts"), PretrainConfig())
