@@ -134,6 +134,19 @@ def queries_to_optimum(genotypes: list[str], optimum: str) -> int | None:
     return genotypes.index(optimum) + 1 if optimum in genotypes else None
 
 
+def _same_run(existing: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a run folder's config is this run's: equal, except that resolved options added to the
+    searcher since the folder was written (at their defaults, as the user did not set them) are ignored."""
+
+    def covers(old: Any, new: Any) -> bool:
+        if isinstance(old, dict) and isinstance(new, dict):
+            return set(old) <= set(new) and all(covers(old[k], new[k]) for k in old)
+        return old == new
+
+    rest = lambda config: {k: v for k, v in config.items() if k != "resolved_options"}  # noqa: E731
+    return rest(existing) == rest(current) and covers(existing.get("resolved_options", {}), current.get("resolved_options", {}))
+
+
 def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume, or just read back) one search into ``out_dir``; returns its summary.
 
@@ -146,7 +159,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
     if config_path.exists():
         existing = json.loads(config_path.read_text())
-        if existing != config_json:
+        if not _same_run(existing, config_json):
             raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
         if summary_path.exists():
             return json.loads(summary_path.read_text())

@@ -153,7 +153,7 @@ def latent_scores(vae: nn.Module, mu: Tensor, batch: Batch, labelled: np.ndarray
     Args:
         vae: the unlabelled pre-trained VAE (its encoder body warm-starts the predictors).
         mu: ``(N, d)`` VAE codes of all cells.
-        batch: all ``N`` cells as one PyG batch.
+        batch: all ``N`` cells as one PyG batch (as the predictors should see them, e.g. pruned).
         labelled: ``(n,)`` indices of the labelled cells; ``targets (n,)`` their metric.
     """
     from crlso.training import build_icnn, build_predictor, fit_icnn, subset_batch
@@ -190,7 +190,8 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, progress: bool = 
     """Run B2; returns ``{"runs": [...], "summary": {n: {model: {metric: (mean, sd)}}}}``.
 
     Raises:
-        ValueError: unknown head, or an ``n`` outside ``2..N-k``.
+        ValueError: unknown head, a space other than ``nb201``, ``forest_weight`` outside
+            ``[0, 1]``, or an ``n`` outside ``2..N-k``.
     """
     from crlso.cell_features import nb201_cell_features, prune_dead_edges
     from crlso.graphs import all_cells_batch, batch_genotypes

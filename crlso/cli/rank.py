@@ -3,7 +3,8 @@
 The model is the ``checkpoint.pt`` that ``crlso train`` writes (VAE + ICNN + GNN predictor),
 loaded with ``weights_only=True``. Bad input lines are reported on stderr with their line
 number; ``--on-error fail`` (default) stops before writing anything, ``--on-error skip`` ranks the
-rest and also lists the skipped lines in the output folder's ``rank_errors.jsonl``.
+rest and also lists the skipped lines in the output folder's ``rank_errors.jsonl``. The
+genotypes are read in the checkpoint's space; ``--space`` naming another one is an error.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", required=True, help="checkpoint.pt written by `crlso train`")
     parser.add_argument("--out", required=True, help="ranked output: .csv, else JSONL")
     parser.add_argument("--format", default="auto", help="input format: auto, json, jsonl or text (default auto)")
-    parser.add_argument("--space", default="nb201", help="space of canonical strings (default nb201)")
+    parser.add_argument("--space", default=None,
+                        help="space of the genotypes (default: the checkpoint's; another space is an error)")
     parser.add_argument("--by", default=None, help="score to rank by: icnn, predictor or mean (default: mean if both heads, else the one present)")
     parser.add_argument("--on-error", default="fail", choices=ON_ERROR, help="bad input line: fail (default) or skip it")
     parser.set_defaults(handler=run)
@@ -31,12 +33,16 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from crlso.atomic import write_text_atomic
-    from crlso.checkpoints import load_models
+    from crlso.checkpoints import load_checkpoint, load_models
     from crlso.ranking import SCORERS, read_genotypes, score_genotypes, write_ranking
 
     if args.by is not None and args.by not in SCORERS:
         raise ValueError(f"unknown --by {args.by!r}; valid: {', '.join(SCORERS)}")
-    entries, bad = read_genotypes(args.input, space=args.space, fmt=args.format)
+    space = load_checkpoint(args.checkpoint)["model_config"].get("space", "nb201")
+    if args.space is not None and args.space != space:
+        raise ValueError(f"{args.checkpoint} holds a model of the {space!r} space, but --space is {args.space!r}; "
+                         f"rank {space} genotypes with it, or train a {args.space} model (crlso train --space {args.space})")
+    entries, bad = read_genotypes(args.input, space=space, fmt=args.format)
     for item in bad:
         print(f"crlso rank: {args.input}: {item}", file=sys.stderr)
     if bad and args.on_error == "fail":

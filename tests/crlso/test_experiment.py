@@ -100,3 +100,14 @@ def test_nested_config_options_take_json_objects() -> None:
         searcher_config("crlso", {"model": '{"latent": 8}'})
     with pytest.raises(ValueError, match="not a JSON object"):
         searcher_config("crlso", {"model": "latent_dim=8"})
+
+
+def test_a_run_folder_from_before_a_new_option_still_matches() -> None:
+    from crlso.experiment import _same_run
+
+    old = {"method": "crlso", "options": {}, "resolved_options": {"n_init": 10, "model": {"latent_dim": 16}}}
+    new = {"method": "crlso", "options": {}, "resolved_options": {"n_init": 10, "model": {"latent_dim": 16, "readout": "sum"}}}
+    assert _same_run(old, new)
+    assert not _same_run(new, old)  # the folder knows an option this code lacks
+    assert not _same_run(old, {**new, "resolved_options": {"n_init": 12, "model": {"latent_dim": 16}}})
+    assert not _same_run(old, {**new, "options": {"n_init": 10}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from crlso.search import create_searcher, list_searchers, run_search, searcher_config
@@ -61,19 +63,23 @@ def test_cells_candidates_pick_the_acquisition_maximiser(nb201_cifar10, tiny_bo_
     import torch
 
     space = get_space("nb201")
-    searcher = create_searcher("latent_bo", space, seed=2, options={**tiny_bo_options, "candidates": "cells"})
+    searcher = create_searcher("latent_bo", space, seed=2, options={**tiny_bo_options, "prescreen": 0})
     initial = searcher.ask(100)
     searcher.tell(initial, [nb201_cifar10.query(g, "valid_acc") for g in initial])
     x = searcher.codes[torch.tensor([searcher.index[str(g)] for g, _ in searcher.observed])]
     y = torch.tensor([[v] for _, v in searcher.observed], dtype=torch.float64)
     gp = searcher._fit(x, y, searcher._bounds(x))
     acq = searcher._acquisition(gp, x, y, seed=0)
-    (picked,) = searcher._pick_cells(acq, set(searcher.seen), 1)
+    best_f = float(y.max())
+    (picked,) = searcher._pick_cells(gp, acq, best_f, set(searcher.seen), 1)
     unseen = [i for i, g in enumerate(searcher.cells) if str(g) not in searcher.seen]
     with torch.no_grad():
         values = acq(searcher.codes[torch.tensor(unseen)].unsqueeze(1))
-    best = searcher.cells[unseen[int(values.argmax())]]
-    assert str(picked) == str(best) and str(picked) not in searcher.seen
+    assert str(picked) == str(searcher.cells[unseen[int(values.argmax())]]) and str(picked) not in searcher.seen
+    # prescreen = 1 leaves only the best cell by analytic log-EI
+    searcher.config = dataclasses.replace(searcher.config, prescreen=1)
+    (screened,) = searcher._pick_cells(gp, acq, best_f, set(searcher.seen), 3)
+    assert [str(screened)] == [str(g) for g in searcher._fill(gp, best_f, set(searcher.seen), 1)]
 
 
 @pytest.mark.parametrize("acquisition,candidates", [("qlogei", "cells"), ("qlognei", "cells"), ("qlogei", "box")])
