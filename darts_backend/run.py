@@ -7,7 +7,6 @@ shared `nasspace` format) and ``result.json`` (genotype, NB201 lookup when the t
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,10 +15,10 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.files import load_checkpoint, write_json
+from darts_backend.files import write_json
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
-from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, prepare_run
+from darts_backend.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
@@ -158,11 +157,7 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
     Raises:
         ValueError: the folder has no ``checkpoint.pt`` or was not written by `run_search`.
     """
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
-    state = load_checkpoint(path, map_location=device)
-    config = json.loads(state["run_config"])
+    state, config = load_run_checkpoint(run_dir, device)
     if config.get("space") not in SPACES or config.get("method") not in ("single-darts", "darts"):
         raise ValueError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
                          f"not a single-darts or darts run on {' or '.join(SPACES)}")

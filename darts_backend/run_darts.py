@@ -26,7 +26,7 @@ from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
 from darts_backend.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.train_genotype import load_genotype_file
-from darts_backend.trainer import CHECKPOINT, SearchTrainer, TrainerConfig, prepare_run
+from darts_backend.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.atomic import atomic_path
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
@@ -196,11 +196,7 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
     Raises:
         ValueError: the folder has no ``checkpoint.pt`` or is not a DARTS-space search run.
     """
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
-    state = load_checkpoint(path, map_location=device)
-    config = json.loads(state["run_config"])
+    state, config = load_run_checkpoint(run_dir, device)
     if config.get("space") not in SPACES or config.get("method") not in METHODS:
         raise ValueError(f"{run_dir} is a {config.get('space')!r} run of method {config.get('method')!r}, "
                          f"not a DARTS-space one (spaces {', '.join(SPACES)}; methods {', '.join(METHODS)})")

@@ -24,7 +24,7 @@ from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
 
-__all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "CHECKPOINT", "METRICS", "ALPHAS"]
+__all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "CHECKPOINT", "METRICS", "ALPHAS", "load_run_checkpoint"]
 
 _MAY_CHANGE_ON_RESUME = frozenset({"device", "threads", "channels_last"})
 CHECKPOINT = "checkpoint.pt"
@@ -76,6 +76,19 @@ def prepare_run(out_dir: str | Path, *, resume: bool, threads: int | None, devic
     if threads is not None:
         torch.set_num_threads(threads)
     return out, select_device(device)
+
+
+def load_run_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The last ``checkpoint.pt`` of a search run folder and the run configuration stored in it.
+
+    Raises:
+        ValueError: the folder holds no checkpoint.
+    """
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
+    state = load_checkpoint(path, map_location=device)
+    return state, json.loads(state["run_config"])
 
 
 class SearchTrainer:
