@@ -15,7 +15,7 @@ import torch
 from crlso.atomic import save_torch_atomic
 from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_models"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_models", "load_trained_vae", "check_trained_model"]
 
 FORMAT_VERSION = 1
 
@@ -72,3 +72,43 @@ def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -
         module.load_state_dict(state)
         models[name] = module.to(map_location).eval()
     return models
+
+
+def _trained_checkpoint(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    path = Path(model_dir) / "checkpoint.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint.pt in {model_dir}: pass the --out folder of a `crlso train` run")
+    return path, load_checkpoint(path)
+
+
+def check_trained_model(model_dir: str | Path, *, space: str, dataset: str, metric: str) -> dict[str, Any]:
+    """The training config of a ``crlso train`` folder, checked against a search's space, dataset and metric.
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``model_dir``.
+        ValueError: the model was trained on another space, dataset or metric (the message names both).
+    """
+    path, payload = _trained_checkpoint(model_dir)
+    config = payload.get("config", {})
+    for name, wanted in (("space", space), ("dataset", dataset), ("metric", metric)):
+        if config.get(name) != wanted:
+            raise ValueError(f"the model in {model_dir} was trained on {name} {config.get(name)!r}; this search is on {wanted!r}")
+    if "vae" not in payload["state_dicts"]:
+        raise ValueError(f"{path} holds no VAE")
+    return config
+
+
+def load_trained_vae(model_dir: str | Path, *, space: str) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """The model sizes and the VAE ``state_dict`` of a ``crlso train`` folder.
+
+    Raises:
+        FileNotFoundError: no checkpoint in ``model_dir``.
+        ValueError: the model is of another space, or holds no VAE.
+    """
+    path, payload = _trained_checkpoint(model_dir)
+    model = ModelConfig(**payload["model_config"])
+    if model.space != space:
+        raise ValueError(f"the model in {model_dir} is for space {model.space!r}; this search is on {space!r}")
+    if "vae" not in payload["state_dicts"]:
+        raise ValueError(f"{path} holds no VAE")
+    return model, payload["state_dicts"]["vae"]

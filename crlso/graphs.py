@@ -130,6 +130,10 @@ class GraphBank:
         """Append the graphs of ``genotypes`` (positions ``len(self) ..``)."""
         self.extra.extend(to_data(g, self.featurizer) for g in genotypes)
 
+    def everything(self) -> Batch:
+        """Every graph of the bank as one `Batch` (the base itself when nothing was appended)."""
+        return self.base if not self.extra else self.select(range(self.num_graphs))
+
     def select(self, index: torch.Tensor | Sequence[int]) -> Batch:
         """The graphs at ``index (K,)`` as a new `Batch`, in that order.
 

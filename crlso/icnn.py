@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NonNegativeLinear", "ICNN"]
+__all__ = ["NonNegativeLinear", "ICNN", "MLPHead", "create_head", "HEADS"]
 
 
 class NonNegativeLinear(nn.Module):
@@ -83,3 +83,50 @@ class ICNN(nn.Module):
         z = z.detach().requires_grad_(True)
         (gradient,) = torch.autograd.grad(self(z).sum(), z)
         return gradient
+
+
+class MLPHead(nn.Module):
+    """A plain MLP ``R^d -> R`` with the ICNN's interface: the *non-convex* twin used in ablations.
+
+    Same widths and activation as `ICNN`, no sign constraint, so it can fit any shape; it tells what
+    the convexity of the ICNN buys when it replaces the ICNN in the joint VAE fit.
+
+    Args:
+        in_dim: input (latent) width.
+        hidden: width of each hidden layer.
+        num_layers: hidden layers (>= 1).
+        activation: ``"softplus"`` or ``"leaky_relu"``.
+    """
+
+    def __init__(self, in_dim: int, *, hidden: int = 64, num_layers: int = 2, activation: str = "softplus"):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
+        layers: list[nn.Module] = []
+        width = in_dim
+        for _ in range(num_layers):
+            layers += [nn.Linear(width, hidden), _ACTIVATIONS[activation]()]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``z (B, d)`` -> ``(B,)``."""
+        return self.net(z).squeeze(-1)
+
+    grad = ICNN.grad
+
+
+HEADS = {"icnn": ICNN, "mlp": MLPHead}
+
+
+def create_head(kind: str, in_dim: int, *, hidden: int, num_layers: int, activation: str) -> ICNN | MLPHead:
+    """The latent error model by name: ``icnn`` (convex in z) or ``mlp`` (its non-convex twin).
+
+    Raises:
+        ValueError: unknown ``kind``; lists the valid ones.
+    """
+    if kind not in HEADS:
+        raise ValueError(f"unknown latent head {kind!r}; valid: {', '.join(HEADS)}")
+    return HEADS[kind](in_dim, hidden=hidden, num_layers=num_layers, activation=activation)

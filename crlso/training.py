@@ -6,6 +6,9 @@
 2. `fit_predictor`: the GNN regressor on the labelled cells (targets standardized inside).
 3. `fit_vae_icnn`: VAE + ICNN jointly on all cells, each with its label or the predictor's
    pseudo-label: reconstruction + beta * KL + weight * MSE(ICNN(z), target).
+4. `refit_vae_icnn`: the same loss, warm-started and bounded, as a search re-regularizes its
+   latent space while labels arrive: every minibatch holds all labelled cells plus a random draw
+   of the others.
 
 Targets are *errors* (1 - accuracy/100), so the convex ICNN is minimized.
 """
@@ -32,7 +35,7 @@ from crlso.atomic import save_torch_atomic
 from crlso.cells import TRAINING_SOURCES, training_cells_batch
 from crlso.decoder import create_decoder
 from crlso.encoder import GNNBody, GraphEncoder
-from crlso.graphs import batch_genotypes, featurizer_for
+from crlso.graphs import GraphBank, batch_genotypes, featurizer_for
 from crlso.icnn import ICNN
 from crlso.predictor import GNNPredictor
 from crlso.vae import GraphVAE
@@ -56,6 +59,7 @@ __all__ = [
     "predict",
     "fit_icnn",
     "fit_vae_icnn",
+    "refit_vae_icnn",
     "train_semi_supervised",
 ]
 
@@ -251,14 +255,15 @@ def cached_pretrained_vae(
 
 
 @torch.no_grad()
-def encode(vae: GraphVAE, batch: Batch, *, chunk: int = 4096) -> Tensor:
-    """``(num_graphs, latent_dim)`` posterior means of a batch, in chunks."""
+def encode(vae: GraphVAE, batch: Batch | GraphBank, *, chunk: int = 4096) -> Tensor:
+    """``(num_graphs, latent_dim)`` posterior means of a batch (or a `GraphBank`), in chunks."""
     vae.eval()
     device = next(vae.parameters()).device
+    select = batch.select if isinstance(batch, GraphBank) else lambda index: subset_batch(batch, index)
     out = []
     for start in range(0, batch.num_graphs, chunk):
         index = list(range(start, min(start + chunk, batch.num_graphs)))
-        out.append(vae.encode(subset_batch(batch, index).to(device)).mu)
+        out.append(vae.encode(select(index).to(device)).mu)
     return torch.cat(out)
 
 
@@ -357,6 +362,68 @@ def fit_vae_icnn(
             optimizer.step()
             schedule.step()
     vae.eval(), icnn.eval()
+
+
+def refit_vae_icnn(
+    vae: GraphVAE,
+    head: nn.Module,
+    graphs: GraphBank,
+    recon_targets: Tensor,
+    targets: Tensor,
+    labelled: Tensor,
+    *,
+    epochs: float,
+    batch_size: int,
+    lr: float,
+    beta: float,
+    weight: float,
+    label_weight: float,
+    grad_clip: float = 5.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    generator: torch.Generator,
+) -> float:
+    """Warm-started joint fit of the VAE and its latent head (ICNN or MLP) on every cell.
+
+    ``ceil(epochs * N / batch_size)`` Adam steps; each minibatch is every labelled cell plus
+    ``batch_size`` cells drawn at random from all ``N`` (so over the fit every cell is seen about
+    ``epochs`` times and the labels in every step). Loss per step:
+    ``recon + beta * KL + weight * sum(w * (head(z) - target)^2) / sum(w)`` with ``w`` =
+    ``label_weight`` on labelled cells and 1 elsewhere. Reparameterization noise comes from the
+    global torch RNG (callers seed it, e.g. inside ``torch.random.fork_rng``).
+
+    Args:
+        graphs: the ``N`` cells' graphs (``select(index)`` -> PyG batch).
+        recon_targets: ``(N, ...)`` the decoder's targets of the cells (`GenotypeDecoder.targets`).
+        targets: ``(N,)`` standardized error of every cell: label or pseudo-label.
+        labelled: ``(L,)`` positions of the labelled cells.
+
+    Returns:
+        The mean prediction MSE over the last tenth of the steps (for logs and tests).
+    """
+    device = next(vae.parameters()).device
+    n = targets.shape[0]
+    steps = max(1, int(-(-epochs * n // batch_size)))
+    params = list(vae.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=lr, betas=betas)
+    tail: list[Tensor] = []
+    vae.train(), head.train()
+    for step in range(steps):
+        others = torch.randint(n, (batch_size,), generator=generator)
+        index = torch.cat([labelled, others])
+        w = torch.ones(index.shape[0])
+        w[: labelled.shape[0]] = label_weight
+        w = w.to(device)
+        out = vae(graphs.select(index).to(device))
+        mse = (w * (head(out.z) - targets[index].to(device)).pow(2)).sum() / w.sum()
+        loss = vae.decoder.loss(out.logits, recon_targets[index].to(device)) + beta * vae.kl(out.posterior) + weight * mse
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+        if step >= steps - max(1, steps // 10):
+            tail.append(mse.detach())
+    vae.eval(), head.eval()
+    return float(torch.stack(tail).mean())
 
 
 def train_semi_supervised(

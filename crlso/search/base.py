@@ -5,6 +5,10 @@ genotypes, has the oracle evaluate them, and tells it the values. Each searcher 
 told (`observed`, `seen`), which is exactly what the oracle has charged, so "already evaluated"
 means ``str(g) in self.seen``.
 
+Provenance: a searcher says where each proposal came from (`Searcher.mark`, `provenance_of`), e.g.
+``init``, ``latent``, ``neighbour``; `provenance` reads it back for the run log. The default source
+is the searcher's ``default_source`` (``random`` for random search).
+
 Resuming: `run_search` takes the queries a killed run already logged; the seeded searcher is run
 again from the start, its proposals are checked against the log and answered from it without new
 oracle charges or log lines, and the search then continues. A deterministic searcher therefore
@@ -56,6 +60,7 @@ class Searcher(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    default_source: ClassVar[str] = "random"
 
     def __init__(self, space: SearchSpace, *, seed: int, config: Any = None):
         self.space = space
@@ -64,6 +69,7 @@ class Searcher(ABC):
         self.rng = np.random.default_rng(seed)
         self.observed: list[tuple[Genotype, float]] = []
         self.seen: set[str] = set()
+        self.provenance_of: dict[str, dict[str, Any]] = {}  # genotype string -> {"source": ..., ...}
 
     @abstractmethod
     def ask(self, n: int) -> list[Genotype]:
@@ -76,6 +82,16 @@ class Searcher(ABC):
             if key not in self.seen:
                 self.seen.add(key)
                 self.observed.append((genotype, float(value)))
+
+    def mark(self, genotypes: list[Genotype], source: str) -> list[Genotype]:
+        """Record ``source`` as the provenance of ``genotypes`` (returned unchanged)."""
+        for genotype in genotypes:
+            self.provenance_of[str(genotype)] = {"source": source}
+        return genotypes
+
+    def provenance(self, genotype: Genotype) -> dict[str, Any]:
+        """Where a proposal came from: ``{"source": name, ...}`` (extra keys are the searcher's own)."""
+        return dict(self.provenance_of.get(str(genotype), {"source": self.default_source}))
 
     def best(self) -> tuple[Genotype, float] | None:
         """The best observed (genotype, value), earliest on ties."""
@@ -97,7 +113,7 @@ def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
 
 
 def _load_builtin() -> None:
-    from crlso.search import crlso, hybrid, latent_bo, local, random, rea  # noqa: F401  (registration)
+    from crlso.search import crlso, crlso_paper, hybrid, latent_bo, local, random, rea  # noqa: F401  (registration)
 
 
 def list_searchers() -> list[str]:

@@ -1,80 +1,66 @@
-"""CR-LSO: search by gradient descent on an input-convex error model in a graph-VAE latent space.
+"""CR-LSO: search by gradient descent on an input-convex error model in a re-regularized graph-VAE latent space.
 
 Per seed (all of it driven by `ask`/`tell`):
 
-1. Load the graph VAE pre-trained on the space's training cells *without labels* (cached on disk,
-   shared by all seeds; see `crlso.training.cached_pretrained_vae` and `crlso.cells`: every NB201
-   cell; the 11,721 known DARTS genotypes) and the posterior means ``mu`` of those cells. In a
-   space that cannot be enumerated (``darts``), every genotype the search meets outside them
-   (random initial cells, decodings, neighbours) is encoded and appended when first looked up
-   (`CRLSOSearch._index`), so the model's cells grow during the search.
-2. Evaluate ``n_init`` seeded random cells (they count against the budget).
-3. Each round: fit the GNN predictor on the evaluated cells (error = 1 - acc/100, warm-started),
-   pseudo-label a fixed seeded subset of ``pseudo_size`` other cells with it, fit the ICNN on
-   (mu, label or pseudo-label) with the labelled cells weighted up. Then from the ``top_k`` best evaluated latents, each perturbed
-   with Gaussian noise ``starts`` times, take ``steps`` steps *downhill* on the ICNN,
-   ``z <- z - eta * s * g / |g|`` with ``g = d ICNN / d z`` (gradient w.r.t. z only, unit
-   direction, ``s`` the latents' RMS spread), decoding after every step. Decoded cells already
-   evaluated or already in the pool are dropped; while the pool is short of
-   ``pool_factor * batch_size`` the round is retried with the step and noise grown by
-   ``step_growth`` (at most ``max_retries`` times; then random unseen cells fill the gap).
-   Optionally (``global_starts > 0``) codes of random cells are also descended for
-   ``global_steps`` steps toward the ICNN's minimum and their decodings join the pool.
-   The unseen one-edge neighbours of the ``neighbour_top`` best evaluated cells join the pool
-   (a learned local search: the predictor picks among them and the latent proposals).
-   The pool is ranked by predicted error and the best ``min(batch_size, n)`` are proposed, so a
-   round never asks for more than the budget left.
+1. Start from the graph VAE pre-trained on the space's cells *without labels* (cached, shared by
+   seeds; or a ``crlso train`` model with ``model_dir``), in a `LatentSpace` of the searcher's own.
+2. Evaluate ``n_init`` seeded random cells (they count against the budget; source ``init``).
+3. Each round: fit the GNN predictor on the evaluated cells (error = 1 - acc/100, warm-started).
+   **Regularize** (``regularize``, default on) when the labelled set has grown by ``reg_growth``
+   since the last time (first at ``n_init``): pseudo-label every cell with the predictor (queried
+   cells keep their value), then fit the VAE and the ICNN *jointly* on every cell, warm-started
+   (`LatentSpace.regularize`: reconstruction + beta * KL + weight * MSE(ICNN(z), target)), and
+   re-encode every code. In the rounds between, the ICNN alone is fine-tuned on the current codes
+   (labels + a seeded subset of ``pseudo_size`` pseudo-labels, labels weighted up). With
+   ``regularize=False`` the VAE stays the unlabelled one and only that ICNN fit runs (the frozen
+   space of the ablation).
+   Then from the ``top_k`` best evaluated codes, each perturbed with Gaussian noise ``starts``
+   times, take ``steps`` steps *downhill* on the ICNN (`LatentSpace.descend`: unit direction, step
+   ``step_size`` in units of the codes' RMS spread), decoding after every step (source ``latent``).
+   Decoded cells already evaluated or already in the pool are dropped; while the pool is short of
+   ``pool_factor * batch_size`` the round is retried with step and noise grown by ``step_growth``
+   (at most ``max_retries`` times; then random unseen cells fill the gap, source ``fill``).
+   Optionally (``global_starts > 0``) codes of random cells are descended for ``global_steps``
+   steps and their decodings join the pool (source ``global``). The unseen one-edge neighbours of
+   the ``neighbour_top`` best evaluated cells join the pool (source ``neighbour``).
+   The pool is ranked by predicted error (``rank_by``: the GNN predictor or the ICNN) and the best
+   ``min(batch_size, n)`` are proposed, so a round never asks for more than the budget left.
 4. Stalls (``stall_rounds > 0``): once ``stall_rounds`` rounds in a row brought no better value,
-   ``stall_action`` decides the next rounds.
-   ``"neighbours"`` (default): until the best value improves, the incumbent's unseen one-edge
-   neighbours go first (predictor-ranked; the rest of the round is the usual ranked pool), so a
-   stalled search always climbs out of a wrong predictor ranking like a hill climber would.
+   ``stall_action`` decides the next rounds. ``"neighbours"``: until the best value improves, the
+   incumbent's unseen one-edge neighbours go first (predictor-ranked; source ``stall``).
    ``"explore"``: one restart round whose candidates all lie ``explore_distance`` or more edges
-   from the incumbent: decodings of ``explore_starts`` random codes descended on the ICNN, and
-   descents from the best evaluated cells that far away.
+   from the incumbent (decodings of descents from random codes and from the best evaluated cells
+   that far away; source ``explore``).
 
-Measured on B1 (cifar10 valid_acc, budget 100; mean test_acc of the best-valid cell). Subset runs,
-seeds 0..9: plain latent descent 94.18 (optimum within 100 queries in 7/10 seeds); + neighbours of
-the top 3 94.27 (7/10); + neighbours of the top 1 94.26 (8/10); top 3 + "explore" after 3 stalled
-rounds 94.33 (7/9); top 3 + "neighbours" after 2 stalled rounds 94.37 (10/10, median 44 queries).
-Full B1, 50 seeds, with the defaults: test@100 94.36 +- 0.02, median 53 queries to the optimum
-(before: 94.16 +- 0.09, median 76).
+Every proposal carries its provenance (`Searcher.provenance`): latent proposals also name the
+evaluated cell they started from and the ICNN's predicted error at the start and the end of the
+descent. ``head="mlp"`` swaps the ICNN for a non-convex MLP of the same size (an ablation).
 
 Choices not fixed by the paper or public code (documented, configurable): unit-norm gradient
-steps; the neighbour candidates and stall handling above (edge distance = Hamming distance of the
-per-edge parts of the genotype string, exact for NB201); the predictor (not the ICNN) ranks the
-pool by default (``rank_by``); the VAE is frozen during search (``crlso train`` runs the full joint VAE + ICNN fit).
+steps; re-regularization on a growth schedule, warm-started, with every labelled cell in every
+minibatch; the neighbour candidates and stall handling above (edge distance = Hamming distance of
+the per-edge parts of the genotype string, exact for NB201); the predictor (not the ICNN) ranks the
+pool by default. The published loop itself is `crlso.search.crlso_paper`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import Any
 
 import torch
+from torch import Tensor
 
 from nasspace import Genotype
 
-from crlso.cells import training_cells_batch
-from crlso.graphs import GraphBank, featurizer_for
-from crlso.icnn import ICNN
+from crlso.icnn import create_head
 from crlso.predictor import GNNPredictor
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
-from crlso.training import (
-    ModelConfig,
-    PretrainConfig,
-    build_icnn,
-    build_predictor,
-    cached_pretrained_vae,
-    default_device,
-    encode,
-    fit_icnn,
-    fit_predictor,
-    predict,
-)
+from crlso.search.latent_space import JointFitConfig, LatentSpace, latent_model
+from crlso.training import ModelConfig, PretrainConfig, build_predictor, fit_icnn, fit_predictor, predict
 
-__all__ = ["CRLSOSearch", "CRLSOConfig", "latent_model", "config_from_dict"]
+__all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of"]
 
 _RANKERS = ("predictor", "icnn")
 _STALL_ACTIONS = ("explore", "neighbours")
@@ -82,7 +68,7 @@ _STALL_ACTIONS = ("explore", "neighbours")
 
 @dataclass(frozen=True)
 class CRLSOConfig:
-    """Options of the CR-LSO searcher (the model sizes and pre-training are nested configs)."""
+    """Options of the CR-LSO searcher (model sizes, pre-training and the joint fit are nested configs)."""
 
     n_init: int = 10
     batch_size: int = 5
@@ -102,6 +88,10 @@ class CRLSOConfig:
     explore_starts: int = 32
     explore_distance: int = 3
     rank_by: str = "predictor"
+    head: str = "icnn"
+    regularize: bool = True
+    reg_growth: float = 1.5
+    joint: JointFitConfig = field(default_factory=JointFitConfig)
     predictor_epochs: int = 150
     predictor_refit_epochs: int = 30
     predictor_lr: float = 3e-3
@@ -110,22 +100,15 @@ class CRLSOConfig:
     icnn_lr: float = 1e-2
     label_weight: float = 20.0
     pseudo_size: int = 2048
+    model_dir: str = ""
     cache_dir: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
 
-@lru_cache(maxsize=2)
-def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = "") -> tuple:
-    """(vae, cells, batch, mu (N, d)) of the cached unlabelled VAE; one per process and config.
-
-    ``cells`` are the space's training cells (`crlso.cells.training_cells`, darts from the default
-    data folder); callers must not modify the returned objects (they are shared).
-    """
-    vae, _ = cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, device=default_device(), progress=False)
-    cells, batch = training_cells_batch(model.space)
-    mu = encode(vae, batch)
-    return vae, cells, batch, mu
+def errors_of(values: list[float]) -> Tensor:
+    """``(N,)`` errors ``1 - value/100`` of accuracies in percent (what the ICNN and predictor model)."""
+    return torch.tensor([1.0 - v / 100.0 for v in values], dtype=torch.float32)
 
 
 @register_searcher("crlso")
@@ -141,66 +124,75 @@ class CRLSOSearch(Searcher):
             raise ValueError(f"unknown rank_by {cfg.rank_by!r}; valid: {', '.join(_RANKERS)}")
         if cfg.stall_action not in _STALL_ACTIONS:
             raise ValueError(f"unknown stall_action {cfg.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
-        if cfg.model.space != space.name:
-            raise ValueError(f"the model config is for space {cfg.model.space!r}, the search is on {space.name!r}")
-        self.vae, self.cells, batch, self.mu = latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
-        self.batch = GraphBank(batch, featurizer_for(space.name))  # grows with `_index` (never the shared batch)
-        self.index = {str(g): i for i, g in enumerate(self.cells)}
-        self.device = self.mu.device
+        self.model_config, self.latent = build_latent_space(cfg, space.name)
+        self.device = self.latent.device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.scale = float(self.mu.std(dim=0).pow(2).mean().sqrt())
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.predictor: GNNPredictor = build_predictor(cfg.model).to(self.device)
-            self.icnn: ICNN = build_icnn(cfg.model).to(self.device)
+            self.predictor: GNNPredictor = build_predictor(self.model_config).to(self.device)
+            m = self.model_config
+            self.icnn = create_head(cfg.head, m.latent_dim, hidden=m.icnn_hidden, num_layers=m.icnn_layers,
+                                    activation=m.icnn_activation).to(self.device)
+        self.target_mean, self.target_std = 0.0, 1.0  # the ICNN models (error - mean) / std
         self.rounds = 0
+        self.regularized_at = 0  # labelled cells at the last joint fit (0: none yet)
         self.best_value = float("-inf")
         self.stalled = 0  # rounds in a row whose answers did not beat the best value
-        # A fixed seeded subset of cells carries the pseudo-labels the ICNN is fitted on.
-        count = min(self.config.pseudo_size, len(self.cells))
-        self.pseudo_index = torch.randperm(len(self.cells), generator=self.generator)[:count]
-        self.pseudo_batch = self.batch.select(self.pseudo_index)
+        # A fixed seeded subset of cells carries the pseudo-labels of the ICNN fits between joint fits.
+        count = min(cfg.pseudo_size, len(self.latent))
+        self.pseudo_index = torch.randperm(len(self.latent), generator=self.generator)[:count]
 
     # -- models -----------------------------------------------------------------------------------
     def _refit(self) -> None:
-        """Fit the predictor on what was observed, then the ICNN on labels + pseudo-labels."""
+        """Fit the predictor on what was observed; then the joint VAE + ICNN fit or the ICNN alone."""
         cfg = self.config
         first = self.rounds == 0
-        labelled = self._index([g for g, _ in self.observed])
-        errors = torch.tensor([1.0 - v / 100.0 for _, v in self.observed], dtype=torch.float32)
-        fit_predictor(
-            self.predictor,
-            self.batch.select(labelled),
-            errors,
-            epochs=cfg.predictor_epochs if first else cfg.predictor_refit_epochs,
-            lr=cfg.predictor_lr,
-        )
+        labelled = self.latent.positions([g for g, _ in self.observed])
+        errors = errors_of([v for _, v in self.observed])
+        fit_predictor(self.predictor, self.latent.bank.select(labelled), errors,
+                      epochs=cfg.predictor_epochs if first else cfg.predictor_refit_epochs, lr=cfg.predictor_lr)
+        if cfg.regularize and (self.regularized_at == 0 or len(labelled) >= cfg.reg_growth * self.regularized_at):
+            self._regularize(labelled, errors)
+        else:
+            self._fit_head(labelled, errors, steps=cfg.icnn_steps if first else cfg.icnn_refit_steps)
+        self.rounds += 1
+
+    def _regularize(self, labelled: Tensor, errors: Tensor) -> None:
+        """Pseudo-label every cell, then the joint VAE + ICNN fit on all of them; codes re-encoded."""
+        targets = predict(self.predictor, self.latent.bank.everything()).cpu()
+        targets[labelled] = errors
+        self.target_mean, self.target_std = float(targets.mean()), float(targets.std().clamp_min(1e-6))
+        scaled = (targets - self.target_mean) / self.target_std
+        self.latent.regularize(self.icnn, scaled, labelled, self.config.joint, seed=self.seed * 1009 + self.latent.refits)
+        self.regularized_at = len(labelled)
+
+    def _fit_head(self, labelled: Tensor, errors: Tensor, *, steps: int) -> None:
+        """The ICNN alone on the current codes: labels (weighted up) + the pseudo-labelled subset."""
+        cfg = self.config
         unlabelled = ~torch.isin(self.pseudo_index, labelled)
-        pseudo = predict(self.predictor, self.pseudo_batch).cpu()[unlabelled]
+        pseudo = predict(self.predictor, self.latent.bank.select(self.pseudo_index[unlabelled])).cpu()
         index = torch.cat([labelled, self.pseudo_index[unlabelled]])
         targets = torch.cat([errors, pseudo])
         weights = torch.cat([torch.full_like(errors, cfg.label_weight), torch.ones_like(pseudo)])
-        mean, std = targets.mean(), targets.std().clamp_min(1e-6)
-        fit_icnn(
-            self.icnn,
-            self.mu[index.to(self.device)],
-            ((targets - mean) / std).to(self.device),
-            weights.to(self.device),
-            steps=cfg.icnn_steps if first else cfg.icnn_refit_steps,
-            lr=cfg.icnn_lr,
-        )
-        self.rounds += 1
+        self.target_mean, self.target_std = float(targets.mean()), float(targets.std().clamp_min(1e-6))
+        fit_icnn(self.icnn, self.latent.mu[index.to(self.device)], ((targets - self.target_mean) / self.target_std).to(self.device),
+                 weights.to(self.device), steps=steps, lr=cfg.icnn_lr)
 
-    def _descend(self, starts: torch.Tensor, step: float, steps: int | None = None) -> list[torch.Tensor]:
-        """Codes ``[(M, d)] * steps`` visited by unit-direction steps downhill from ``starts (M, d)``."""
-        z = starts
-        visited = []
-        for _ in range(steps or self.config.steps):
-            g = self.icnn.grad(z)
-            z = (z - step * self.scale * g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)).detach()
-            visited.append(z)
-        return visited
+    def predicted_error(self, z: Tensor) -> Tensor:
+        """``(B,)`` the ICNN's error (in error units) at codes ``z (B, d)``."""
+        with torch.no_grad():
+            return self.icnn(z).cpu() * self.target_std + self.target_mean
 
+    def model_scores(self) -> dict[str, float]:
+        """The ICNN's predicted error of every cell the latent space knows (for a final Kendall tau)."""
+        scores = self.predicted_error(self.latent.mu).tolist()
+        return {str(g): s for g, s in zip(self.latent.cells, scores)}
+
+    def stats(self) -> dict[str, Any]:
+        """Rounds and joint fits so far (run folders record it in ``summary.json``)."""
+        return {"rounds": self.rounds, "joint_fits": self.latent.refits, "cells_in_latent_space": len(self.latent)}
+
+    # -- ask / tell -------------------------------------------------------------------------------
     def tell(self, genotypes, values) -> None:
         before = self.best_value
         super().tell(genotypes, values)
@@ -209,42 +201,50 @@ class CRLSOSearch(Searcher):
         if self.rounds > 0:
             self.stalled = 0 if self.best_value > before else self.stalled + 1
 
-    def _add_decoded(self, pool: dict, codes: list, keep=None) -> None:
-        for z in codes:
-            for genotype in self.vae.decoder.decode(z):
-                key = str(genotype)
-                if key not in self.seen and key not in pool and (keep is None or keep(key)):
-                    pool[key] = genotype
-
-    # -- ask --------------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
         if len(self.observed) < cfg.n_init:
-            return sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed)))
+            return self.mark(sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed))), "init")
         return self._propose(min(n, cfg.batch_size))
 
-    def _index(self, genotypes) -> torch.Tensor:
-        """Positions ``(len(genotypes),)`` of genotypes among the model's cells.
+    def _add_decoded(self, pool: dict, starts: Tensor, visited: list[Tensor], source: str, anchors=None, keep=None) -> None:
+        """Decode every visited code; new cells join ``pool`` with their provenance.
 
-        Genotypes not among them yet (only in a space that is not enumerated) are appended first.
+        ``anchors`` (one evaluated (genotype, value) per start row, or None) name where each descent began.
         """
-        new: dict[str, Genotype] = {}
-        for genotype in genotypes:
-            key = str(genotype)
-            if key not in self.index and key not in new:
-                new[key] = genotype
-        if new:
-            self._append(list(new.values()))
-        return torch.tensor([self.index[str(g)] for g in genotypes], dtype=torch.long)
+        start_error = self.predicted_error(starts)
+        for z in visited:
+            end_error = self.predicted_error(z)
+            for row, genotype in enumerate(self.latent.decode(z)):
+                key = str(genotype)
+                if key in self.seen or key in pool or (keep is not None and not keep(key)):
+                    continue
+                pool[key] = genotype
+                info: dict[str, Any] = {"source": source, "icnn_start": float(start_error[row]), "icnn_end": float(end_error[row])}
+                if anchors is not None:
+                    info["start"], info["start_value"] = str(anchors[row][0]), anchors[row][1]
+                self.provenance_of[key] = info
 
-    def _append(self, genotypes: list[Genotype]) -> None:
-        """Add cells: their graphs, their posterior means (VAE encoding) and their positions."""
-        start = len(self.cells)
-        self.batch.extend(genotypes)
-        mu = encode(self.vae, self.batch.select(range(start, start + len(genotypes))))
-        self.mu = torch.cat([self.mu, mu.to(self.mu.device)])  # a new tensor: the shared one is untouched
-        self.cells = tuple(self.cells) + tuple(genotypes)
-        self.index.update({str(g): start + i for i, g in enumerate(genotypes)})
+    def _descend_from(self, pool: dict, anchors: list[tuple[Genotype, float]], want: int, keep=None) -> None:
+        """Noisy descents from the codes of evaluated ``anchors``, retried with larger steps while the pool is short."""
+        cfg = self.config
+        codes = self.latent.codes([g for g, _ in anchors])
+        rows = [item for item in anchors for _ in range(cfg.starts)]
+        step, noise = cfg.step_size, cfg.noise
+        for _ in range(cfg.max_retries + 1):
+            starts = codes.repeat_interleave(cfg.starts, dim=0)
+            eps = torch.randn(starts.shape, generator=self.generator).to(self.device)
+            starts = starts + noise * self.latent.scale * eps
+            self._add_decoded(pool, starts, self.latent.descend(self.icnn, starts, step=step, steps=cfg.steps), "latent", rows, keep)
+            if len(pool) >= cfg.pool_factor * want:
+                break
+            step, noise = step * cfg.step_growth, noise * cfg.step_growth
+
+    def _descend_random(self, pool: dict, count: int, source: str, keep=None) -> None:
+        picks = torch.randint(len(self.latent), (count,), generator=self.generator)
+        starts = self.latent.mu[picks.to(self.device)]
+        self._add_decoded(pool, starts, self.latent.descend(self.icnn, starts, step=self.config.step_size,
+                                                            steps=self.config.global_steps), source, None, keep)
 
     def _propose(self, want: int) -> list[Genotype]:
         """Refit the models, then ``want`` unseen candidates, best predicted first (one round)."""
@@ -262,53 +262,68 @@ class CRLSOSearch(Searcher):
             sweep = [g for g in self.space.neighbors(ranked[0][0]) if str(g) not in self.seen]
         if explore:
             # Restart: the incumbent's basin is exhausted. Propose only cells at least
-            # ``explore_distance`` edges from the incumbent, descended to from random codes and from
-            # the best evaluated cells outside that basin.
+            # ``explore_distance`` edges from the incumbent.
             self.stalled = 0
             far = _tokens(str(ranked[0][0]))
-            keep = lambda key: _distance(_tokens(key), far) >= cfg.explore_distance
-            picks = torch.randint(len(self.cells), (cfg.explore_starts,), generator=self.generator)
-            self._add_decoded(pool, self._descend(self.mu[picks.to(self.device)], cfg.step_size, steps=cfg.global_steps), keep)
+            keep = lambda key: _distance(_tokens(key), far) >= cfg.explore_distance  # noqa: E731
+            self._descend_random(pool, cfg.explore_starts, "explore", keep)
             ranked = [item for item in ranked if keep(str(item[0]))]
         ranked = ranked[: cfg.top_k]
         if ranked:
-            anchors = self.mu[self._index([g for g, _ in ranked]).to(self.device)]
-            step, noise = cfg.step_size, cfg.noise
-            for _ in range(cfg.max_retries + 1):
-                starts = anchors.repeat_interleave(cfg.starts, dim=0)
-                eps = torch.randn(starts.shape, generator=self.generator).to(self.device)
-                self._add_decoded(pool, self._descend(starts + noise * self.scale * eps, step), keep)
-                if len(pool) >= cfg.pool_factor * want:
-                    break
-                step, noise = step * cfg.step_growth, noise * cfg.step_growth
+            self._descend_from(pool, ranked, want, keep)
         if cfg.global_starts > 0 and not explore:  # descend from random cells too: reach the ICNN's global basin
-            picks = torch.randint(len(self.cells), (cfg.global_starts,), generator=self.generator)
-            self._add_decoded(pool, self._descend(self.mu[picks.to(self.device)], cfg.step_size, steps=cfg.global_steps))
+            self._descend_random(pool, cfg.global_starts, "global")
         if cfg.neighbour_top > 0 and not explore:  # learned local search: the model also ranks the incumbents' neighbours
             for genotype, _ in ranked[: cfg.neighbour_top]:
                 for neighbour in self.space.neighbors(genotype):
                     key = str(neighbour)
                     if key not in self.seen and key not in pool:
                         pool[key] = neighbour
+                        self.provenance_of[key] = {"source": "neighbour", "start": str(genotype)}
+        for genotype in sweep:
+            self.provenance_of[str(genotype)] = {"source": "stall", "start": str(ranked[0][0]) if ranked else ""}
         candidates = list(pool.values())
         if sweep:
             sweep_keys = {str(g) for g in sweep}
             candidates = sweep + [g for g in candidates if str(g) not in sweep_keys]
         if candidates:
-            idx = self._index(candidates)
-            if cfg.rank_by == "icnn":
-                with torch.no_grad():
-                    score = self.icnn(self.mu[idx]).cpu()
-            else:
-                score = predict(self.predictor, self.batch.select(idx)).cpu()
-            if sweep:  # the incumbent's neighbours rank before every other candidate
-                score = score + torch.cat([torch.zeros(len(sweep)), torch.full((len(candidates) - len(sweep),), 1e6)])
-            order = torch.argsort(score, stable=True).tolist()
-            candidates = [candidates[i] for i in order]
+            candidates = self._rank(candidates, first=len(sweep))
         chosen = candidates[:want]
         # bounded retries found too little: fill with random cells
         pending = set(self.seen) | {str(g) for g in chosen}
-        return chosen + sample_unseen_batch(self.space, self.rng, pending, want - len(chosen))
+        return chosen + self.mark(sample_unseen_batch(self.space, self.rng, pending, want - len(chosen)), "fill")
+
+    def _rank(self, candidates: list[Genotype], *, first: int = 0) -> list[Genotype]:
+        """Candidates by predicted error (``rank_by``), the ``first`` ones kept ahead of the rest."""
+        idx = self.latent.positions(candidates)
+        if self.config.rank_by == "icnn":
+            score = self.predicted_error(self.latent.mu[idx.to(self.device)])
+        else:
+            score = predict(self.predictor, self.latent.bank.select(idx)).cpu()
+        if first:
+            score = score + torch.cat([torch.zeros(first), torch.full((len(candidates) - first,), 1e6)])
+        return [candidates[i] for i in torch.argsort(score, stable=True).tolist()]
+
+
+def build_latent_space(config: Any, space_name: str) -> tuple[ModelConfig, LatentSpace]:
+    """The model config and the latent space a latent searcher starts from.
+
+    ``config`` is a latent searcher's config (``model``, ``pretrain``, ``cache_dir``, ``model_dir``).
+
+    With ``model_dir`` the VAE of that ``crlso train`` folder (and its model sizes) replaces the
+    unlabelled pre-train; the ICNN and predictor are fitted to the search's own queries.
+
+    Raises:
+        ValueError: the model config or the trained model is of another space.
+    """
+    if config.model_dir:
+        from crlso.checkpoints import load_trained_vae
+
+        model, state = load_trained_vae(config.model_dir, space=space_name)
+        return model, LatentSpace(model, config.pretrain, config.cache_dir, vae_state=state)
+    if config.model.space != space_name:
+        raise ValueError(f"the model config is for space {config.model.space!r}, the search is on {space_name!r}")
+    return config.model, LatentSpace(config.model, config.pretrain, config.cache_dir)
 
 
 _DARTS_PAIR = re.compile(r"\('(\w+)', (\d+)\)")
@@ -332,5 +347,5 @@ def config_from_dict(data: dict) -> CRLSOConfig:
     data = dict(data)
     data["model"] = ModelConfig(**data.get("model", {}))
     data["pretrain"] = PretrainConfig(**data.get("pretrain", {}))
+    data["joint"] = JointFitConfig(**data.get("joint", {}))
     return CRLSOConfig(**data)
-

@@ -101,9 +101,9 @@ class HybridSearch(CRLSOSearch):
         self.screened: dict[str, Any] = {}  # genotype string -> its screening key (each cell is scored once)
         self.proposed = 0
 
-    def stats(self) -> dict[str, int]:
-        """Seeds, distinct screened candidates and proposed cells so far."""
-        return {"seeds": len(self.seeds), "screened": len(self.screened), "proposed": self.proposed}
+    def stats(self) -> dict[str, Any]:
+        """CR-LSO's counts, plus seeds, distinct screened candidates and proposed cells so far."""
+        return {**super().stats(), "seeds": len(self.seeds), "screened": len(self.screened), "proposed": self.proposed}
 
     def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
@@ -122,7 +122,7 @@ class HybridSearch(CRLSOSearch):
         """Unseen seeds first (all of them, even beyond ``count``), then random cells up to ``count``."""
         seeds = [g for g in self.seeds if str(g) not in self.seen]
         pending = self.seen | {str(g) for g in seeds}
-        return seeds + sample_unseen_batch(self.space, self.rng, pending, max(0, count - len(seeds)))
+        return self.mark(seeds, "seed") + self.mark(sample_unseen_batch(self.space, self.rng, pending, max(0, count - len(seeds))), "init")
 
     def _screen(self, candidates: list[Genotype], want: int) -> list[Genotype]:
         """The ``want`` best candidates by the screener; unseen seeds always pass."""

@@ -3,7 +3,7 @@
 Per seed (all of it driven by `ask`/`tell`):
 
 1. Load the graph VAE pre-trained on every cell *without labels* (the same on-disk cache as the
-   ``crlso`` searcher, `crlso.search.crlso.latent_model`) and the posterior means ``mu (N, d)``.
+   ``crlso`` searcher, `crlso.search.latent_space.latent_model`) and the posterior means ``mu (N, d)``.
 2. Evaluate ``n_init`` seeded random cells (they count against the budget).
 3. Each round: fit a `SingleTaskGP` (Matern-5/2 ARD kernel, BoTorch's default priors) on
    ``(mu of evaluated cells, value)`` with a `Normalize` input transform over a box around the
@@ -92,7 +92,7 @@ class LatentBOSearch(Searcher):
             raise ValueError(f"batch_size and n_init must be >= 1, got {cfg.batch_size} and {cfg.n_init}")
         if cfg.prescreen < 0:
             raise ValueError(f"prescreen must be >= 0 (0: every unseen cell is a candidate), got {cfg.prescreen}")
-        from crlso.search.crlso import latent_model
+        from crlso.search.latent_space import latent_model
 
         self.vae, self.cells, _, mu = latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
         self.codes = mu.detach().cpu().double()  # (N, d), the GP works in float64
@@ -190,7 +190,7 @@ class LatentBOSearch(Searcher):
     def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
         if len(self.observed) < cfg.n_init:
-            return sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed)))
+            return self.mark(sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed))), "init")
         want = min(n, cfg.batch_size)
         round_seed = self.seed * 100_003 + self.rounds
         self.rounds += 1
@@ -207,4 +207,4 @@ class LatentBOSearch(Searcher):
                 chosen = self._decode_box(acq, gp, bounds, float(y.max()), want)
         # random cells only if the space ran out of cells with codes (cannot happen on NB201)
         pending = set(self.seen) | {str(g) for g in chosen}
-        return chosen + sample_unseen_batch(self.space, self.rng, pending, want - len(chosen))
+        return self.mark(chosen, "acquisition") + self.mark(sample_unseen_batch(self.space, self.rng, pending, want - len(chosen)), "fill")

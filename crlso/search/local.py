@@ -55,7 +55,7 @@ class LocalSearch(Searcher):
 
     def ask(self, n: int) -> list[Genotype]:
         if len(self.observed) < self.config.n_init:
-            return [sample_unseen(self.space, self.rng, self.seen)]
+            return self.mark([sample_unseen(self.space, self.rng, self.seen)], "init")
         if self.center is None and not self.queue and len(self.observed) == self.config.n_init:
             best = self.best()
             assert best is not None
@@ -64,12 +64,12 @@ class LocalSearch(Searcher):
             if self.center is None:  # restart: evaluate a random cell, climb from it
                 start = sample_unseen(self.space, self.rng, self.seen)
                 self._enter(start)
-                return [start]
+                return self.mark([start], "restart")
             if str(self.center) not in self.values:
                 return [self.center]
             while self.queue:
                 candidate = self.queue.pop(0)
                 if str(candidate) not in self.seen:
-                    return [candidate]
+                    return self.mark([candidate], "neighbour")
             self._move()
         raise RuntimeError("local search found nothing to evaluate")

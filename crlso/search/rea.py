@@ -39,15 +39,15 @@ class RegularizedEvolution(Searcher):
 
     def ask(self, n: int) -> list[Genotype]:
         if len(self.observed) < self.config.population_size:
-            return [sample_unseen(self.space, self.rng, self.seen)]
+            return self.mark([sample_unseen(self.space, self.rng, self.seen)], "init")
         members = list(self.population)
         picks = self.rng.choice(len(members), size=self.config.sample_size, replace=False)
         parent = max((members[int(i)] for i in picks), key=lambda item: item[1])[0]
         for _ in range(self.config.max_mutation_tries):
             child = self.space.mutate(parent, self.rng)
             if str(child) not in self.seen:
-                return [child]
-        return [sample_unseen(self.space, self.rng, self.seen)]
+                return self.mark([child], "mutation")
+        return self.mark([sample_unseen(self.space, self.rng, self.seen)], "fill")
 
     def tell(self, genotypes, values) -> None:
         super().tell(genotypes, values)

@@ -113,12 +113,13 @@ def test_crlso_on_darts_grows_its_cells_and_keeps_the_contract(data_store, tiny_
     assert all(isinstance(q.genotype, DARTSGenotype) and space.parse(k) == q.genotype for q, k in zip(queries, keys))
     vae, cells, _, mu = latent_model(searcher.config.model, searcher.config.pretrain, searcher.config.cache_dir)
     assert len(cells) == 11721 == mu.shape[0]  # the shared model is not modified ...
-    n = len(searcher.cells)
-    assert n > 11721 and searcher.mu.shape[0] == n == searcher.batch.num_graphs == len(searcher.index)  # ... the searcher's grows
-    rows = searcher._index([q.genotype for q in queries])
-    assert len(searcher.cells) == n  # known genotypes are not appended twice
-    assert [str(searcher.cells[i]) for i in rows.tolist()] == keys
-    assert torch.allclose(searcher.mu[rows], encode(vae, batch_genotypes([q.genotype for q in queries])), atol=1e-5)
+    latent = searcher.latent
+    n = len(latent.cells)
+    assert n > 11721 and latent.mu.shape[0] == n == len(latent.bank) == len(latent.index)  # ... the searcher's grows
+    rows = latent.positions([q.genotype for q in queries])
+    assert len(latent.cells) == n  # known genotypes are not appended twice
+    assert [str(latent.cells[i]) for i in rows.tolist()] == keys
+    assert torch.allclose(latent.mu[rows], encode(latent.vae, batch_genotypes([q.genotype for q in queries])), atol=1e-5)
     _, _, again = search(0)
     assert [str(q.genotype) for q in again] == keys
 
@@ -127,4 +128,4 @@ def test_crlso_on_nb201_never_grows_its_cells(nb201_cifar10, tiny_crlso_options)
     oracle = Oracle.from_table(nb201_cifar10, metric="valid_acc", budget=16)
     searcher = create_searcher("crlso", get_space("nb201"), seed=2, options=tiny_crlso_options)
     run_search(searcher, oracle, budget=16, progress=False)
-    assert len(searcher.cells) == 15625 == searcher.mu.shape[0] == searcher.batch.num_graphs
+    assert len(searcher.latent.cells) == 15625 == searcher.latent.mu.shape[0] == len(searcher.latent.bank)

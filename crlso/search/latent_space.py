@@ -1,0 +1,162 @@
+"""The latent space a CR-LSO search moves in: its own VAE, the cells it knows and their codes.
+
+Every latent searcher starts from the graph VAE pre-trained on the space's cells *without labels*
+(`latent_model`: cached on disk, shared by seeds and searchers; see `crlso.training` and
+`crlso.cells`) or from a model that ``crlso train`` fitted. It takes its own copy of the VAE, so
+that `LatentSpace.regularize` can re-shape the space as labels arrive: a warm-started joint fit of
+the VAE and a latent head (the ICNN, or its non-convex MLP twin in ablations) on every cell, each
+with its label or a pseudo-label (`crlso.training.refit_vae_icnn`), after which all codes are
+re-encoded. Gradient steps (`descend`), noise and decoding then happen in the re-shaped space.
+
+In a space that cannot be enumerated (``darts``) the cells grow during a search: every genotype
+met outside the training cells is encoded and appended when first looked up (`positions`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import Tensor, nn
+
+from nasspace import Genotype
+
+from crlso.cells import training_cells_batch
+from crlso.graphs import GraphBank, featurizer_for
+from crlso.training import ModelConfig, PretrainConfig, cached_pretrained_vae, default_device, encode, refit_vae_icnn
+from crlso.vae import GraphVAE
+
+__all__ = ["LatentSpace", "JointFitConfig", "latent_model"]
+
+
+@lru_cache(maxsize=2)
+def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = "") -> tuple:
+    """(vae, cells, batch, mu (N, d)) of the cached unlabelled VAE; one per process and config.
+
+    ``cells`` are the space's training cells (`crlso.cells.training_cells`, darts from the default
+    data folder); callers must not modify the returned objects (they are shared).
+    """
+    vae, _ = cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, device=default_device(), progress=False)
+    cells, batch = training_cells_batch(model.space)
+    mu = encode(vae, batch)
+    return vae, cells, batch, mu
+
+
+@dataclass(frozen=True)
+class JointFitConfig:
+    """One joint VAE + head fit during a search (`LatentSpace.regularize`).
+
+    ``epochs`` passes over all cells (each minibatch also holds every labelled cell), Adam at
+    ``lr`` with ``adam_betas``; loss = reconstruction + ``beta`` * KL + ``weight`` * MSE, labelled cells weighing
+    ``label_weight``.
+    """
+
+    epochs: float = 1.0
+    batch_size: int = 256
+    lr: float = 5e-4
+    beta: float = 0.005
+    weight: float = 1.0
+    label_weight: float = 5.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+
+
+class LatentSpace:
+    """A searcher's own VAE, the cells it knows (``cells``, positions ``index``) and their codes ``mu (N, d)``.
+
+    Args:
+        model: sizes of the VAE (its ``space`` names the cells).
+        pretrain: the unlabelled pre-training whose cached VAE this starts from.
+        cache_dir: cache folder of that VAE ("" for the default).
+        vae_state: a VAE ``state_dict`` to start from instead (a ``crlso train`` model).
+    """
+
+    def __init__(self, model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = "", *,
+                 vae_state: Mapping[str, Tensor] | None = None):
+        shared_vae, cells, batch, mu = latent_model(model, pretrain, cache_dir)
+        self.vae: GraphVAE = copy.deepcopy(shared_vae)  # the shared model is never trained
+        self.cells: tuple[Genotype, ...] = tuple(cells)
+        self.bank = GraphBank(batch, featurizer_for(model.space))  # grows with `positions` (never the shared batch)
+        self.index = {str(g): i for i, g in enumerate(self.cells)}
+        self.device = mu.device
+        if vae_state is not None:
+            self.vae.load_state_dict(vae_state)
+            mu = encode(self.vae, self.bank)
+        self.mu = mu
+        self._recon: Tensor | None = None  # decoder targets of every cell, built at the first regularize
+        self.refits = 0
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    @property
+    def scale(self) -> float:
+        """RMS spread of the codes over the latent dimensions (steps and noise are in these units)."""
+        return float(self.mu.std(dim=0).pow(2).mean().sqrt())
+
+    def positions(self, genotypes: Sequence[Genotype]) -> Tensor:
+        """Positions ``(len(genotypes),)`` of genotypes among the cells; unknown ones are appended first."""
+        new: dict[str, Genotype] = {}
+        for genotype in genotypes:
+            key = str(genotype)
+            if key not in self.index and key not in new:
+                new[key] = genotype
+        if new:
+            self._append(list(new.values()))
+        return torch.tensor([self.index[str(g)] for g in genotypes], dtype=torch.long)
+
+    def codes(self, genotypes: Sequence[Genotype]) -> Tensor:
+        """``(len(genotypes), d)`` posterior means of genotypes (appended when unknown)."""
+        return self.mu[self.positions(genotypes).to(self.device)]
+
+    def _append(self, genotypes: list[Genotype]) -> None:
+        start = len(self.cells)
+        self.bank.extend(genotypes)
+        mu = encode(self.vae, self.bank.select(range(start, start + len(genotypes))))
+        self.mu = torch.cat([self.mu, mu.to(self.device)])  # a new tensor: the shared one is untouched
+        self.cells = self.cells + tuple(genotypes)
+        self.index.update({str(g): start + i for i, g in enumerate(genotypes)})
+        if self._recon is not None:
+            self._recon = torch.cat([self._recon, self.vae.decoder.targets(genotypes)])
+
+    def regularize(self, head: nn.Module, targets: Tensor, labelled: Tensor, config: JointFitConfig, *, seed: int) -> float:
+        """Joint warm-started fit of the VAE and ``head`` on every cell, then re-encode all codes.
+
+        Args:
+            head: the latent error model (ICNN or MLP), trained in place.
+            targets: ``(N,)`` standardized error of every cell (label where known, else pseudo-label).
+            labelled: ``(L,)`` positions of the labelled cells.
+            seed: seeds the minibatch draws and the reparameterization noise.
+
+        Returns:
+            The prediction MSE at the end of the fit.
+        """
+        if self._recon is None:
+            self._recon = self.vae.decoder.targets(self.cells)
+        generator = torch.Generator().manual_seed(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            mse = refit_vae_icnn(self.vae, head, self.bank, self._recon, targets, labelled, epochs=config.epochs,
+                                 batch_size=config.batch_size, lr=config.lr, beta=config.beta, weight=config.weight,
+                                 label_weight=config.label_weight, betas=tuple(config.adam_betas), generator=generator)
+        self.mu = encode(self.vae, self.bank).to(self.device)
+        self.refits += 1
+        return mse
+
+    def descend(self, head: nn.Module, starts: Tensor, *, step: float, steps: int) -> list[Tensor]:
+        """Codes ``[(M, d)] * steps`` visited by unit-direction steps downhill on ``head`` from ``starts (M, d)``.
+
+        Each step is ``z <- z - step * scale * g / |g|`` with ``g = d head / d z`` (w.r.t. z only).
+        """
+        z, visited, scale = starts, [], self.scale
+        for _ in range(steps):
+            g = head.grad(z)
+            z = (z - step * scale * g / g.norm(dim=1, keepdim=True).clamp_min(1e-12)).detach()
+            visited.append(z)
+        return visited
+
+    def decode(self, z: Tensor) -> list[Genotype]:
+        """``z (B, d)`` -> B valid genotypes (the decoder's most likely)."""
+        return self.vae.decoder.decode(z)
