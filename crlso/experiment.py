@@ -4,10 +4,15 @@ A run folder holds:
 
 - ``config.json``: the resolved `RunConfig` (written atomically before the first query);
 - ``queries.jsonl``: one JSON line per charged query (``step``, ``genotype`` as the canonical
-  string, ``value`` of the search metric, ``cost``, ``total_cost``), appended and flushed as each
-  query is answered;
+  string, ``value`` of the search metric, ``cost``, ``total_cost``, and its provenance: ``source``
+  and the searcher's extra keys, e.g. a latent step's ``start``, ``start_value``, ``icnn_start``,
+  ``icnn_end``), appended and flushed as each query is answered;
 - ``summary.json``: written atomically when the run ends (best genotype, its reporting metric,
-  best-so-far curve, queries to the table optimum, wall time).
+  best-so-far curve, queries to the table optimum, wall time, queries per source, the share of
+  latent steps that beat their starting cell, and for latent searchers the Kendall tau of the
+  final ICNN against the table's search metric on the cells the run never queried);
+- ``latent_space.pt`` (latent searchers): the VAE and head the search ended with, so that
+  ``crlso report`` draws the space the search actually used.
 
 Opening a folder that holds the same config resumes it: logged queries are replayed into the
 oracle and checked against the re-run seeded searcher (`crlso.search.base.run_search`), so the
@@ -32,7 +37,7 @@ import numpy as np
 from nasspace import get_space
 from nasspace.oracle import Oracle, Query
 
-from crlso.atomic import write_json_atomic
+from crlso.atomic import save_torch_atomic, write_json_atomic
 from crlso.executors import Executor, LocalExecutor
 from crlso.search.base import create_searcher, run_search, searcher_config
 
@@ -53,7 +58,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One search run: method, space, benchmark, budget, seed, and the method's options."""
+    """One search run: method, space, benchmark, budget, seed, and the method's options.
+
+    ``variant`` names the `crlso.search.variants` entry the options came from (tables group by it).
+    """
 
     method: str = "crlso"
     space: str = "nb201"
@@ -65,15 +73,17 @@ class RunConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
     supernet: str | None = None
+    variant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON data, with the method's fully resolved options beside it.
 
-        ``supernet`` appears only when set, so run folders written before it existed still resume.
+        ``supernet`` and ``variant`` appear only when set, so run folders written before they existed still resume.
         """
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if data["supernet"] is None:
-            del data["supernet"]
+        for optional in ("supernet", "variant"):
+            if data[optional] is None:
+                del data[optional]
         data["options"] = dict(self.options)
         data["resolved_options"] = searcher_config(self.method, self.options)
         return _jsonable(data)
@@ -173,6 +183,11 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
         from crlso.search.hybrid import supernet_oracle
 
         table, oracle = None, supernet_oracle(config.supernet, budget=config.budget, metric=config.search_metric)
+    model_dir = dict(config.options).get("model_dir")
+    if model_dir:  # a crlso train model must match the run's space, dataset and metric
+        from crlso.checkpoints import check_trained_model
+
+        check_trained_model(model_dir, space=config.space, dataset=config.dataset, metric=config.search_metric)
     searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
     if not config_path.exists():
         write_json_atomic(config_path, config_json)
@@ -185,7 +200,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
 
         def append(query: Query) -> None:
             line = {"step": query.step, "genotype": str(query.genotype), "value": query.value,
-                    "cost": query.cost, "total_cost": query.total_cost}
+                    "cost": query.cost, "total_cost": query.total_cost, **searcher.provenance(query.genotype)}
             log.write(json.dumps(line) + "\n")
             log.flush()
             os.fsync(log.fileno())
@@ -198,8 +213,42 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
     summary["resumed_from_step"] = len(logged)
     if callable(getattr(searcher, "stats", None)):  # e.g. the hybrid's seeds, screened and proposed cells
         summary["searcher_stats"] = searcher.stats()
+    summary.update(provenance_summary([searcher.provenance(q.genotype) for q in queries], [q.value for q in queries]))
+    if callable(getattr(searcher, "model_scores", None)) and table is not None:
+        summary["icnn_tau_unqueried"] = head_tau(searcher.model_scores(), table, config.search_metric,
+                                                 {str(q.genotype) for q in queries})
+    if callable(getattr(searcher, "latent_state", None)):
+        save_torch_atomic(out / "latent_space.pt", searcher.latent_state())
     write_json_atomic(summary_path, summary)
     return summary
+
+
+def provenance_summary(provenance: list[dict[str, Any]], values: list[float]) -> dict[str, Any]:
+    """Queries per ``source``, and how the latent steps (those with a ``start_value``) fared.
+
+    Returns ``{"sources": {name: count}, "latent_steps": {"count", "improving", "improving_share"}}``;
+    a step improves when its cell's value beats the value of the cell it started from.
+    """
+    sources: dict[str, int] = {}
+    steps = improving = 0
+    for info, value in zip(provenance, values):
+        sources[info["source"]] = sources.get(info["source"], 0) + 1
+        if "start_value" in info:
+            steps += 1
+            improving += int(value > info["start_value"])
+    return {"sources": sources, "latent_steps": {"count": steps, "improving": improving,
+                                                 "improving_share": improving / steps if steps else None}}
+
+
+def head_tau(scores: Mapping[str, float], table, metric: str, queried: set[str]) -> float:
+    """Kendall tau between -predicted error and the table's ``metric`` over the table cells not in ``queried``."""
+    from scipy import stats
+
+    rows = [(scores[str(g)], value) for g, value in zip(table.genotypes, table.metric(metric))
+            if str(g) in scores and str(g) not in queried]
+    predicted, truth = zip(*rows)
+    return float(stats.kendalltau(-np.asarray(predicted), np.asarray(truth)).statistic)
+
 
 
 def summarize(config: RunConfig, genotypes: list[str], values: list[float], table) -> dict[str, Any]:
@@ -217,6 +266,7 @@ def summarize(config: RunConfig, genotypes: list[str], values: list[float], tabl
     best = int(np.argmax(values)) if values else None  # argmax: earliest on ties
     return {
         "method": config.method,
+        **({"variant": config.variant} if config.variant else {}),
         "seed": config.seed,
         "budget": config.budget,
         "n_queries": len(genotypes),
@@ -254,7 +304,7 @@ def aggregate(summaries: list[dict[str, Any]], budgets: list[int]) -> dict[str, 
     (runs that never queried it count as infinite: censored at the run length)."""
     methods: dict[str, list[dict[str, Any]]] = {}
     for summary in summaries:
-        methods.setdefault(summary["method"], []).append(summary)
+        methods.setdefault(run_name(summary), []).append(summary)
     result: dict[str, Any] = {}
     for method, runs in methods.items():
         row: dict[str, Any] = {"seeds": len(runs), "at_budget": {}}
@@ -266,23 +316,63 @@ def aggregate(summaries: list[dict[str, Any]], budgets: list[int]) -> dict[str, 
         row["median_queries_to_optimum"] = median if np.isfinite(median) else None
         row["found_optimum"] = {str(b): int(sum(h <= b for h in hits)) for b in budgets}
         row["mean_wall_seconds"] = float(np.mean([r.get("wall_seconds", float("nan")) for r in runs]))
+        taus = [r["icnn_tau_unqueried"] for r in runs if r.get("icnn_tau_unqueried") is not None]
+        if taus:
+            row["icnn_tau_unqueried"] = dict(zip(("mean", "ci95"), mean_ci(taus)))
+        shares = [r["latent_steps"]["improving_share"] for r in runs if (r.get("latent_steps") or {}).get("improving_share") is not None]
+        if shares:
+            row["improving_latent_steps"] = dict(zip(("mean", "ci95"), mean_ci(shares)))
         result[method] = row
     return result
 
 
+def run_name(summary: Mapping[str, Any]) -> str:
+    """What a run is grouped and shown as: its variant, else its method."""
+    return summary.get("variant") or summary["method"]
+
+
 def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: str = "test_acc") -> str:
-    """A Markdown table of the aggregate (mean +- 95% half-width)."""
+    """A Markdown table of the aggregate (mean ± 95% half-width); latent columns when any run has them."""
+    latent = any("icnn_tau_unqueried" in row or "improving_latent_steps" in row for row in aggregated.values())
     head = ["method", "seeds"] + [f"{report_metric}@{b}" for b in budgets] + ["median queries to optimum", "mean s/run"]
+    if latent:
+        head += ["ICNN tau (unqueried)", "improving latent steps"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     horizon = max(budgets)
+
+    def interval(stat: dict[str, float] | None, digits: int) -> str:
+        return "–" if stat is None else f"{stat['mean']:.{digits}f} ± {stat['ci95']:.{digits}f}"
+
     for method, row in aggregated.items():
         cells = [method, str(row["seeds"])]
-        cells += [f"{row['at_budget'][str(b)]['mean']:.2f} ± {row['at_budget'][str(b)]['ci95']:.2f}" for b in budgets]
+        cells += [interval(row["at_budget"][str(b)], 2) for b in budgets]
         median = row["median_queries_to_optimum"]
         cells.append(f"{median:g}" if median is not None else f"> {horizon}")
         cells.append(f"{row['mean_wall_seconds']:.1f}")
+        if latent:
+            cells += [interval(row.get("icnn_tau_unqueried"), 3), interval(row.get("improving_latent_steps"), 2)]
         lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("± is the half-width of the 95% Student-t interval of the mean over seeds; runs that never queried "
+                 "the optimum count as infinitely many queries in the median.")
     return "\n".join(lines) + "\n"
+
+
+def _method_of(name: str, options: Mapping[str, Any] | None) -> tuple[str, str | None, dict[str, Any]]:
+    """``(method, variant or None, options)`` of a compare entry: a searcher name or a `crlso.search.variants` name.
+
+    Raises:
+        ValueError: neither a searcher nor a variant, or a bad option (lists the valid ones).
+    """
+    from crlso.search.base import list_searchers
+    from crlso.search.variants import VARIANTS, resolve_variant
+
+    if name in list_searchers() or name not in VARIANTS:
+        searcher_config(name, options)  # raises for an unknown name: it lists the searchers
+        return name, None, dict(options or {})
+    method, merged = resolve_variant(name, options)
+    searcher_config(method, merged)
+    return method, name, merged
 
 
 def run_comparison(
@@ -299,31 +389,32 @@ def run_comparison(
 ) -> dict[str, Any]:
     """Every method x seed to ``max(budgets)`` through ``executor``; then table, JSON and plot.
 
-    Runs live in ``out_dir/runs/<method>/seed_<s>``; finished ones are read back, killed ones resume.
+    ``methods`` are searcher names or variant names (`crlso.search.variants`); ``options`` are keyed by
+    the same names. Runs live in ``out_dir/runs/<name>/seed_<s>``; finished ones are read back, killed ones resume.
     ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.executors`).
     """
     out = Path(out_dir)
     base = base or RunConfig()
     options = options or {}
-    for method in methods:
-        searcher_config(method, options.get(method))  # fail fast on a bad name or option
+    runs = {name: _method_of(name, options.get(name)) for name in methods}  # fails fast on a bad name or option
     horizon = max(budgets)
     tasks = []
     for seed in seeds:
-        for method in methods:
-            config = dataclasses.replace(base, method=method, seed=seed, budget=horizon, options=dict(options.get(method, {})))
-            tasks.append((config, str(out / "runs" / method / f"seed_{seed}")))
-    if "crlso" in methods:  # build the shared unlabelled cache once, before the workers start
-        from crlso.search.crlso import latent_model
+        for name, (method, variant, method_options) in runs.items():
+            config = dataclasses.replace(base, method=method, variant=variant, seed=seed, budget=horizon, options=method_options)
+            tasks.append((config, str(out / "runs" / name / f"seed_{seed}")))
+    for method, _, method_options in runs.values():  # build each shared unlabelled VAE once, before the workers start
+        cfg = searcher_config(method, method_options)
+        if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", ""):
+            from crlso.search.latent_space import latent_model
 
-        cfg = searcher_config("crlso", options.get("crlso"))
-        latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
+            latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
     executor = executor or LocalExecutor(workers=workers)
     workers = executor.workers
     started = time.perf_counter()
     summaries = executor.map(_run_task, tasks, desc="runs", progress=progress)
     elapsed = time.perf_counter() - started
-    summaries.sort(key=lambda s: (methods.index(s["method"]), s["seed"]))
+    summaries.sort(key=lambda s: (methods.index(run_name(s)), s["seed"]))
     aggregated = aggregate(summaries, budgets)
     result = {
         "methods": methods, "seeds": seeds, "budgets": budgets, "workers": workers, "executor": executor.name,

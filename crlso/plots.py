@@ -65,7 +65,7 @@ def plot_best_so_far(
 
     by_method: dict[str, list[list[float]]] = {}
     for summary in summaries:
-        by_method.setdefault(summary["method"], []).append(summary["best_so_far"])
+        by_method.setdefault(summary.get("variant") or summary["method"], []).append(summary["best_so_far"])
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for method, curves in by_method.items():
         length = min(len(c) for c in curves)

@@ -26,6 +26,7 @@ import numpy as np
 
 from crlso import report_html as H
 from crlso.atomic import write_text_atomic
+from crlso.experiment import run_name
 
 __all__ = ["ReportOptions", "build_report", "detect_kind"]
 
@@ -112,7 +113,7 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
     if not runs:
         raise FileNotFoundError(f"{run_dir / 'runs'} holds no finished run (no summary.json)")
     order = {m: i for i, m in enumerate(meta.get("methods", []))}
-    runs.sort(key=lambda r: (order.get(r.summary["method"], len(order)), r.summary["seed"]))
+    runs.sort(key=lambda r: (order.get(run_name(r.summary), len(order)), r.summary["seed"]))
     return meta, runs
 
 
@@ -124,7 +125,7 @@ def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions
     summaries = [r.summary for r in runs]
     budgets = [int(b) for b in meta["budgets"]]
     report_metric, search_metric = meta.get("report_metric", "test_acc"), meta.get("search_metric", "valid_acc")
-    methods = list(dict.fromkeys(s["method"] for s in summaries))
+    methods = list(dict.fromkeys(run_name(s) for s in summaries))
     seeds = sorted({s["seed"] for s in summaries})
     title = f"crlso {kind}: {', '.join(methods)}"
     subtitle = (f"{run_dir} · {meta.get('space')} / {meta.get('dataset')} · search on {search_metric}, report {report_metric} · "
@@ -159,7 +160,7 @@ def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions
 
 def _best_run(runs: list[_Run], method: str | None = None) -> _Run:
     """The run of ``method`` (any when None) with the best final report metric; earliest optimum, then lowest seed."""
-    pool = [r for r in runs if method is None or r.summary["method"] == method]
+    pool = [r for r in runs if method is None or run_name(r.summary) == method]
 
     def key(run: _Run) -> tuple:
         curve = run.summary["best_so_far"]
@@ -179,8 +180,8 @@ def _cells_section(meta: dict[str, Any], runs: list[_Run], out: Path, search_met
     except Exception as exc:  # noqa: BLE001 - an unknown space only skips the drawings
         return H.section("Best cells", H.note(f"skipped: {exc}"))
     panels, rows = [], []
-    for method in dict.fromkeys(r.summary["method"] for r in runs):
-        mine = [r.summary for r in runs if r.summary["method"] == method and r.summary.get("best")]
+    for method in dict.fromkeys(run_name(r.summary) for r in runs):
+        mine = [r.summary for r in runs if run_name(r.summary) == method and r.summary.get("best")]
         if not mine:
             continue
         best = max(mine, key=lambda s: (s["best"][search_metric], s["best"][report_metric]))["best"]
@@ -232,13 +233,33 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
         return [H.section("Latent space", H.note(f"skipped: the run's model config does not fit this crlso version ({exc})"))]
     cache_dir = Path(options.cache_dir or run_cache or default_cache_dir())
     cache_file = vae_cache_path(model_cfg, pretrain_cfg, cache_dir)
-    if not cache_file.exists() and not options.train_model:
+    has_state = any((r.folder / "latent_space.pt").exists() for r in runs)
+    if not has_state and not cache_file.exists() and not options.train_model:
         return [H.section("Latent space", H.note(
             f"skipped: no cached pre-trained VAE at {cache_file} (run a crlso search or compare first, or pass --train-model)"))]
 
     started = time.perf_counter()
     device = torch.device("cpu")
-    vae, _ = cached_pretrained_vae(model_cfg, pretrain_cfg, cache_dir=cache_dir, device=device, progress=False)
+    # The map shows the space a latent search ended in (its latent_space.pt), chosen by the search
+    # metric; without one, the cached unlabelled VAE.
+    def by_search_metric(pool: list[_Run]) -> _Run:
+        return min(pool, key=lambda r: (-r.summary["best"][metric], r.summary["seed"]))
+
+    searched = [r for r in runs if (r.folder / "latent_space.pt").exists() and r.summary.get("best")]
+    if searched:
+        chosen = by_search_metric(searched)
+        from crlso.training import ModelConfig, build_vae
+
+        state = torch.load(chosen.folder / "latent_space.pt", map_location=device, weights_only=True)
+        vae = build_vae(ModelConfig(**state["model_config"])).to(device)
+        vae.load_state_dict(state["vae"])
+        vae.eval()
+        source = f"the VAE that {run_name(chosen.summary)} seed {chosen.summary['seed']} ended its search with ({state['head_kind']} head)"
+    else:
+        vae, _ = cached_pretrained_vae(model_cfg, pretrain_cfg, cache_dir=cache_dir, device=device, progress=False)
+        source = f"the cached unlabelled pre-trained VAE ({cache_file.name})"
+        finished = [r for r in runs if r.summary.get("best")]
+        chosen = by_search_metric([r for r in finished if r.summary["method"] == "crlso"] or finished)
     cells, batch = all_cells_batch(space)
     mu = encode(vae, batch).cpu().numpy().astype(np.float64)
     table = load_table(meta.get("dataset", "cifar10"), options.data_dir or runs[0].config.get("data_dir"))
@@ -250,7 +271,6 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     explained = (singular[:2] ** 2).sum() / (singular**2).sum()
     index = {str(g): i for i, g in enumerate(cells)}
 
-    chosen = _best_run(runs, "crlso" if any(r.summary["method"] == "crlso" for r in runs) else None)
     queries = [json.loads(line) for line in (chosen.folder / "queries.jsonl").read_text().splitlines() if line.strip()]
     queried = np.asarray([index[q["genotype"]] for q in queries], dtype=int)
     optimum = int(np.argmax(truth))
@@ -258,11 +278,13 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     if options.map_points and options.map_points < len(cells):
         rng = np.random.default_rng(options.seed)
         shown = np.union1d(rng.choice(len(cells), options.map_points, replace=False), np.append(queried, optimum))
+    # good cells drawn last, on top
+    shown = shown[np.argsort(truth[shown], kind="stable")]
     where = {int(c): k for k, c in enumerate(shown)}
-    run_name = f"{chosen.summary['method']} seed {chosen.summary['seed']}"
+    chosen_name = f"{run_name(chosen.summary)} seed {chosen.summary['seed']}"
     map_png = plot_latent_map(xy[shown], truth[shown], out / "latent_map.png", color_label=metric,
                               highlight=np.asarray([where[int(c)] for c in queried]), star=where[optimum],
-                              title=f"{len(shown)} cells, PCA of the VAE posterior means ({100 * explained:.0f}% of variance)")
+                              title=f"{len(shown)} cells, PCA of the VAE posterior means (2 components: {100 * explained:.0f}% of variance)")
     encode_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -278,13 +300,13 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     true_top = set(held_out[np.argsort(-truth[held_out])[:50]].tolist())
     precision = len(true_top.intersection(top.tolist())) / 50
     scatter_png = plot_predicted_vs_true(predicted, truth, out / "predicted_vs_true.png", train=queried, label=metric,
-                                         title=f"kernel ridge on latent codes, fitted to the {len(queried)} queries of {run_name}\n"
+                                         title=f"kernel ridge on latent codes, fitted to the {len(queried)} queries of {chosen_name}\n"
                                                f"Kendall tau {tau:.3f}, Spearman {rho:.3f} on the other cells")
     return [
         H.section(
             "Latent space map",
-            H.figure(map_png, f"every NB201 cell encoded by the cached pre-trained VAE ({cache_file.name}), projected on its "
-                              f"first two principal components, colored by {metric}; circles: the cells {run_name} queried, "
+            H.figure(map_png, f"every NB201 cell encoded by {source}, projected on its "
+                              f"first two principal components (best cells drawn on top), colored by {metric}; circles: the cells {chosen_name} queried, "
                               f"star: the table optimum ({encode_seconds:.1f} s)"),
         ),
         H.section(
@@ -292,8 +314,8 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
             H.figure(scatter_png, f"{metric} predicted for all {len(cells)} cells against the table"),
             H.paragraph(
                 f"Predictor: Gaussian-kernel ridge regression on the VAE latent codes (length scale {length:.3g}, ridge "
-                f"{ridge:g}, both chosen by leave-one-out error), fitted to the {len(queried)} cells queried by {run_name} "
-                f"(the run with the best final {meta.get('report_metric', 'test_acc')} of its method) and their {metric} "
+                f"{ridge:g}, both chosen by leave-one-out error), fitted to the {len(queried)} cells queried by {chosen_name} "
+                f"(the run with the best {metric}, never chosen by a test metric) and their {metric} "
                 f"values, in {fit_seconds:.2f} s. "
                 f"On the {len(held_out)} cells it was not fitted to: Kendall tau {tau:.3f}, Spearman rho {rho:.3f}, "
                 f"precision@50 {precision:.2f}. It shows how well the latent space orders cells from that run's labels; it is a cheap "

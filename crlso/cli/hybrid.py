@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from crlso.atomic import write_json_atomic
-from crlso.cli.search import add_search_options, parse_options, with_cache_dir
+from crlso.cli.search import add_search_options, parse_options, resolve_search_metric, with_cache_dir
 
 SUPERNET_METHODS = ("single-darts", "darts")
 
@@ -66,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
                "screen_images": args.screen_images, "screen_split": args.screen_split,
                **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
     metric = args.search_metric
+    if darts:
+        metric = "supernet_acc" if metric in (None, "valid_acc") else metric
+    else:
+        metric = resolve_search_metric(args)
     if darts:  # the latent model of the DARTS cells; the supernet's accuracy as the search metric
         model = options.get("model", {})
         options["model"] = {**dataclasses.asdict(default_model_config("darts")),
                             **(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
-        metric = "supernet_acc" if metric == "valid_acc" else metric
     resolved = searcher_config("hybrid", options)
     if darts and resolved.screen:
         raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")

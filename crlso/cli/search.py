@@ -12,7 +12,8 @@ def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] 
     """Flags shared by `search`, `compare` and `hybrid`: benchmark, metrics, method options, cache."""
     parser.add_argument("--space", default="nb201", choices=list(spaces), help="search space (default nb201)")
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120 (default cifar10)")
-    parser.add_argument("--search-metric", default="valid_acc", help="metric the searcher sees (default valid_acc)")
+    parser.add_argument("--search-metric", default=None,
+                        help="metric the searcher sees (default: valid_acc on cifar10, valid_acc_12ep on cifar100 and ImageNet16-120)")
     parser.add_argument("--report-metric", default="test_acc", help="metric reported after the search (default test_acc)")
     parser.add_argument(
         "--option", action="append", default=[], metavar="[METHOD:]KEY=VALUE",
@@ -20,6 +21,15 @@ def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] 
     )
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     add_data_dir(parser)
+
+
+def resolve_search_metric(args: argparse.Namespace) -> str:
+    """``--search-metric``, else the dataset's default (`nasspace.benchmarks.nb201.default_search_metric`)."""
+    from nasspace.benchmarks.nb201 import default_search_metric
+
+    if args.search_metric is None:
+        args.search_metric = default_search_metric(args.dataset)
+    return args.search_metric
 
 
 def parse_options(items: list[str], methods: list[str]) -> dict[str, dict[str, str]]:
@@ -50,12 +60,13 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
     import dataclasses
 
     from crlso.search import searcher_config
+    from crlso.search.variants import VARIANTS
 
     if not cache_dir:
         return options
     for method, method_options in options.items():
         try:
-            fields = {f.name for f in dataclasses.fields(searcher_config(method))}
+            fields = {f.name for f in dataclasses.fields(searcher_config(VARIANTS[method].method if method in VARIANTS else method))}
         except ValueError:
             continue
         if "cache_dir" in fields:
@@ -65,7 +76,9 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
-    parser.add_argument("--method", required=True, help="random, rea, local, crlso, latent_bo or hybrid")
+    parser.add_argument("--method", required=True, help="random, rea, local, crlso, crlso-paper, latent_bo or hybrid")
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="start a latent searcher from the model `crlso train` fitted in DIR (same space, dataset and metric)")
     parser.add_argument("--budget", type=int, required=True, help="distinct genotypes to evaluate")
     parser.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     parser.add_argument("--out", required=True, help="run folder (an existing one with the same config resumes)")
@@ -88,7 +101,16 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    resolve_search_metric(args)
     options = with_cache_dir(parse_options(args.option, [args.method]), args.cache_dir)
+    if args.model:
+        import dataclasses
+
+        from crlso.search import searcher_config
+
+        if "model_dir" not in {f.name for f in dataclasses.fields(searcher_config(args.method))}:
+            raise ValueError(f"--model needs a latent searcher (crlso, crlso-paper); {args.method!r} takes no model")
+        options[args.method]["model_dir"] = str(Path(args.model).resolve())
     config = RunConfig(
         method=args.method, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
         search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],

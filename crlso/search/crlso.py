@@ -56,8 +56,8 @@ from nasspace import Genotype
 
 from crlso.icnn import create_head
 from crlso.predictor import GNNPredictor
-from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
-from crlso.search.latent_space import JointFitConfig, LatentSpace, latent_model
+from crlso.search.base import register_searcher, sample_unseen_batch
+from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, latent_model
 from crlso.training import ModelConfig, PretrainConfig, build_predictor, fit_icnn, fit_predictor, predict
 
 __all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of"]
@@ -112,7 +112,7 @@ def errors_of(values: list[float]) -> Tensor:
 
 
 @register_searcher("crlso")
-class CRLSOSearch(Searcher):
+class CRLSOSearch(LatentSearcher):
     """CR-LSO with a small seeded initial set grown during the search (see the module doc)."""
 
     Config = CRLSOConfig
@@ -177,20 +177,6 @@ class CRLSOSearch(Searcher):
         self.target_mean, self.target_std = float(targets.mean()), float(targets.std().clamp_min(1e-6))
         fit_icnn(self.icnn, self.latent.mu[index.to(self.device)], ((targets - self.target_mean) / self.target_std).to(self.device),
                  weights.to(self.device), steps=steps, lr=cfg.icnn_lr)
-
-    def predicted_error(self, z: Tensor) -> Tensor:
-        """``(B,)`` the ICNN's error (in error units) at codes ``z (B, d)``."""
-        with torch.no_grad():
-            return self.icnn(z).cpu() * self.target_std + self.target_mean
-
-    def model_scores(self) -> dict[str, float]:
-        """The ICNN's predicted error of every cell the latent space knows (for a final Kendall tau)."""
-        scores = self.predicted_error(self.latent.mu).tolist()
-        return {str(g): s for g, s in zip(self.latent.cells, scores)}
-
-    def stats(self) -> dict[str, Any]:
-        """Rounds and joint fits so far (run folders record it in ``summary.json``)."""
-        return {"rounds": self.rounds, "joint_fits": self.latent.refits, "cells_in_latent_space": len(self.latent)}
 
     # -- ask / tell -------------------------------------------------------------------------------
     def tell(self, genotypes, values) -> None:
@@ -303,27 +289,6 @@ class CRLSOSearch(Searcher):
         if first:
             score = score + torch.cat([torch.zeros(first), torch.full((len(candidates) - first,), 1e6)])
         return [candidates[i] for i in torch.argsort(score, stable=True).tolist()]
-
-
-def build_latent_space(config: Any, space_name: str) -> tuple[ModelConfig, LatentSpace]:
-    """The model config and the latent space a latent searcher starts from.
-
-    ``config`` is a latent searcher's config (``model``, ``pretrain``, ``cache_dir``, ``model_dir``).
-
-    With ``model_dir`` the VAE of that ``crlso train`` folder (and its model sizes) replaces the
-    unlabelled pre-train; the ICNN and predictor are fitted to the search's own queries.
-
-    Raises:
-        ValueError: the model config or the trained model is of another space.
-    """
-    if config.model_dir:
-        from crlso.checkpoints import load_trained_vae
-
-        model, state = load_trained_vae(config.model_dir, space=space_name)
-        return model, LatentSpace(model, config.pretrain, config.cache_dir, vae_state=state)
-    if config.model.space != space_name:
-        raise ValueError(f"the model config is for space {config.model.space!r}, the search is on {space_name!r}")
-    return config.model, LatentSpace(config.model, config.pretrain, config.cache_dir)
 
 
 _DARTS_PAIR = re.compile(r"\('(\w+)', (\d+)\)")

@@ -42,9 +42,9 @@ from torch import Tensor, nn
 from nasspace import Genotype
 
 from crlso.icnn import create_head
-from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
-from crlso.search.crlso import build_latent_space, errors_of
-from crlso.search.latent_space import JointFitConfig
+from crlso.search.base import register_searcher, sample_unseen_batch
+from crlso.search.crlso import errors_of
+from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space
 from crlso.training import ModelConfig, PretrainConfig, build_predictor, predict
 
 __all__ = ["PaperCRLSOSearch", "PaperConfig"]
@@ -106,7 +106,7 @@ def _fit_minibatch(module: nn.Module, inputs: Any, targets: Tensor, *, epochs: i
 
 
 @register_searcher("crlso-paper")
-class PaperCRLSOSearch(Searcher):
+class PaperCRLSOSearch(LatentSearcher):
     """The public CR-LSO search loop, sign corrected and bounded (see the module doc)."""
 
     Config = PaperConfig
@@ -163,18 +163,6 @@ class PaperCRLSOSearch(Searcher):
         errors = (errors_of([v for _, v in self.observed]).to(self.device) - self.target_mean) / self.target_std
         _fit_minibatch(self.icnn, z, errors, epochs=cfg.ft_epochs, lr=cfg.ft_lr, batch=cfg.minibatch,
                        generator=self.generator, jitter=cfg.jitter * self.latent.scale)
-
-    def predicted_error(self, z: Tensor) -> Tensor:
-        """``(B,)`` the ICNN's error at codes ``z (B, d)``."""
-        with torch.no_grad():
-            return self.icnn(z).cpu() * self.target_std + self.target_mean
-
-    def model_scores(self) -> dict[str, float]:
-        """The ICNN's predicted error of every cell the latent space knows (for a final Kendall tau)."""
-        return {str(g): s for g, s in zip(self.latent.cells, self.predicted_error(self.latent.mu).tolist())}
-
-    def stats(self) -> dict[str, Any]:
-        return {"rounds": self.rounds, "joint_fits": self.latent.refits, "cells_in_latent_space": len(self.latent)}
 
     # -- ask / tell -------------------------------------------------------------------------------
     def tell(self, genotypes, values) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -25,11 +26,12 @@ from torch import Tensor, nn
 from nasspace import Genotype
 
 from crlso.cells import training_cells_batch
+from crlso.search.base import Searcher
 from crlso.graphs import GraphBank, featurizer_for
 from crlso.training import ModelConfig, PretrainConfig, cached_pretrained_vae, default_device, encode, refit_vae_icnn
 from crlso.vae import GraphVAE
 
-__all__ = ["LatentSpace", "JointFitConfig", "latent_model"]
+__all__ = ["LatentSpace", "LatentSearcher", "JointFitConfig", "build_latent_space", "latent_model"]
 
 
 @lru_cache(maxsize=2)
@@ -160,3 +162,65 @@ class LatentSpace:
     def decode(self, z: Tensor) -> list[Genotype]:
         """``z (B, d)`` -> B valid genotypes (the decoder's most likely)."""
         return self.vae.decoder.decode(z)
+
+
+def build_latent_space(config: Any, space_name: str) -> tuple[ModelConfig, LatentSpace]:
+    """The model config and the latent space a latent searcher starts from.
+
+    ``config`` is a latent searcher's config (``model``, ``pretrain``, ``cache_dir``, ``model_dir``).
+
+    With ``model_dir`` the VAE of that ``crlso train`` folder (and its model sizes) replaces the
+    unlabelled pre-train; the ICNN and predictor are fitted to the search's own queries.
+
+    Raises:
+        ValueError: the model config or the trained model is of another space.
+    """
+    if config.model_dir:
+        from crlso.checkpoints import load_trained_vae
+
+        model, state = load_trained_vae(config.model_dir, space=space_name)
+        return model, LatentSpace(model, config.pretrain, config.cache_dir, vae_state=state)
+    if config.model.space != space_name:
+        raise ValueError(f"the model config is for space {config.model.space!r}, the search is on {space_name!r}")
+    return config.model, LatentSpace(config.model, config.pretrain, config.cache_dir)
+
+
+class LatentSearcher(Searcher):
+    """A searcher that moves in a `LatentSpace` guided by a latent error head (``icnn``).
+
+    Subclasses set ``latent``, ``icnn``, ``model_config``, ``rounds`` and the head's target
+    standardization (``target_mean``, ``target_std``).
+    """
+
+    latent: LatentSpace
+    icnn: nn.Module
+    model_config: ModelConfig
+    rounds: int = 0
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    def predicted_error(self, z: Tensor) -> Tensor:
+        """``(B,)`` the head's error (in error units) at codes ``z (B, d)``."""
+        with torch.no_grad():
+            return self.icnn(z).cpu() * self.target_std + self.target_mean
+
+    def model_scores(self) -> dict[str, float]:
+        """The head's predicted error of every cell the latent space knows (for a final Kendall tau)."""
+        return {str(g): s for g, s in zip(self.latent.cells, self.predicted_error(self.latent.mu).tolist())}
+
+    def stats(self) -> dict[str, int]:
+        """Rounds and joint fits so far (run folders record it in ``summary.json``)."""
+        return {"rounds": self.rounds, "joint_fits": self.latent.refits, "cells_in_latent_space": len(self.latent)}
+
+    def latent_state(self) -> dict:
+        """The space the search ended in: model sizes, VAE and head weights, the head's target scale."""
+        import dataclasses
+
+        return {
+            "model_config": dataclasses.asdict(self.model_config),
+            "vae": {k: v.detach().cpu() for k, v in self.latent.vae.state_dict().items()},
+            "head": {k: v.detach().cpu() for k, v in self.icnn.state_dict().items()},
+            "head_kind": getattr(self.config, "head", "icnn"),
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+        }

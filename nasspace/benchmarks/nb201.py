@@ -32,7 +32,7 @@ from nasspace.fetch import DataStore
 from nasspace.nb201 import NB201Genotype, NB201Space
 from nasspace.space import Genotype
 
-__all__ = ["NB201_DATASETS", "NB201_METRICS", "NB201Table"]
+__all__ = ["NB201_DATASETS", "NB201_METRICS", "NB201Table", "default_search_metric"]
 
 NB201_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 NB201_METRICS: tuple[str, ...] = (
@@ -43,6 +43,23 @@ NB201_METRICS: tuple[str, ...] = (
     "test_acc_12ep",
     "test_acc_seed",
 )
+
+# The metric a search sees by default: 200-epoch validation accuracy where the default fetch has it
+# (cifar10), else the 12-epoch validation accuracy (the cifar100 / ImageNet16-120 200-epoch valid
+# files are download-only and not in the default fetch).
+_DEFAULT_SEARCH_METRIC = {"cifar10": "valid_acc", "cifar100": "valid_acc_12ep", "ImageNet16-120": "valid_acc_12ep"}
+
+
+def default_search_metric(dataset: str) -> str:
+    """The search metric of ``dataset`` when the user names none.
+
+    Raises:
+        ValueError: unknown dataset.
+    """
+    if dataset not in _DEFAULT_SEARCH_METRIC:
+        raise ValueError(f"unknown NB201 dataset {dataset!r}; valid: {', '.join(NB201_DATASETS)}")
+    return _DEFAULT_SEARCH_METRIC[dataset]
+
 
 _TEST_COLUMN = {
     "cifar10": "CIFAR10TestAccuracy200Epochs",

@@ -61,6 +61,8 @@ def test_resume_after_interruption_gives_the_same_queries(method, tmp_path, monk
         log.write('{"step": 14, "genot')  # a line torn by the kill
     summary = run_experiment(config, tmp_path / "killed", progress=False)
     assert _steps(tmp_path / "killed") == expected
+    # the same bytes, provenance included; for crlso this spans joint refits of its latent space (at 8, 12 and 18 labels)
+    assert (tmp_path / "killed" / "queries.jsonl").read_bytes() == (tmp_path / "whole" / "queries.jsonl").read_bytes()
     assert summary["resumed_from_step"] == 13
 
 
