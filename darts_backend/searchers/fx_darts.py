@@ -1,7 +1,7 @@
 """FX-DARTS: flexible DARTS with entropy-based super-network shrinking (ESS).
 
 No code is public; this is our reading, built on the same ``per_cell`` supernet and shrinking
-machinery as DNAD (`darts_backend.shrinking`). Choices the paper does not pin down, all configurable
+machinery as DNAD (`darts_backend.searchers.shrinking`). Choices the paper does not pin down, all configurable
 in `FXDartsConfig`:
 
 * **Distribution**: per node, a softmax over all its alive (input, op) pairs (network normalisation
@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from darts_backend.searchers.base import register_searcher
-from darts_backend.shrinking import ShrinkConfig, ShrinkingSearcher
+from darts_backend.searchers.shrinking import ShrinkConfig, ShrinkingSearcher
 
 __all__ = ["FXDartsConfig", "FXDartsSearcher"]
 

@@ -11,9 +11,9 @@ import torch
 
 from darts_backend.cli import main
 from darts_backend.data import BatchLoader, synthetic_images
-from darts_backend.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.networks_darts import DartsNetwork, genotype_cost
-from darts_backend.run_darts import DartsSearchConfig, run_darts_search
+from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
+from darts_backend.networks.darts import DartsNetwork, genotype_cost
+from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.searchers import create_searcher, searcher_class
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork

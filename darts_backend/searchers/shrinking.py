@@ -9,7 +9,7 @@ its coefficients, and a snapshot of the current genotype is recorded when the me
 when the parameter count crosses the next milestone (every `ShrinkConfig.milestone` fraction of the
 size at the end of the warm-up). Snapshots keep a strictly decreasing FLOP count: a candidate no
 smaller than the last snapshot is not recorded. Each snapshot holds the ``flex`` genotype, its
-parameters and FLOPs (millions, `networks_darts.genotype_cost` at the supernet's C and cell count),
+parameters and FLOPs (millions, `networks.darts.genotype_cost` at the supernet's C and cell count),
 and its *search accuracy*: the supernet's mean training-batch accuracy since the previous check.
 """
 
@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
-from darts_backend.distill import DEFAULT_STAGE_WEIGHTS, FeatureDistiller
+from darts_backend.searchers.distill import DEFAULT_STAGE_WEIGHTS, FeatureDistiller
 from darts_backend.networks import count_parameters
-from darts_backend.networks_darts import DartsNetwork, genotype_cost
+from darts_backend.networks.darts import DartsNetwork, genotype_cost
 from darts_backend.searchers.base import Batch, Searcher, SearcherConfig
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.flex import FlexGenotype, FlexSpace

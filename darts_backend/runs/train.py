@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
-from darts_backend.networks_darts import DartsNetwork
-from darts_backend.trainer import CHECKPOINT, prepare_run
+from darts_backend.networks.darts import DartsNetwork
+from darts_backend.runs.trainer import CHECKPOINT, prepare_run
 from nasspace.space import Genotype, get_space
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]

@@ -15,10 +15,10 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.files import write_json
+from darts_backend.runs.files import write_json
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
-from darts_backend.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 

@@ -18,15 +18,15 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.files import load_checkpoint, write_json
-from darts_backend.networks_darts import DartsNetwork
+from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
+from darts_backend.runs.files import load_checkpoint, write_json
+from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
-from darts_backend.shrinking import ShrinkingSearcher
+from darts_backend.searchers.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
-from darts_backend.train_genotype import load_genotype_file
-from darts_backend.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
+from darts_backend.runs.train import load_genotype_file
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.atomic import atomic_path
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from darts_backend.data.loader import BatchLoader
-from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
