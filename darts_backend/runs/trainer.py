@@ -138,6 +138,7 @@ class SearchTrainer:
     def fit(self, on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
         """Run the remaining epochs; returns the per-epoch metric records written this call."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.searcher.plan(len(self.train_loader))
         records = []
         for epoch in range(self.start_epoch, self.config.epochs):
             record = self._run_epoch(epoch)

@@ -236,10 +236,20 @@ class ShrinkingSearcher(Searcher):
         """Method coefficients to log with each step (0-dim tensors on `device`, no sync)."""
         return {}
 
+    def plan(self, steps_per_epoch: int) -> None:
+        """Steps per epoch, known before the first step, so schedules hold from step 1 even without warm-up.
+
+        Raises:
+            ValueError: `steps_per_epoch` < 1.
+        """
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.steps_per_epoch = steps_per_epoch
+
     def end_epoch(self) -> None:
         """Advance the schedule; at the end of the warm-up, record the starting point of the set."""
         super().end_epoch()
-        if self.epoch == 1:
+        if self.epoch == 1 and self.steps_per_epoch == 0:  # a loop that never called `plan`
             self.steps_per_epoch = self.steps
         if self.epoch < self.config.warmup_epochs:  # the warm-up-end point reports its last epoch only
             self._acc_sum = torch.zeros_like(self._acc_sum)

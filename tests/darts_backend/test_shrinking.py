@@ -1,0 +1,60 @@
+"""The shrinking machinery shared by DNAD and FX-DARTS: schedules, gradient clipping, snapshots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from darts_backend.data import BatchLoader, synthetic_images
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig
+from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
+from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
+from darts_backend.supernets.darts import DartsSearchNetwork
+from nasspace.flex import DNAD_OPS
+
+STEPS_PER_EPOCH = 4  # 64 images in batches of 16
+
+
+def _network(normalization: str, ops: tuple[str, ...] = DNAD_OPS) -> DartsSearchNetwork:
+    return DartsSearchNetwork(C=4, num_cells=3, nodes=2, ops=ops, mode="per_cell", normalization=normalization,
+                              generator=torch.Generator().manual_seed(0))
+
+
+def _loader() -> BatchLoader:
+    return BatchLoader(synthetic_images(64, size=8, generator=torch.Generator().manual_seed(0)), 16, seed=0)
+
+
+def _fit(searcher, out: Path, epochs: int = 1) -> list[dict]:
+    trainer = SearchTrainer(searcher, _loader(), None, out, TrainerConfig(epochs=epochs, progress=False, checkpoint=False))
+    return trainer.fit()
+
+
+def test_dnad_without_warmup_spreads_its_deletion_target_over_the_planned_steps(tmp_path: Path) -> None:
+    config = DNADConfig(epochs=3, warmup_epochs=0, prune_every=2)
+    searcher = DNADSearcher(_network("node_relu"), config, input_size=(3, 8, 8))
+    surplus = searcher.network.num_alive_pairs() - searcher._alive_nodes()  # 3 cells x (6 + 9) pairs - 6 nodes
+    _fit(searcher, tmp_path)
+    assert searcher.steps_per_epoch == STEPS_PER_EPOCH
+    planned = STEPS_PER_EPOCH * config.epochs
+    assert searcher.target_per_check == pytest.approx(surplus * config.prune_every / planned)  # 6.5, not 1.0
+
+
+def test_fx_darts_without_warmup_ramps_beta_from_zero(tmp_path: Path) -> None:
+    config = FXDartsConfig(epochs=3, warmup_epochs=0, prune_every=2, entropy_weight=1.0, entropy_ramp=0.5)
+    searcher = FXDartsSearcher(_network("node_softmax"), config, input_size=(3, 8, 8))
+    record = _fit(searcher, tmp_path)[0]
+    ramp = config.entropy_ramp * STEPS_PER_EPOCH * config.epochs  # 6 steps to full beta
+    assert record["beta"] == pytest.approx(sum(t / ramp for t in range(STEPS_PER_EPOCH)) / STEPS_PER_EPOCH)  # 0.25
+    assert searcher.beta() == pytest.approx(STEPS_PER_EPOCH / ramp)
+
+
+def test_fx_darts_with_warmup_starts_its_ramp_at_the_warmup_end(tmp_path: Path) -> None:
+    config = FXDartsConfig(epochs=3, warmup_epochs=1, prune_every=2, entropy_weight=1.0, entropy_ramp=0.5)
+    searcher = FXDartsSearcher(_network("node_softmax"), config, input_size=(3, 8, 8))
+    records = _fit(searcher, tmp_path, epochs=2)
+    ramp = config.entropy_ramp * STEPS_PER_EPOCH * (config.epochs - config.warmup_epochs)
+    assert records[0]["beta"] == 0.0
+    assert records[1]["beta"] == pytest.approx(sum(t / ramp for t in range(STEPS_PER_EPOCH)) / STEPS_PER_EPOCH)
