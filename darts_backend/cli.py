@@ -70,8 +70,8 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--milestone", type=float, help="snapshot at every drop of this fraction of params (0: off)")
     search.add_argument("--option", dest="options", action="append", metavar="KEY=VALUE",
                         help="override a field of the method's config (repeatable), e.g. gamma_init=0.1")
-    search.add_argument("--teacher", help="teacher genotype JSON (enables distillation)")
-    search.add_argument("--teacher-checkpoint", help="teacher weights: a 'train' checkpoint.pt")
+    search.add_argument("--teacher", help="teacher genotype JSON (needs --teacher-checkpoint; default: the checkpoint's)")
+    search.add_argument("--teacher-checkpoint", help="teacher weights, a 'train' checkpoint.pt (enables distillation)")
     search.add_argument("--teacher-index", type=int, help="genotype index in --teacher (a list)")
     search.add_argument("--teacher-channels", type=int, help="teacher C (default 16)")
     search.add_argument("--teacher-cells", type=int, help="teacher cells for darts genotypes (default 8)")

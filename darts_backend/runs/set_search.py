@@ -53,8 +53,10 @@ class DartsSearchConfig:
         ops: candidate ops (comma-separated; empty: the method's default set).
         epochs, batch_size, limit_train: schedule and data size.
         warmup_epochs, prune_every, milestone: shrinking settings (None: the method's default).
-        teacher: genotype JSON file of a teacher network (optional; with `teacher_checkpoint` its weights).
-        teacher_checkpoint: a ``darts-backend train`` checkpoint (its genotype is used when `teacher` is unset).
+        teacher: genotype JSON file of the teacher network; only together with `teacher_checkpoint` (its
+            trained weights), since an untrained teacher would distil toward a random network.
+        teacher_checkpoint: a ``darts-backend train`` checkpoint: enables distillation (its own genotype is
+            used when `teacher` is unset).
         teacher_index: which genotype of a list in `teacher`.
         teacher_channels, teacher_cells: teacher C and cells (darts genotypes).
         options: ``KEY=VALUE`` overrides of the method's config fields (e.g. ``gamma_init=0.1``).
@@ -91,6 +93,9 @@ class DartsSearchConfig:
             raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
             raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+        if self.teacher is not None and self.teacher_checkpoint is None:
+            raise ValueError("a teacher genotype (--teacher) needs its trained weights (--teacher-checkpoint PT, a "
+                             "'darts-backend train' checkpoint); without them it would distil toward a random network")
 
     def searcher_config(self) -> DNADConfig | FXDartsConfig:
         """The method's config with the run's overrides."""
@@ -117,21 +122,20 @@ class DartsSearchConfig:
 
 
 def _teacher(config: DartsSearchConfig, num_classes: int, device: torch.device) -> FeatureTeacher | None:
-    if config.teacher is None and config.teacher_checkpoint is None:
+    """The trained teacher of `config.teacher_checkpoint` (None without one)."""
+    if config.teacher_checkpoint is None:
         return None
-    state = load_checkpoint(config.teacher_checkpoint, map_location=device) if config.teacher_checkpoint else None
+    state = load_checkpoint(config.teacher_checkpoint, map_location=device)
     if config.teacher is not None:
         genotype = load_genotype_file(config.teacher, config.teacher_index)
     else:
-        assert state is not None
         genotype = get_space("flex").from_json(json.loads(state["genotype"]))
     channels, cells = config.teacher_channels, config.teacher_cells
-    if state is not None and "train_config" in state:
+    if "train_config" in state:
         saved = json.loads(state["train_config"])
         channels, cells = int(saved["channels"]), int(saved["cells"])
     model = DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes).to(device)
-    if state is not None:
-        model.load_state_dict(state["model"])
+    model.load_state_dict(state["model"])
     return FeatureTeacher(model, model.stage_end_names())
 
 
@@ -152,6 +156,9 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     Raises:
         ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
     """
+    for name, path in (("teacher", config.teacher), ("teacher_checkpoint", config.teacher_checkpoint)):
+        if path is not None and not Path(path).is_file():
+            raise ValueError(f"{name} file {path} does not exist")
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     start = time.perf_counter()
     images = load_dataset(config.data, "train", limit=config.limit_train, generator=torch.Generator().manual_seed(config.seed))
