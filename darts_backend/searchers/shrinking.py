@@ -39,7 +39,8 @@ C = TypeVar("C", bound="ShrinkConfig")
 class ShrinkConfig(SearcherConfig):
     """Settings shared by the shrinking methods (defaults: DNAD's).
 
-    Attributes (beyond `SearcherConfig`, whose ``w_*`` now configure Adam and ``a_*`` the alpha optimiser):
+    Attributes (beyond `SearcherConfig`, whose ``w_*`` now configure Adam and ``a_*`` the alpha optimiser,
+    and whose ``grad_clip`` bounds the weights, the alphas and the distiller's adapters, each on its own):
         w_betas: Adam betas of the weights.
         a_optimizer: ``"sgd"`` or ``"adam"`` for the alphas.
         a_momentum: SGD momentum of the alphas.
@@ -216,7 +217,7 @@ class ShrinkingSearcher(Searcher):
             loss = self.combine(task, reg)
             self._last_reg = reg.detach()
         loss.backward()
-        self._clip_weights()
+        self._clip_gradients()
         self.w_optimizer.step()
         acc = (logits.detach().argmax(dim=1) == y).float().mean()
         metrics.update({"loss": loss.detach(), "acc": acc, "reg": self._last_reg})
@@ -231,6 +232,17 @@ class ShrinkingSearcher(Searcher):
         if not self.in_warmup and self.steps % self.config.prune_every == 0:
             self.check()
         return metrics
+
+    def _clip_gradients(self) -> None:
+        """Clip the global gradient norm of each group to ``grad_clip``: the weights, the alphas and the
+        distiller's adapters, each on its own (as NADD clips all three; no host sync)."""
+        if self.config.grad_clip <= 0:
+            return
+        groups = [self.network.weight_parameters(), self.network.arch_parameters()]
+        if self.distiller is not None:
+            groups.append(self.distiller.adapter_parameters())
+        for params in groups:
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
 
     def extra_metrics(self, device: torch.device) -> dict[str, torch.Tensor]:
         """Method coefficients to log with each step (0-dim tensors on `device`, no sync)."""

@@ -9,11 +9,14 @@ import pytest
 import torch
 
 from darts_backend.data import BatchLoader, synthetic_images
+from darts_backend.networks.darts import DartsNetwork
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig
+from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
-from nasspace.flex import DNAD_OPS
+from nasspace.flex import DNAD_OPS, reduction_layout
+from nasspace.space import get_space
 
 STEPS_PER_EPOCH = 4  # 64 images in batches of 16
 
@@ -58,3 +61,36 @@ def test_fx_darts_with_warmup_starts_its_ramp_at_the_warmup_end(tmp_path: Path) 
     ramp = config.entropy_ramp * STEPS_PER_EPOCH * (config.epochs - config.warmup_epochs)
     assert records[0]["beta"] == 0.0
     assert records[1]["beta"] == pytest.approx(sum(t / ramp for t in range(STEPS_PER_EPOCH)) / STEPS_PER_EPOCH)
+
+
+def _grad_norm(params) -> float:
+    grads = [p.grad for p in params if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+
+@pytest.mark.parametrize("cls, normalization", [(DNADSearcher, "node_relu"), (FXDartsSearcher, "node_softmax")])
+def test_a_step_clips_weight_alpha_and_distiller_gradients(cls, normalization) -> None:
+    teacher_net = DartsNetwork(get_space("flex").sample(1, layout=reduction_layout(3), k=2), C=4)
+    teacher = FeatureTeacher(teacher_net, teacher_net.stage_end_names())
+    network = _network(normalization)
+    distiller = FeatureDistiller(teacher, network.feature_channels(), teacher.channels((3, 8, 8)))
+    clip = 1e-4  # far below every raw gradient norm
+    config = cls.config_class(epochs=2, warmup_epochs=0, prune_every=100, grad_clip=clip)
+    searcher = cls(network, config, distiller=distiller, input_size=(3, 8, 8))
+    seen: dict[str, float] = {}
+    w_step, a_step = searcher.w_optimizer.step, searcher.a_optimizer.step
+
+    def spy_w(*args, **kwargs):
+        seen["weights"] = _grad_norm(network.weight_parameters())
+        seen["distiller"] = _grad_norm(distiller.adapter_parameters())
+        return w_step(*args, **kwargs)
+
+    def spy_a(*args, **kwargs):
+        seen["alphas"] = _grad_norm(network.arch_parameters())
+        return a_step(*args, **kwargs)
+
+    searcher.w_optimizer.step, searcher.a_optimizer.step = spy_w, spy_a
+    searcher.step(next(iter(_loader())))
+    assert set(seen) == {"weights", "distiller", "alphas"}
+    for group, norm in seen.items():
+        assert 0 < norm <= clip * (1 + 1e-3), group
