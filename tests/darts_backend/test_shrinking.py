@@ -94,3 +94,15 @@ def test_a_step_clips_weight_alpha_and_distiller_gradients(cls, normalization) -
     assert set(seen) == {"weights", "distiller", "alphas"}
     for group, norm in seen.items():
         assert 0 < norm <= clip * (1 + 1e-3), group
+
+
+@pytest.mark.parametrize("cls, normalization", [(DNADSearcher, "node_relu"), (FXDartsSearcher, "node_softmax")])
+def test_a_step_between_checks_issues_no_host_sync(cls, normalization, sync_counter) -> None:
+    searcher = cls(_network(normalization), cls.config_class(epochs=2, warmup_epochs=0, prune_every=100),
+                   input_size=(3, 8, 8))
+    searcher.plan(STEPS_PER_EPOCH)
+    batch = next(iter(_loader()))
+    searcher.train_step(batch)
+    with sync_counter:
+        searcher.train_step(batch)
+    assert sync_counter.calls == []
