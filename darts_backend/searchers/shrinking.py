@@ -8,7 +8,7 @@ host-device synchronisation of the method): pairs the method marks are deleted f
 its coefficients, and a snapshot of the current genotype is recorded when the method asks for one or
 when the parameter count crosses the next milestone (every `ShrinkConfig.milestone` fraction of the
 size at the end of the warm-up). Snapshots keep a strictly decreasing FLOP count: a candidate no
-smaller than the last snapshot is not recorded. Each snapshot holds the ``flex`` genotype, its
+smaller than the last snapshot is not recorded, except one the method asked for, which replaces it. Each snapshot holds the ``flex`` genotype, its
 parameters and FLOPs (millions, `networks.darts.genotype_cost` at the supernet's C and cell count),
 and its *search accuracy*: the supernet's mean training-batch accuracy since the previous check.
 """
@@ -316,10 +316,18 @@ class ShrinkingSearcher(Searcher):
         return count_parameters(DartsNetwork(genotype, **kwargs)), float("nan")
 
     def _snapshot(self, reason: str, force: bool = False) -> None:
+        """Record the current genotype if its FLOPs are below the last point's.
+
+        A `force`d point (one the method asked for) is always recorded: when its FLOPs did not drop (the
+        supernet only shrinks, so they are equal), it replaces the last point, which keeps the set's
+        FLOPs strictly decreasing.
+        """
         genotype = self.network.flex_genotype()
         params, flops = self._cost(genotype)
         if self.snapshots and flops >= self.snapshots[-1].flops:
-            return
+            if not force:
+                return
+            self.snapshots.pop()
         acc = float(self._acc_sum) / max(self._acc_count, 1e-9)
         self.snapshots.append(Snapshot(genotype, params, flops, acc, self.steps, self.epoch, reason))
 

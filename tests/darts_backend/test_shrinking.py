@@ -106,3 +106,17 @@ def test_a_step_between_checks_issues_no_host_sync(cls, normalization, sync_coun
     with sync_counter:
         searcher.train_step(batch)
     assert sync_counter.calls == []
+
+
+def test_a_forced_point_is_kept_even_when_nothing_was_deleted_since_the_last_one() -> None:
+    # gamma starts at its cap and nothing can fall under the threshold: the first check stalls at once
+    config = DNADConfig(epochs=2, warmup_epochs=0, prune_every=1, threshold=1e-12, gamma_init=0.1, gamma_max=0.1,
+                        stall_checks=1)
+    searcher = DNADSearcher(_network("node_relu"), config, input_size=(3, 8, 8))
+    searcher.plan(STEPS_PER_EPOCH)
+    searcher.step(next(iter(_loader())))  # one check: the warm-up-end point, then a Pareto point (same cell)
+    assert searcher.mu == pytest.approx(config.mu_init * config.mu_factor)  # DNAD did ask for a Pareto point
+    assert [s.reason for s in searcher.snapshots] == ["pareto"]  # it replaces the equal-FLOPs point before it
+    assert searcher.snapshots[0].step == 1
+    searcher.finalize()  # unforced: an equal-FLOPs final point is still not added
+    assert [s.reason for s in searcher.snapshots] == ["pareto"]
