@@ -119,12 +119,22 @@ class SearchTrainer:
     def checkpoint_path(self) -> Path:
         return self.out_dir / CHECKPOINT
 
-    def resume(self) -> int:
-        """Load ``checkpoint.pt`` if present; returns the epoch the run continues from."""
+    def resume(self, upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> int:
+        """Load ``checkpoint.pt`` if present; returns the epoch the run continues from.
+
+        Args:
+            upgrade: maps a run configuration stored by an older version to today's form before the
+                comparison (the run's own business; None compares as stored).
+
+        Raises:
+            ValueError: a setting differs from the checkpoint's (device, threads and channels_last may).
+        """
         if not self.checkpoint_path.is_file():
             return 0
         state = load_checkpoint(self.checkpoint_path, map_location=self.searcher.network.alphas.device)
         stored = json.loads(state["run_config"])
+        if upgrade is not None:
+            stored = upgrade(stored)
         changed = sorted(k for k in set(stored) | set(self.run_config)
                          if k not in _MAY_CHANGE_ON_RESUME and stored.get(k) != self.run_config.get(k))
         if changed:
