@@ -1,7 +1,7 @@
 """``darts-backend``: run a supernet search, train a genotype's network, or time a supernet step.
 
     darts-backend search --method single-darts|darts --space nb201|darts --data PATH --out DIR [--seed S]
-        [--channels C --cells N --epochs E --batch-size B --limit-train N] [--resume]
+        [--preset paper|cpu] [--channels C --cells N --epochs E --batch-size B --limit-train N] [--resume]
     darts-backend search --method dnad|fx-darts --space darts --data PATH --out DIR
         [--nodes K --ops A,B --warmup-epochs W --prune-every P --milestone F --option KEY=VALUE ...
          --teacher FILE --teacher-checkpoint PT ...]
@@ -10,7 +10,8 @@
 
 Single-genotype searches run through `darts_backend.runs.search`, set-emitting ones (``dnad``,
 ``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`.
-Flags left unset fall back to the defaults of each run's config dataclass.
+Flags left unset fall back to the ``--preset`` (`darts_backend.runs.presets`: ``paper`` is each
+method's published setting, ``cpu`` a CPU-sized run of it), else to the run config's defaults.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from darts_backend.runs.bench import BenchConfig, benchmark_throughput
+from darts_backend.runs.presets import PRESETS, preset_values
 from darts_backend.runs.search import SPACES, SearchRunConfig, run_search
 from darts_backend.runs.set_search import METHODS as SET_METHODS
 from darts_backend.runs.set_search import SPACES as SET_SPACES
@@ -50,6 +52,8 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--data", required=True,
                         help="CIFAR-10 python archive (tar.gz or folder), image folder/tar (train/<class>/*.jpg), or 'synthetic'")
     search.add_argument("--out", required=True, help="run folder")
+    search.add_argument("--preset", choices=PRESETS,
+                        help="paper: the method's published setting; cpu: a CPU-sized run of it (flags override)")
     search.add_argument("--seed", type=int, help=f"default {defaults.seed}")
     search.add_argument("--channels", type=int, help=f"supernet C (default {defaults.channels})")
     search.add_argument("--cells", type=int, help=f"cells per stage N (default {defaults.cells})")
@@ -113,8 +117,21 @@ def _overlay(config: Any, args: argparse.Namespace) -> Any:
     return replace(config, **given)
 
 
+def _search_config(cls: type, args: argparse.Namespace) -> Any:
+    """The run config: the preset's values (if any), then every flag given; built once, so validated once.
+
+    ``--option`` flags come after the preset's options (a later KEY wins).
+    """
+    values = preset_values(args.preset, args.method, args.space) if args.preset else {}
+    names = {f.name for f in fields(cls)}
+    given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+    if "options" in given:
+        given["options"] = tuple(values.get("options", ())) + tuple(given["options"])
+    return cls(**{**values, **given, "preset": args.preset})
+
+
 def _search(args: argparse.Namespace) -> int:
-    config = _overlay(SearchRunConfig(), args)
+    config = _search_config(SearchRunConfig, args)
     result = run_search(config, args.out, resume=args.resume, progress=not args.no_progress)
     print(f"genotype: {result.genotype}")
     if config.space == "nb201":
@@ -127,7 +144,7 @@ def _search(args: argparse.Namespace) -> int:
 def _set_search(args: argparse.Namespace) -> int:
     if args.space not in SET_SPACES:
         raise ValueError(f"method {args.method!r} searches the darts space only (--space darts)")
-    config = _overlay(DartsSearchConfig(method=args.method), args)
+    config = _search_config(DartsSearchConfig, args)
     entries = run_darts_search(config, args.out, resume=args.resume, progress=not args.no_progress)
     for i, e in enumerate(entries):
         print(f"[{i}] params {e['params']:.4f}M  flops {e['flops']:.2f}M  search_acc {100 * e['search_acc']:.2f}%  ({e['reason']})")

@@ -16,6 +16,7 @@ import torch
 
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.runs.files import write_json
+from darts_backend.runs.presets import PRESETS
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
@@ -48,6 +49,7 @@ class SearchRunConfig:
         channels_last: channels-last memory format on CUDA (ignored on CPU, where it is slower here).
         optim: optimiser settings; its ``epochs`` is set to `epochs` on construction, so the stored
             configuration shows the schedule that ran.
+        preset: the named preset the values came from (`darts_backend.runs.presets`), or None; a record only.
     """
 
     method: str = "single-darts"
@@ -64,6 +66,7 @@ class SearchRunConfig:
     threads: int | None = None
     channels_last: bool = True
     optim: SearcherConfig = field(default_factory=SearcherConfig)
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -73,6 +76,8 @@ class SearchRunConfig:
             raise ValueError("channels, cells, epochs and batch_size must be >= 1")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         if self.optim.epochs != self.epochs:
             object.__setattr__(self, "optim", replace(self.optim, epochs=self.epochs))
 

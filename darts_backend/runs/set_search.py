@@ -20,6 +20,7 @@ import torch
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
 from darts_backend.runs.files import load_checkpoint, write_json
+from darts_backend.runs.presets import PRESETS
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
@@ -61,6 +62,8 @@ class DartsSearchConfig:
         teacher_channels, teacher_cells: teacher C and cells (darts genotypes).
         options: ``KEY=VALUE`` overrides of the method's config fields (e.g. ``gamma_init=0.1``).
         device, threads: where and how to run.
+        preset: the named preset the values came from (`darts_backend.runs.presets`), or None. DNAD's
+            ``paper`` preset distils from a trained teacher, so it needs `teacher_checkpoint`.
     """
 
     method: str = "dnad"
@@ -85,6 +88,7 @@ class DartsSearchConfig:
     options: tuple[str, ...] = ()
     device: str = "auto"
     threads: int | None = None
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -93,6 +97,11 @@ class DartsSearchConfig:
             raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
             raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
+        if self.preset == "paper" and self.method == "dnad" and self.teacher_checkpoint is None:
+            raise ValueError("preset 'paper' of dnad distils from a trained teacher (NADD: a C=36 network): "
+                             "give --teacher-checkpoint PT, or use --preset cpu")
         if self.teacher is not None and self.teacher_checkpoint is None:
             raise ValueError("a teacher genotype (--teacher) needs its trained weights (--teacher-checkpoint PT, a "
                              "'darts-backend train' checkpoint); without them it would distil toward a random network")
