@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.trainer import select_device
+from darts_backend.runs.trainer import select_device
 from nasspace.space import Genotype
 
 __all__ = ["Screening", "SupernetEvaluator", "load_evaluator"]
@@ -99,11 +99,11 @@ def _load_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]
         raise ValueError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
     config = json.loads(config_path.read_text())
     if config.get("method") in ("single-darts", "darts"):  # nb201, or the shared-mode darts space
-        from darts_backend.run import load_search_network
+        from darts_backend.runs.search import load_search_network
 
         return load_search_network(run_dir, device)
     if config.get("space") == "darts":  # set-emitting dnad / fx-darts runs
-        from darts_backend.run_darts import load_search_network as load_darts_network
+        from darts_backend.runs.set_search import load_search_network as load_darts_network
 
         return load_darts_network(run_dir, device)
     raise ValueError(f"{run_dir}: no supernet evaluator for a {config.get('method')!r} run on {config.get('space')!r}")

@@ -5,7 +5,7 @@ The one crlso module that imports `darts_backend` (lazily, when a run folder is 
 Seeding (``seed_from``: a finished ``darts-backend search`` folder of single-darts or darts, on NB201
 or the DARTS space): the run's derived genotype and the ``alpha_top`` cells its final alpha
 distribution ranks highest
-(`darts_backend.results.SearchOutcome.top_cells`, ``none`` excluded) are the first cells the search
+(`darts_backend.runs.results.SearchOutcome.top_cells`, ``none`` excluded) are the first cells the search
 asks for; random cells fill the initial set up to ``n_init``. What the supernet found costs nothing by
 itself; each seed the search then queries from the table is charged like any other query.
 After the initial set the search is CR-LSO (`crlso.search.crlso`) from those labelled cells.
@@ -66,7 +66,7 @@ class HybridConfig(CRLSOConfig):
 def supernet_seeds(run_dir: str, alpha_top: int) -> list[Genotype]:
     """The derived genotype of a single-darts/darts run (NB201 or DARTS space), then its ``alpha_top``
     most probable cells under the final alphas (deduplicated)."""
-    from darts_backend.results import load_outcome
+    from darts_backend.runs.results import load_outcome
 
     outcome = load_outcome(run_dir)
     seeds: dict[str, Genotype] = {}
@@ -147,8 +147,8 @@ def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: in
     Returns:
         The run folder, holding ``genotype.json`` and ``alphas.json``.
     """
-    from darts_backend.run import SearchRunConfig, run_search
-    from darts_backend.trainer import CHECKPOINT
+    from darts_backend.runs.search import SearchRunConfig, run_search
+    from darts_backend.runs.trainer import CHECKPOINT
 
     out = Path(out_dir)
     config = SearchRunConfig(method=method, space=space, data=data, seed=seed, channels=channels, cells=cells,

@@ -99,6 +99,13 @@ class Searcher(ABC):
     def train_step(self, train_batch: Batch, valid_batch: Batch | None) -> dict[str, torch.Tensor]:
         """One search step; returns detached 0-dim metric tensors (no host sync)."""
 
+    def plan(self, steps_per_epoch: int) -> None:
+        """Learn the schedule length before the first step: training steps per epoch (the loader's length).
+
+        The loop calls this at the start of every `fit`; methods whose schedules are counted in steps
+        override it. The default does nothing.
+        """
+
     def step(self, train_batch: Batch, valid_batch: Batch | None = None) -> dict[str, float]:
         """One search step; returns its metrics as floats (this syncs with the device)."""
         return {k: float(v) for k, v in self.train_step(train_batch, valid_batch).items()}

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from darts_backend.searchers.base import register_searcher
-from darts_backend.shrinking import ShrinkConfig, ShrinkingSearcher
+from darts_backend.searchers.shrinking import ShrinkConfig, ShrinkingSearcher
 
 __all__ = ["DNADConfig", "DNADSearcher"]
 

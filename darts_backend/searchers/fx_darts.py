@@ -1,7 +1,7 @@
 """FX-DARTS: flexible DARTS with entropy-based super-network shrinking (ESS).
 
 No code is public; this is our reading, built on the same ``per_cell`` supernet and shrinking
-machinery as DNAD (`darts_backend.shrinking`). Choices the paper does not pin down, all configurable
+machinery as DNAD (`darts_backend.searchers.shrinking`). Choices the paper does not pin down, all configurable
 in `FXDartsConfig`:
 
 * **Distribution**: per node, a softmax over all its alive (input, op) pairs (network normalisation
@@ -10,7 +10,8 @@ in `FXDartsConfig`:
   alive nodes (``entropy_reduction="mean"``, scale-free) or summed (``"sum"``). Loss after the warm-up:
   ``CE + lambda * KD + beta(t) * H``.
 * **Schedule**: ``beta(t) = entropy_weight * min(1, t / (entropy_ramp * T))`` with ``t`` steps since the
-  warm-up and ``T`` the planned shrinking steps (``entropy_schedule="linear"``), or constant.
+  warm-up and ``T`` the planned shrinking steps (``entropy_schedule="linear"``), or constant. Both are
+  counted from the loader's length (`plan`), so the ramp also holds from step 1 without a warm-up.
 * **Deletion**: a pair is deleted when its probability falls below ``threshold / n`` (``n``: alive pairs
   of its node; ``threshold_mode="relative"``, i.e. a fraction of the uniform share) or below
   ``threshold`` (``"absolute"``). Relative deletion never removes a node's last pair, so nodes only
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 
 from darts_backend.searchers.base import register_searcher
-from darts_backend.shrinking import ShrinkConfig, ShrinkingSearcher
+from darts_backend.searchers.shrinking import ShrinkConfig, ShrinkingSearcher
 
 __all__ = ["FXDartsConfig", "FXDartsSearcher"]
 
@@ -112,9 +113,16 @@ class FXDartsSearcher(ShrinkingSearcher):
                             .expand(-1, net.offsets[i + 1] - net.offsets[i], alive.shape[2]) for i in range(net.k)], dim=1)
         return weights * counts.clamp_min(1) < self.config.threshold
 
+    def plan(self, steps_per_epoch: int) -> None:
+        """Fix the ramp before the first step: it starts at the warm-up end and spans the planned shrinking steps."""
+        super().plan(steps_per_epoch)
+        self.shrink_start_step = self.config.warmup_epochs * steps_per_epoch
+        self.planned_steps = steps_per_epoch * max(self.config.epochs - self.config.warmup_epochs, 1)
+
     def on_shrink_start(self) -> None:
-        self.shrink_start_step = self.steps
-        self.planned_steps = self.steps_per_epoch * max(self.config.epochs - self.config.warmup_epochs, 1)
+        if self.planned_steps == 0:  # a loop that never called `plan`: measure the ramp from here
+            self.shrink_start_step = self.steps
+            self.planned_steps = self.steps_per_epoch * max(self.config.epochs - self.config.warmup_epochs, 1)
 
     def _alive_nodes(self) -> int:
         return sum(sum(self.network.alive_nodes(g)) for g in range(self.network.alphas.shape[0]))

@@ -39,9 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import darts_backend.ops_darts  # noqa: F401  (registers the DARTS ops)
-from darts_backend.ops import create_op, reset_weights_
-from darts_backend.ops_darts import DARTS_OP_NAMES
+from darts_backend.ops import DARTS_OP_NAMES, create_op, reset_weights_
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
 

@@ -37,6 +37,8 @@ class NB201SearchCell(nn.Module):
         self.C = C
         self.ops = tuple(ops)
         self.out_edges: list[list[int]] = [[k for k, (s, _) in enumerate(NB201_EDGES) if s == src] for src in range(3)]
+        for src, edges in enumerate(self.out_edges):  # device-side row indices: no host-to-device copy per step
+            self.register_buffer(f"out_edge_index_{src}", torch.tensor(edges, dtype=torch.long), persistent=False)
         col = {name: i for i, name in enumerate(self.ops)}
         self.col_skip = col.get("skip_connect")
         self.col_pool = col.get("avg_pool_3x3")
@@ -68,7 +70,7 @@ class NB201SearchCell(nn.Module):
             inp = nodes[src]
             if inp is None:
                 inp = torch.zeros_like(x)
-            w = weights[edges]  # (m, n_ops)
+            w = weights.index_select(0, self.out_edge_index(src))  # (m, n_ops)
             mask = None if active is None else active[edges]
             convs: list[torch.Tensor | None] = [None, None]  # weighted BN(conv) parts, (B, m, C, H, W)
             relu = None
@@ -92,6 +94,10 @@ class NB201SearchCell(nn.Module):
                 nodes[dst] = out if nodes[dst] is None else nodes[dst] + out
         result = nodes[3]
         return torch.zeros_like(x) if result is None else result
+
+    def out_edge_index(self, src: int) -> torch.Tensor:
+        """``(m,)`` int64 rows (in `NB201_EDGES` order) of the edges leaving node `src`, on the cell's device."""
+        return getattr(self, f"out_edge_index_{src}")
 
     def _conv_part(self, relu: torch.Tensor, conv: nn.Conv2d, w: torch.Tensor,
                    mask: torch.Tensor | None) -> torch.Tensor | None:

@@ -13,7 +13,7 @@ import pytest
 from crlso.cli import main
 from crlso.search import create_searcher, run_search
 from crlso.search.hybrid import HybridSearch, run_supernet_search, supernet_seeds
-from darts_backend.results import SearchOutcome, load_outcome
+from darts_backend.runs.results import SearchOutcome, load_outcome
 from nasspace import get_space
 from nasspace.nb201 import NB201Genotype
 from nasspace.oracle import Oracle

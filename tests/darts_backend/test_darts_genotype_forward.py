@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from darts_backend.evaluate import load_evaluator
-from darts_backend.run_darts import (
+from darts_backend.runs.set_search import (
     DartsSearchConfig,
     load_search_network,
     run_darts_search,

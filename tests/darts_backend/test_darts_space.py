@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from darts_backend.networks import count_parameters
-from darts_backend.networks_darts import DartsNetwork, genotype_cost
+from darts_backend.networks.darts import DartsNetwork, genotype_cost
 from darts_backend.ops import create_op, list_ops
-from darts_backend.ops_darts import DARTS_OP_NAMES
+from darts_backend.ops.darts import DARTS_OP_NAMES
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.darts import DARTSGenotype
 from nasspace.errors import GenotypeError

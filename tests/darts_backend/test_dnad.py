@@ -11,9 +11,9 @@ import torch
 
 from darts_backend.cli import main
 from darts_backend.data import BatchLoader, synthetic_images
-from darts_backend.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.networks_darts import DartsNetwork, genotype_cost
-from darts_backend.run_darts import DartsSearchConfig, run_darts_search
+from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
+from darts_backend.networks.darts import DartsNetwork, genotype_cost
+from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.searchers import create_searcher, searcher_class
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
@@ -178,3 +178,21 @@ def test_gamma_adapts_and_a_capped_stall_makes_a_pareto_point() -> None:
     reasons = [searcher.adapt(0, big_reg) for _ in range(3)]
     assert reasons == [None, None, "pareto"] and searcher.mu == pytest.approx(2 * config.mu_init)
     assert searcher.adapt(0, 1.0) == "floor" and searcher.finished  # S under the floor stops the search
+
+
+def test_a_teacher_genotype_without_its_weights_is_refused_before_any_work(tmp_path: Path, capsys) -> None:
+    teacher = tmp_path / "teacher.json"
+    teacher.write_text(json.dumps(get_space("flex").sample(1, layout=reduction_layout(3), k=2).to_json()))
+    out = tmp_path / "run"
+    code = main(["search", "--method", "dnad", "--space", "darts", "--data", "synthetic", "--out", str(out),
+                 "--channels", "2", "--cells", "3", "--nodes", "2", "--epochs", "1", "--batch-size", "16",
+                 "--limit-train", "32", "--no-progress", "--teacher", str(teacher)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and not out.exists()
+    assert len(err.splitlines()) == 1 and "--teacher-checkpoint" in err
+    with pytest.raises(ValueError, match="teacher-checkpoint"):
+        DartsSearchConfig(teacher=str(teacher))
+    missing = DartsSearchConfig(teacher_checkpoint=str(tmp_path / "missing.pt"), epochs=1, limit_train=32)
+    with pytest.raises(ValueError, match="missing.pt"):
+        run_darts_search(missing, tmp_path / "run2", progress=False)
+    assert not (tmp_path / "run2").exists()

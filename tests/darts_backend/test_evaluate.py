@@ -8,7 +8,7 @@ import torch
 
 from darts_backend.data import load_dataset
 from darts_backend.evaluate import SupernetEvaluator, load_evaluator
-from darts_backend.run import SearchRunConfig, load_search_network, run_search
+from darts_backend.runs.search import SearchRunConfig, load_search_network, run_search
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace import get_space
 
@@ -97,10 +97,10 @@ def test_errors_name_the_problem(run_dir, tmp_path, monkeypatch) -> None:
         SupernetEvaluator(NB201SearchNetwork(C=4, N=1), [])
     with pytest.raises(ValueError, match="images and batch_size must be >= 1"):
         load_evaluator(run_dir, images=0)
-    import darts_backend.run
+    import darts_backend.runs.search
 
     network, config = load_search_network(run_dir)
-    monkeypatch.setattr(darts_backend.run, "load_search_network", lambda *a: (network, {**config, "limit_train": None}))
+    monkeypatch.setattr(darts_backend.runs.search, "load_search_network", lambda *a: (network, {**config, "limit_train": None}))
     with pytest.raises(ValueError, match="none of it is held out"):
         load_evaluator(run_dir)
     assert load_evaluator(run_dir, split="test", images=32).num_images == 32  # an explicit split is allowed
@@ -109,7 +109,7 @@ def test_errors_name_the_problem(run_dir, tmp_path, monkeypatch) -> None:
 def test_darts_space_run_gives_outcome_seeds_and_an_evaluator(tmp_path) -> None:
     import math
 
-    from darts_backend.results import load_outcome
+    from darts_backend.runs.results import load_outcome
     from nasspace.darts import DARTSGenotype
 
     config = SearchRunConfig(method="single-darts", space="darts", data="synthetic", seed=0, channels=4, cells=3,

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from darts_backend.data import BatchLoader, synthetic_images
-from darts_backend.networks_darts import DartsNetwork
+from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers import searcher_class
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork

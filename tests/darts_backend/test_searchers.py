@@ -139,3 +139,17 @@ def test_step_on_each_device(method, device, tiny_network, batches):
     metrics = create_searcher(method, network, SearcherConfig(epochs=1)).step(train, valid)
     assert all(v == v for v in metrics.values())  # finite, not NaN
     assert network.genotype().space_name == "nb201"
+
+
+@pytest.mark.parametrize("method", ["single-darts", "darts"])
+def test_a_search_step_issues_no_host_sync(tiny_network, batches, sync_counter, method):
+    searcher = create_searcher(method, tiny_network, SearcherConfig(epochs=2))  # clipped, as by default
+    train, valid, _ = batches
+    searcher.train_step(train, valid)  # optimizer state exists from here on
+    with sync_counter:
+        metrics = searcher.train_step(train, valid)
+    assert sync_counter.calls == []
+    assert all(v.dim() == 0 for v in metrics.values())
+    with sync_counter:  # the counter does catch a sync
+        float(metrics["loss"])
+    assert len(sync_counter.calls) == 1

@@ -107,3 +107,13 @@ def test_genotype_derivation_excludes_none_by_default(tiny_network) -> None:
     assert set(tiny_network.genotype(exclude=()).ops) == {"none"}
     with pytest.raises(ValueError, match="no candidate"):
         tiny_network.genotype(exclude=tuple(tiny_network.ops))
+
+
+def test_edge_indices_are_buffers_that_follow_the_network_but_stay_out_of_checkpoints(tiny_network):
+    cell = tiny_network.layers[0]
+    buffers = dict(tiny_network.named_buffers())
+    for src, edges in enumerate(cell.out_edges):
+        index = cell.out_edge_index(src)
+        assert index.dtype == torch.int64 and index.tolist() == edges
+        assert any(b is index for b in buffers.values())  # moved by .to(device) with the weights
+    assert not any("out_edge_index" in key for key in tiny_network.state_dict())

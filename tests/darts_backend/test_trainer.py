@@ -8,10 +8,10 @@ from PIL import Image
 import nasspace
 from darts_backend.cli import main
 from darts_backend.data import BatchLoader, synthetic_images
-from darts_backend.files import load_checkpoint
+from darts_backend.runs.files import load_checkpoint
 from darts_backend.searchers import SearcherConfig, create_searcher
 from darts_backend.supernets import NB201SearchNetwork
-from darts_backend.trainer import SearchTrainer, TrainerConfig, select_device
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, select_device
 
 
 class Interrupt(Exception):

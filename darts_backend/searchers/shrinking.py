@@ -8,8 +8,8 @@ host-device synchronisation of the method): pairs the method marks are deleted f
 its coefficients, and a snapshot of the current genotype is recorded when the method asks for one or
 when the parameter count crosses the next milestone (every `ShrinkConfig.milestone` fraction of the
 size at the end of the warm-up). Snapshots keep a strictly decreasing FLOP count: a candidate no
-smaller than the last snapshot is not recorded. Each snapshot holds the ``flex`` genotype, its
-parameters and FLOPs (millions, `networks_darts.genotype_cost` at the supernet's C and cell count),
+smaller than the last snapshot is not recorded, except one the method asked for, which replaces it. Each snapshot holds the ``flex`` genotype, its
+parameters and FLOPs (millions, `networks.darts.genotype_cost` at the supernet's C and cell count),
 and its *search accuracy*: the supernet's mean training-batch accuracy since the previous check.
 """
 
@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import torch
 import torch.nn.functional as F
 
-from darts_backend.distill import DEFAULT_STAGE_WEIGHTS, FeatureDistiller
+from darts_backend.searchers.distill import DEFAULT_STAGE_WEIGHTS, FeatureDistiller
 from darts_backend.networks import count_parameters
-from darts_backend.networks_darts import DartsNetwork, genotype_cost
+from darts_backend.networks.darts import DartsNetwork, genotype_cost
 from darts_backend.searchers.base import Batch, Searcher, SearcherConfig
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.flex import FlexGenotype, FlexSpace
@@ -39,7 +39,8 @@ C = TypeVar("C", bound="ShrinkConfig")
 class ShrinkConfig(SearcherConfig):
     """Settings shared by the shrinking methods (defaults: DNAD's).
 
-    Attributes (beyond `SearcherConfig`, whose ``w_*`` now configure Adam and ``a_*`` the alpha optimiser):
+    Attributes (beyond `SearcherConfig`, whose ``w_*`` now configure Adam and ``a_*`` the alpha optimiser,
+    and whose ``grad_clip`` bounds the weights, the alphas and the distiller's adapters, each on its own):
         w_betas: Adam betas of the weights.
         a_optimizer: ``"sgd"`` or ``"adam"`` for the alphas.
         a_momentum: SGD momentum of the alphas.
@@ -216,7 +217,7 @@ class ShrinkingSearcher(Searcher):
             loss = self.combine(task, reg)
             self._last_reg = reg.detach()
         loss.backward()
-        self._clip_weights()
+        self._clip_gradients()
         self.w_optimizer.step()
         acc = (logits.detach().argmax(dim=1) == y).float().mean()
         metrics.update({"loss": loss.detach(), "acc": acc, "reg": self._last_reg})
@@ -232,14 +233,35 @@ class ShrinkingSearcher(Searcher):
             self.check()
         return metrics
 
+    def _clip_gradients(self) -> None:
+        """Clip the global gradient norm of each group to ``grad_clip``: the weights, the alphas and the
+        distiller's adapters, each on its own (as NADD clips all three; no host sync)."""
+        if self.config.grad_clip <= 0:
+            return
+        groups = [self.network.weight_parameters(), self.network.arch_parameters()]
+        if self.distiller is not None:
+            groups.append(self.distiller.adapter_parameters())
+        for params in groups:
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
+
     def extra_metrics(self, device: torch.device) -> dict[str, torch.Tensor]:
         """Method coefficients to log with each step (0-dim tensors on `device`, no sync)."""
         return {}
 
+    def plan(self, steps_per_epoch: int) -> None:
+        """Steps per epoch, known before the first step, so schedules hold from step 1 even without warm-up.
+
+        Raises:
+            ValueError: `steps_per_epoch` < 1.
+        """
+        if steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+        self.steps_per_epoch = steps_per_epoch
+
     def end_epoch(self) -> None:
         """Advance the schedule; at the end of the warm-up, record the starting point of the set."""
         super().end_epoch()
-        if self.epoch == 1:
+        if self.epoch == 1 and self.steps_per_epoch == 0:  # a loop that never called `plan`
             self.steps_per_epoch = self.steps
         if self.epoch < self.config.warmup_epochs:  # the warm-up-end point reports its last epoch only
             self._acc_sum = torch.zeros_like(self._acc_sum)
@@ -294,10 +316,18 @@ class ShrinkingSearcher(Searcher):
         return count_parameters(DartsNetwork(genotype, **kwargs)), float("nan")
 
     def _snapshot(self, reason: str, force: bool = False) -> None:
+        """Record the current genotype if its FLOPs are below the last point's.
+
+        A `force`d point (one the method asked for) is always recorded: when its FLOPs did not drop (the
+        supernet only shrinks, so they are equal), it replaces the last point, which keeps the set's
+        FLOPs strictly decreasing.
+        """
         genotype = self.network.flex_genotype()
         params, flops = self._cost(genotype)
         if self.snapshots and flops >= self.snapshots[-1].flops:
-            return
+            if not force:
+                return
+            self.snapshots.pop()
         acc = float(self._acc_sum) / max(self._acc_count, 1e-9)
         self.snapshots.append(Snapshot(genotype, params, flops, acc, self.steps, self.epoch, reason))
 

@@ -9,7 +9,7 @@ import torch
 
 from darts_backend.searchers import SearcherConfig, create_searcher
 from darts_backend.supernets import NB201SearchNetwork
-from darts_backend.trainer import select_device
+from darts_backend.runs.trainer import select_device
 
 __all__ = ["BenchConfig", "benchmark_throughput"]
 

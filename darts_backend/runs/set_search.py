@@ -18,15 +18,16 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.files import load_checkpoint, write_json
-from darts_backend.networks_darts import DartsNetwork
+from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
+from darts_backend.runs.files import load_checkpoint, write_json
+from darts_backend.runs.presets import PRESETS
+from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
-from darts_backend.shrinking import ShrinkingSearcher
+from darts_backend.searchers.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
-from darts_backend.train_genotype import load_genotype_file
-from darts_backend.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
+from darts_backend.runs.train import load_genotype_file
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.atomic import atomic_path
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
@@ -53,12 +54,16 @@ class DartsSearchConfig:
         ops: candidate ops (comma-separated; empty: the method's default set).
         epochs, batch_size, limit_train: schedule and data size.
         warmup_epochs, prune_every, milestone: shrinking settings (None: the method's default).
-        teacher: genotype JSON file of a teacher network (optional; with `teacher_checkpoint` its weights).
-        teacher_checkpoint: a ``darts-backend train`` checkpoint (its genotype is used when `teacher` is unset).
+        teacher: genotype JSON file of the teacher network; only together with `teacher_checkpoint` (its
+            trained weights), since an untrained teacher would distil toward a random network.
+        teacher_checkpoint: a ``darts-backend train`` checkpoint: enables distillation (its own genotype is
+            used when `teacher` is unset).
         teacher_index: which genotype of a list in `teacher`.
         teacher_channels, teacher_cells: teacher C and cells (darts genotypes).
         options: ``KEY=VALUE`` overrides of the method's config fields (e.g. ``gamma_init=0.1``).
         device, threads: where and how to run.
+        preset: the named preset the values came from (`darts_backend.runs.presets`), or None. DNAD's
+            ``paper`` preset distils from a trained teacher, so it needs `teacher_checkpoint`.
     """
 
     method: str = "dnad"
@@ -83,6 +88,7 @@ class DartsSearchConfig:
     options: tuple[str, ...] = ()
     device: str = "auto"
     threads: int | None = None
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -91,6 +97,14 @@ class DartsSearchConfig:
             raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
             raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
+        if self.preset == "paper" and self.method == "dnad" and self.teacher_checkpoint is None:
+            raise ValueError("preset 'paper' of dnad distils from a trained teacher (NADD: a C=36 network): "
+                             "give --teacher-checkpoint PT, or use --preset cpu")
+        if self.teacher is not None and self.teacher_checkpoint is None:
+            raise ValueError("a teacher genotype (--teacher) needs its trained weights (--teacher-checkpoint PT, a "
+                             "'darts-backend train' checkpoint); without them it would distil toward a random network")
 
     def searcher_config(self) -> DNADConfig | FXDartsConfig:
         """The method's config with the run's overrides."""
@@ -117,21 +131,20 @@ class DartsSearchConfig:
 
 
 def _teacher(config: DartsSearchConfig, num_classes: int, device: torch.device) -> FeatureTeacher | None:
-    if config.teacher is None and config.teacher_checkpoint is None:
+    """The trained teacher of `config.teacher_checkpoint` (None without one)."""
+    if config.teacher_checkpoint is None:
         return None
-    state = load_checkpoint(config.teacher_checkpoint, map_location=device) if config.teacher_checkpoint else None
+    state = load_checkpoint(config.teacher_checkpoint, map_location=device)
     if config.teacher is not None:
         genotype = load_genotype_file(config.teacher, config.teacher_index)
     else:
-        assert state is not None
         genotype = get_space("flex").from_json(json.loads(state["genotype"]))
     channels, cells = config.teacher_channels, config.teacher_cells
-    if state is not None and "train_config" in state:
+    if "train_config" in state:
         saved = json.loads(state["train_config"])
         channels, cells = int(saved["channels"]), int(saved["cells"])
     model = DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes).to(device)
-    if state is not None:
-        model.load_state_dict(state["model"])
+    model.load_state_dict(state["model"])
     return FeatureTeacher(model, model.stage_end_names())
 
 
@@ -152,6 +165,9 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     Raises:
         ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
     """
+    for name, path in (("teacher", config.teacher), ("teacher_checkpoint", config.teacher_checkpoint)):
+        if path is not None and not Path(path).is_file():
+            raise ValueError(f"{name} file {path} does not exist")
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     start = time.perf_counter()
     images = load_dataset(config.data, "train", limit=config.limit_train, generator=torch.Generator().manual_seed(config.seed))

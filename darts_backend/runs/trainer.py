@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from darts_backend.data.loader import BatchLoader
-from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
@@ -119,12 +119,22 @@ class SearchTrainer:
     def checkpoint_path(self) -> Path:
         return self.out_dir / CHECKPOINT
 
-    def resume(self) -> int:
-        """Load ``checkpoint.pt`` if present; returns the epoch the run continues from."""
+    def resume(self, upgrade: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> int:
+        """Load ``checkpoint.pt`` if present; returns the epoch the run continues from.
+
+        Args:
+            upgrade: maps a run configuration stored by an older version to today's form before the
+                comparison (the run's own business; None compares as stored).
+
+        Raises:
+            ValueError: a setting differs from the checkpoint's (device, threads and channels_last may).
+        """
         if not self.checkpoint_path.is_file():
             return 0
         state = load_checkpoint(self.checkpoint_path, map_location=self.searcher.network.alphas.device)
         stored = json.loads(state["run_config"])
+        if upgrade is not None:
+            stored = upgrade(stored)
         changed = sorted(k for k in set(stored) | set(self.run_config)
                          if k not in _MAY_CHANGE_ON_RESUME and stored.get(k) != self.run_config.get(k))
         if changed:
@@ -138,6 +148,7 @@ class SearchTrainer:
     def fit(self, on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
         """Run the remaining epochs; returns the per-epoch metric records written this call."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.searcher.plan(len(self.train_loader))
         records = []
         for epoch in range(self.start_epoch, self.config.epochs):
             record = self._run_epoch(epoch)

@@ -15,10 +15,11 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.files import write_json
+from darts_backend.runs.files import write_json
+from darts_backend.runs.presets import PRESETS
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
-from darts_backend.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
@@ -46,7 +47,9 @@ class SearchRunConfig:
         device: ``auto`` (CUDA if present), ``cpu``, ``cuda``.
         threads: CPU threads for torch (None: leave torch's default).
         channels_last: channels-last memory format on CUDA (ignored on CPU, where it is slower here).
-        optim: optimiser settings (its ``epochs`` is replaced by `epochs`).
+        optim: optimiser settings; its ``epochs`` is set to `epochs` on construction, so the stored
+            configuration shows the schedule that ran.
+        preset: the named preset the values came from (`darts_backend.runs.presets`), or None; a record only.
     """
 
     method: str = "single-darts"
@@ -63,6 +66,7 @@ class SearchRunConfig:
     threads: int | None = None
     channels_last: bool = True
     optim: SearcherConfig = field(default_factory=SearcherConfig)
+    preset: str | None = None
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -72,6 +76,10 @@ class SearchRunConfig:
             raise ValueError("channels, cells, epochs and batch_size must be >= 1")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
+        if self.optim.epochs != self.epochs:
+            object.__setattr__(self, "optim", replace(self.optim, epochs=self.epochs))
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     init_gen = torch.Generator().manual_seed(config.seed)
     network = build_search_network(config.space, config.channels, config.cells, images.num_classes, generator=init_gen)
     network = network.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    searcher = create_searcher(config.method, network, replace(config.optim, epochs=config.epochs))
+    searcher = create_searcher(config.method, network, config.optim)
 
     loader_args: dict[str, Any] = {"device": device, "channels_last": channels_last}
     train_loader = BatchLoader(train_set, config.batch_size, seed=config.seed, **loader_args)
@@ -125,9 +133,9 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     trainer = SearchTrainer(searcher, train_loader, valid_loader, out,
                             TrainerConfig(epochs=config.epochs, progress=progress), run_config=resolved)
     if resume:
-        trainer.resume()
+        trainer.resume(upgrade=_resolve_stored_epochs)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", {**resolved, "resolved_device": str(device),
+    write_json(out / "config.json", {**resolved, "resolved_device": str(device), "resolved_threads": torch.get_num_threads(),
                                      "train_images": len(train_set), "valid_images": len(valid_set or ())})
     trainer.fit()
 
@@ -138,6 +146,14 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     write_json(out / "result.json", {"method": config.method, "seed": config.seed, "genotype": str(genotype),
                                      "nb201_cifar10_test_acc": test_acc, "seconds_this_call": round(seconds, 1)})
     return SearchResult(genotype, out, seconds, test_acc)
+
+
+def _resolve_stored_epochs(stored: dict[str, Any]) -> dict[str, Any]:
+    """A run configuration stored before ``optim.epochs`` was resolved: those runs also ran ``epochs``."""
+    optim = stored.get("optim")
+    if isinstance(optim, dict) and "epochs" in stored:
+        return {**stored, "optim": {**optim, "epochs": stored["epochs"]}}
+    return stored
 
 
 def build_search_network(space: str, channels: int, cells: int, num_classes: int,

@@ -8,7 +8,7 @@ so a cell with ``n`` nodes emits ``n * C`` channels. Stem: conv3x3 to ``stem_mul
 Head: global average pool + linear. No auxiliary head, no drop-path (evaluation-training extras
 left out on purpose; the CPU-sized runs do not need them).
 
-`genotype_cost` gives parameters and FLOPs in millions with `darts_backend.networks.count_parameters`
+`genotype_cost` gives parameters and FLOPs in millions with `darts_backend.networks.counting.count_parameters`
 and `count_flops` (``"macs"`` convention by default here: the usual DARTS "FLOPs" = multiply-adds).
 """
 
@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-import darts_backend.ops_darts  # noqa: F401  (registers the DARTS ops)
-from darts_backend.networks import count_flops, count_parameters
+from darts_backend.networks.counting import count_flops, count_parameters
 from darts_backend.ops import FactorizedReduce, ReLUConvBN, create_op
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FlexCell, FlexGenotype, FlexSpace, reduction_layout

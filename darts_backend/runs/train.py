@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
-from darts_backend.networks_darts import DartsNetwork
-from darts_backend.trainer import CHECKPOINT, prepare_run
+from darts_backend.networks.darts import DartsNetwork
+from darts_backend.runs.trainer import CHECKPOINT, prepare_run
 from nasspace.space import Genotype, get_space
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
@@ -72,14 +72,16 @@ class TrainConfig:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: BatchLoader) -> float:
-    """Top-1 accuracy of `model` over `loader`."""
+    """Top-1 accuracy of `model` over `loader` (counted on the device, read once at the end)."""
     model.eval()
-    correct = total = 0
+    correct: torch.Tensor | None = None
+    total = 0
     for x, y in loader:
-        correct += int((model(x).argmax(1) == y).sum())
-        total += int(y.numel())
+        hits = (model(x).argmax(1) == y).sum()
+        correct = hits if correct is None else correct + hits
+        total += y.shape[0]
     model.train()
-    return correct / max(total, 1)
+    return 0.0 if correct is None else float(correct) / max(total, 1)
 
 
 def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -111,14 +113,14 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     test_acc = float("nan")
     for epoch in range(start_epoch, config.epochs):
         train_loader.set_epoch(epoch)
-        loss_sum, steps, t0 = torch.zeros(()), 0, time.perf_counter()
+        loss_sum, steps, t0 = torch.zeros((), device=device), 0, time.perf_counter()  # read once per epoch
         for x, y in tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False):
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
-            loss_sum, steps = loss_sum + loss.detach().cpu(), steps + 1
+            loss_sum, steps = loss_sum + loss.detach(), steps + 1
         sched.step()
         test_acc = evaluate(model, test_loader)
         append_jsonl(out / "metrics.jsonl", {"epoch": epoch + 1, "loss": float(loss_sum) / max(steps, 1),

@@ -1,75 +1,15 @@
-"""Candidate operations: one registry from a `nasspace` op name to a module factory.
-
-Every factory has the signature ``(C_in, C_out, stride, affine) -> nn.Module``. NB201's five ops are
-registered here; later spaces (DARTS, DNAD) add theirs with `register_op`.
+"""NB201's five candidate ops (``none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3``) and
+NB201's building blocks, registered in `darts_backend.ops.registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
-__all__ = [
-    "OpFactory",
-    "register_op",
-    "reset_weights_",
-    "create_op",
-    "list_ops",
-    "Zero",
-    "ReLUConvBN",
-    "FactorizedReduce",
-    "Pooling",
-    "ResNetBasicBlock",
-]
+from darts_backend.ops.registry import register_op
 
-OpFactory = Callable[[int, int, int, bool], nn.Module]
-_OPS: dict[str, OpFactory] = {}
-
-
-def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
-    """Decorator registering `factory` under `name` (a `nasspace` op name)."""
-
-    def wrap(factory: OpFactory) -> OpFactory:
-        if name in _OPS:
-            raise ValueError(f"op {name!r} is already registered")
-        _OPS[name] = factory
-        return factory
-
-    return wrap
-
-
-def list_ops() -> list[str]:
-    """Names of all registered ops, sorted."""
-    return sorted(_OPS)
-
-
-def create_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True) -> nn.Module:
-    """Build op `name`.
-
-    Raises:
-        ValueError: unknown op name (the message lists the valid ones) or bad stride/channels.
-    """
-    if name not in _OPS:
-        raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(list_ops())}")
-    if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2, got {stride}")
-    if C_in < 1 or C_out < 1:
-        raise ValueError(f"channel counts must be positive, got C_in={C_in}, C_out={C_out}")
-    return _OPS[name](C_in, C_out, stride, affine)
-
-
-@torch.no_grad()
-def reset_weights_(root: nn.Module, generator: torch.Generator | None = None) -> None:
-    """Kaiming-uniform conv and linear weights (zero biases) and fresh BatchNorms under ``root``."""
-    for module in root.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_uniform_(module.weight, a=5 ** 0.5, generator=generator)
-            if module.bias is not None:
-                module.bias.zero_()
-        elif isinstance(module, nn.BatchNorm2d):
-            module.reset_parameters()
+__all__ = ["Zero", "ReLUConvBN", "FactorizedReduce", "Pooling", "ResNetBasicBlock"]
 
 
 class Zero(nn.Module):

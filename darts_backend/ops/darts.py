@@ -1,22 +1,21 @@
-"""The DARTS candidate ops, registered in the shared op registry of `darts_backend.ops`.
+"""The DARTS candidate ops, registered in the shared op registry (`darts_backend.ops.registry`).
 
 DARTS has 8 candidates: ``none, max_pool_3x3, avg_pool_3x3, skip_connect, sep_conv_3x3,
-sep_conv_5x5, dil_conv_3x3, dil_conv_5x5``. Three names are already registered by `darts_backend.ops`
+sep_conv_5x5, dil_conv_3x3, dil_conv_5x5``. Three names are already registered by `darts_backend.ops.nb201`
 for NB201 (``none``, ``skip_connect``, ``avg_pool_3x3``); their NB201 factories coincide with the
 DARTS definitions wherever a DARTS cell uses them (``C_in == C_out``: zeros of the output shape;
 identity, or `FactorizedReduce` at stride 2; 3x3 average pooling without counting the padding), so
 they are reused, not registered twice. Only the five missing ops are added here. A factory that some
 other module registered first under one of those names is kept (registration is idempotent here),
 so importing this module never raises.
-
-Importing this module is what makes the DARTS ops available to `create_op`.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from darts_backend.ops import OpFactory, ReLUConvBN, list_ops, register_op
+from darts_backend.ops.nb201 import ReLUConvBN
+from darts_backend.ops.registry import OpFactory, list_ops, register_op
 
 __all__ = ["SepConv", "DilConv", "MaxPool", "DARTS_OP_NAMES", "PARAMETER_FREE_OPS"]
 

@@ -1,0 +1,74 @@
+"""Named settings of a search run: ``paper`` (the published setting of each method) and ``cpu`` (a
+CPU-sized run of the same method: smaller supernet, fewer images and epochs, same optimisation).
+
+`preset_values` returns field values of the run's config dataclass (`SearchRunConfig` for
+``single-darts`` / ``darts``, `DartsSearchConfig` for ``dnad`` / ``fx-darts``); flags given on the
+command line override them, and the run's ``config.json`` then holds what actually ran.
+
+Sources:
+
+- NB201 ``darts`` / ``single-darts``: XAutoDL's NB201 DARTS: SGD 0.025 Nesterov (momentum 0.9),
+  weight decay 5e-4, cosine to 1e-3, 50 epochs, batch 64, gradient clip 5; alphas Adam 3e-4, betas
+  (0.5, 0.999), weight decay 1e-3; C=16, N=5; CIFAR-10 train split half/half for the bi-level alpha step.
+- DARTS-space ``darts`` / ``single-darts``: the DARTS paper's search: as above but plain momentum,
+  weight decay 3e-4, C=16, 8 cells.
+- ``dnad``: NADD's settings: weights Adam 5e-4, betas (0.5, 0.999), weight decay 3e-4; alphas SGD 0.2;
+  batch 128; 120 epochs; gamma from 1e-4 up to 0.1, x1.01 / x0.99 per step; mu from 0.1, x1.5 per
+  Pareto point; stop once S < 250; no warm-up; a trained C=36 teacher (so ``paper`` needs
+  ``--teacher-checkpoint``). Our own choices where NADD names none: gamma never falls below its start
+  (1e-4), the deletion check every 10 steps, no milestone snapshots (DNAD's Pareto rule alone).
+- ``fx-darts``: no public code; the paper preset is the documented choices of `FXDartsConfig`
+  (see `darts_backend.searchers.fx_darts`) on the DARTS search size (C=16, 8 cells, 50 epochs, batch 64).
+
+The ``cpu`` presets keep each method's optimisation and shrink the run: NB201 C=8, N=1, 10 epochs,
+10,000 training images (the B5 setting); DARTS space C=8, 5 cells, 10 epochs, 10,000 images, batch 64.
+DNAD's stop value is scaled with the cell count (250 x 5/8), and a teacher is optional there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from darts_backend.searchers.base import SearcherConfig
+
+__all__ = ["PRESETS", "preset_values"]
+
+PRESETS = ("paper", "cpu")
+
+_XAUTODL_NB201 = SearcherConfig(w_lr=0.025, w_lr_min=1e-3, w_momentum=0.9, w_nesterov=True, w_weight_decay=5e-4,
+                                grad_clip=5.0, a_lr=3e-4, a_betas=(0.5, 0.999), a_weight_decay=1e-3)
+_DARTS_PAPER = SearcherConfig(w_lr=0.025, w_lr_min=1e-3, w_momentum=0.9, w_nesterov=False, w_weight_decay=3e-4,
+                              grad_clip=5.0, a_lr=3e-4, a_betas=(0.5, 0.999), a_weight_decay=1e-3)
+_NADD_OPTIONS = ("w_lr=5e-4", "w_lr_min=5e-4", "w_betas=0.5,0.999", "w_weight_decay=3e-4", "a_optimizer=sgd",
+                 "a_lr=0.2", "a_momentum=0", "a_weight_decay=0", "gamma_init=1e-4", "gamma_min=1e-4",
+                 "gamma_max=0.1", "gamma_up=1.01", "gamma_down=0.99", "mu_init=0.1", "mu_factor=1.5")
+
+
+def preset_values(name: str, method: str, space: str) -> dict[str, Any]:
+    """Config field values of preset `name` for `method` on `space` (without ``preset`` itself).
+
+    Raises:
+        ValueError: unknown preset, or a method/space pair no preset covers.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    paper = name == "paper"
+    if method in ("darts", "single-darts") and space == "nb201":
+        size = {"channels": 16, "cells": 5, "epochs": 50, "limit_train": None} if paper else \
+            {"channels": 8, "cells": 1, "epochs": 10, "limit_train": 10000}
+        return {**size, "batch_size": 64, "valid_fraction": 0.5, "optim": _XAUTODL_NB201}
+    if method in ("darts", "single-darts") and space == "darts":
+        size = {"channels": 16, "cells": 8, "epochs": 50, "limit_train": None} if paper else \
+            {"channels": 8, "cells": 5, "epochs": 10, "limit_train": 10000}
+        return {**size, "batch_size": 64, "valid_fraction": 0.5, "optim": _DARTS_PAPER}
+    if method == "dnad" and space == "darts":
+        size = {"channels": 16, "cells": 8, "epochs": 120, "batch_size": 128, "limit_train": None} if paper else \
+            {"channels": 8, "cells": 5, "epochs": 10, "batch_size": 64, "limit_train": 10000}
+        s_floor = 250.0 * size["cells"] / 8
+        return {**size, "nodes": 4, "warmup_epochs": 0, "prune_every": 10, "milestone": 0.0,
+                "teacher_channels": 36, "teacher_cells": 20, "options": _NADD_OPTIONS + (f"s_floor={s_floor:g}",)}
+    if method == "fx-darts" and space == "darts":
+        size = {"channels": 16, "cells": 8, "epochs": 50, "limit_train": None} if paper else \
+            {"channels": 8, "cells": 5, "epochs": 10, "limit_train": 10000}
+        return {**size, "batch_size": 64, "nodes": 4}
+    raise ValueError(f"no preset for method {method!r} on space {space!r}")
