@@ -48,6 +48,14 @@ class NonNegativeLinear(nn.Module):
 _ACTIVATIONS = {"softplus": nn.Softplus, "leaky_relu": lambda: nn.LeakyReLU(0.1)}
 
 
+def _check_sizes(num_layers: int, activation: str) -> None:
+    """Raise ValueError for a head with no hidden layer or an unknown activation."""
+    if num_layers < 1:
+        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
+
+
 class ICNN(nn.Module):
     """A fully input-convex network ``R^d -> R``.
 
@@ -60,10 +68,7 @@ class ICNN(nn.Module):
 
     def __init__(self, in_dim: int, *, hidden: int = 64, num_layers: int = 2, activation: str = "softplus"):
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
+        _check_sizes(num_layers, activation)
         self.first = nn.Linear(in_dim, hidden)
         self.convex_path = nn.ModuleList(NonNegativeLinear(hidden, hidden) for _ in range(num_layers - 1))
         self.skips = nn.ModuleList(nn.Linear(in_dim, hidden) for _ in range(num_layers - 1))
@@ -100,10 +105,7 @@ class MLPHead(nn.Module):
 
     def __init__(self, in_dim: int, *, hidden: int = 64, num_layers: int = 2, activation: str = "softplus"):
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
+        _check_sizes(num_layers, activation)
         layers: list[nn.Module] = []
         width = in_dim
         for _ in range(num_layers):
