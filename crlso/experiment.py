@@ -53,6 +53,9 @@ __all__ = [
     "best_so_far",
     "queries_to_optimum",
     "summarize",
+    "paired_differences",
+    "format_paired",
+    "run_name",
 ]
 
 
@@ -326,6 +329,45 @@ def aggregate(summaries: list[dict[str, Any]], budgets: list[int]) -> dict[str, 
     return result
 
 
+def paired_differences(summaries: list[dict[str, Any]], pairs: list[tuple[str, str]], budgets: list[int]) -> list[dict[str, Any]]:
+    """Per ``(a, b)`` pair of run names: mean and 95% half-width of ``a - b`` over the seeds both ran.
+
+    Differences are taken per seed (the runs of a seed share their initial random cells), for the
+    report metric at each budget and for the final ICNN tau when both have it. Pairs missing a side
+    are left out.
+    """
+    by_name: dict[str, dict[int, dict[str, Any]]] = {}
+    for summary in summaries:
+        by_name.setdefault(run_name(summary), {})[summary["seed"]] = summary
+    rows = []
+    for a, b in pairs:
+        seeds = sorted(set(by_name.get(a, {})) & set(by_name.get(b, {})))
+        if not seeds:
+            continue
+        row: dict[str, Any] = {"a": a, "b": b, "seeds": len(seeds), "at_budget": {}}
+        for budget in budgets:
+            diffs = [by_name[a][s]["best_so_far"][budget - 1] - by_name[b][s]["best_so_far"][budget - 1] for s in seeds]
+            row["at_budget"][str(budget)] = dict(zip(("mean", "ci95"), mean_ci(diffs)))
+        taus = [(by_name[a][s].get("icnn_tau_unqueried"), by_name[b][s].get("icnn_tau_unqueried")) for s in seeds]
+        if all(x is not None and y is not None for x, y in taus):
+            row["icnn_tau_unqueried"] = dict(zip(("mean", "ci95"), mean_ci([x - y for x, y in taus])))
+        rows.append(row)
+    return rows
+
+
+def format_paired(rows: list[dict[str, Any]], budgets: list[int], report_metric: str = "test_acc") -> str:
+    """A Markdown table of `paired_differences` (mean ± 95% half-width of a - b)."""
+    head = ["a - b", "seeds"] + [f"Δ {report_metric}@{b}" for b in budgets] + ["Δ ICNN tau"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [f"{row['a']} - {row['b']}", str(row["seeds"])]
+        cells += [f"{row['at_budget'][str(b)]['mean']:+.3f} ± {row['at_budget'][str(b)]['ci95']:.3f}" for b in budgets]
+        tau = row.get("icnn_tau_unqueried")
+        cells.append("–" if tau is None else f"{tau['mean']:+.3f} ± {tau['ci95']:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\nPaired by seed; ± is the half-width of the 95% Student-t interval of the mean difference.\n"
+
+
 def run_name(summary: Mapping[str, Any]) -> str:
     """What a run is grouped and shown as: its variant, else its method."""
     return summary.get("variant") or summary["method"]
@@ -386,12 +428,14 @@ def run_comparison(
     workers: int | None = None,
     executor: Executor | None = None,
     progress: bool = True,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Every method x seed to ``max(budgets)`` through ``executor``; then table, JSON and plot.
 
     ``methods`` are searcher names or variant names (`crlso.search.variants`); ``options`` are keyed by
     the same names. Runs live in ``out_dir/runs/<name>/seed_<s>``; finished ones are read back, killed ones resume.
     ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.executors`).
+    ``pairs`` of names get seed-paired differences (`paired_differences`) in ``paired.md`` and the JSON.
     """
     out = Path(out_dir)
     base = base or RunConfig()
@@ -421,10 +465,15 @@ def run_comparison(
         "wall_seconds": elapsed, "report_metric": base.report_metric, "search_metric": base.search_metric,
         "dataset": base.dataset, "space": base.space, "results": aggregated,
     }
+    paired = paired_differences(summaries, list(pairs or []), budgets)
+    if paired:
+        result["paired_differences"] = paired
     write_json_atomic(out / "compare.json", result)
     from crlso.atomic import write_text_atomic
     from crlso.plots import plot_best_so_far
 
     write_text_atomic(out / "table.md", format_table(aggregated, budgets, base.report_metric))
+    if paired:
+        write_text_atomic(out / "paired.md", format_paired(paired, budgets, base.report_metric))
     plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets)
     return result

@@ -68,6 +68,7 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     """Run ``names`` (methods or variants) x ``--seeds``; ``extra`` options sit under the user's ``--option``s."""
     from crlso.executors import create_executor
     from crlso.experiment import RunConfig, run_comparison
+    from crlso.search.variants import TWINS
 
     if not names:
         raise ValueError("no method or variant to run")
@@ -86,11 +87,16 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     base = RunConfig(space=args.space, dataset=args.dataset, search_metric=args.search_metric,
                      report_metric=args.report_metric, data_dir=args.data_dir)
     seeds = list(args.seeds)
+    # paired differences: each variant against its twin, and the first method against each other one
+    pairs = [(a, b) for a, b in TWINS if a in names and b in names]
+    pairs += [(names[0], other) for other in names[1:] if (names[0], other) not in pairs]
     result = run_comparison(methods=list(names), seeds=seeds, budgets=sorted(args.budgets),
-                            out_dir=args.out, base=base, options=options, executor=executor)
+                            out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs)
     out = Path(args.out).resolve()
     print((out / "table.md").read_text(), end="")
+    if (out / "paired.md").exists():
+        print((out / "paired.md").read_text(), end="")
     span = f"seeds {seeds[0]}..{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else f"{len(seeds)} seeds"
     print(f"{len(names)} methods x {span} in {result['wall_seconds']:.0f} s with {result['workers']} {args.executor} workers")
-    print(f"results: {out} (table.md, compare.json, best_so_far.png, runs/)")
+    print(f"results: {out} (table.md, paired.md, compare.json, best_so_far.png, runs/)")
     return 0

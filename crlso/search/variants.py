@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Variant", "VARIANTS", "CPU_PAPER_JOINT", "resolve_variant", "variant_names"]
+__all__ = ["Variant", "VARIANTS", "TWINS", "CPU_PAPER_JOINT", "resolve_variant", "variant_names"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,16 @@ VARIANTS: dict[str, Variant] = {
 }
 
 CPU_PAPER_JOINT: dict[str, Any] = {"epochs": 5, "lr": 1e-3}
+
+# (variant, its twin without one component): the paired differences an ablation reports.
+TWINS: tuple[tuple[str, str], ...] = (
+    ("paper", "paper-noreg"),
+    ("paper", "paper-mlp"),
+    ("paper", "paper-nograd"),
+    ("paper-rereg", "paper"),
+    ("crlso", "crlso-frozen"),
+    ("crlso", "crlso-noneighbours"),
+)
 
 
 def variant_names() -> list[str]:

@@ -194,3 +194,17 @@ def test_search_from_a_model_of_another_dataset_is_a_clear_error(tmp_path, capsy
     assert "trained on dataset 'cifar100'" in capsys.readouterr().err
     assert main(["search", "--method", "rea", "--model", str(model), "--budget", "5", "--out", str(tmp_path / "rea")]) == 2
     assert "--model needs a latent searcher" in capsys.readouterr().err
+
+
+def test_paired_differences_pair_runs_by_seed() -> None:
+    from crlso.experiment import format_paired, paired_differences
+
+    def run(variant, seed, final, tau):
+        return {"method": "crlso", "variant": variant, "seed": seed, "best_so_far": [90.0, final], "icnn_tau_unqueried": tau}
+
+    summaries = [run("a", 0, 94.0, 0.5), run("a", 1, 93.0, 0.4), run("a", 2, 92.0, 0.3), run("b", 0, 93.5, 0.2), run("b", 1, 92.5, 0.2)]
+    (row,) = paired_differences(summaries, [("a", "b"), ("a", "missing")], [2])
+    assert row["seeds"] == 2  # seed 2 has no twin
+    assert row["at_budget"]["2"]["mean"] == pytest.approx(0.5) and row["at_budget"]["2"]["ci95"] == pytest.approx(0.0)
+    assert row["icnn_tau_unqueried"]["mean"] == pytest.approx(0.25)
+    assert "| a - b | 2 | +0.500 ± 0.000 | +0.250 ± " in format_paired([row], [2])
