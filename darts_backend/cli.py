@@ -213,7 +213,8 @@ def _zc(args: argparse.Namespace) -> int:
     result = run_zero_cost(config, genotypes, proxies, args.out, cache_dir=args.cache_dir, progress=not args.no_progress)
     for proxy in proxies:
         timing = result.seconds_per_cell.get(proxy)
-        spent = f"{timing:.3f} s/cell over {result.computed[proxy]} computed" if timing is not None else "all cached"
+        spent = (f"{timing:.3f} s/cell wall, {result.cpu_seconds_per_cell[proxy]:.3f} CPU-s/cell over "
+                 f"{result.computed[proxy]} computed" if timing is not None else "all cached")
         print(f"{proxy}: {spent}")
     print(f"results in {args.out} ({len(genotypes)} cells)")
     return 0

@@ -4,7 +4,7 @@ Every (cell, proxy) score goes into the cache file of its proxy and setting
 (`darts_backend.evaluate.ProxyCache`) as soon as it is computed (written every `flush_seconds` and
 at the end, also on Ctrl-C or an error); running the same pass again computes only what is missing.
 The result file lists every requested cell with its scores, the setting, and the mean seconds per
-cell of each proxy over the cells this run computed.
+cell of each proxy (wall and CPU) over the cells this run computed.
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ class ZeroCostResult:
     Attributes:
         scores: ``{proxy: [score per cell, in the order given]}`` (NaN where a proxy is undefined).
         seconds_per_cell: ``{proxy: mean wall seconds}`` over the cells computed by this run (absent if none).
+        cpu_seconds_per_cell: the same in CPU seconds of this process (all threads; unaffected by other load).
         computed: ``{proxy: cells computed by this run}``; the rest came from the cache.
     """
 
     genotypes: list[Genotype]
     scores: dict[str, list[float]]
     seconds_per_cell: dict[str, float] = field(default_factory=dict)
+    cpu_seconds_per_cell: dict[str, float] = field(default_factory=dict)
     computed: dict[str, int] = field(default_factory=dict)
 
 
@@ -110,6 +112,7 @@ def run_zero_cost(config: ZeroCostConfig, genotypes: Sequence[Genotype], proxies
     keys = [str(g) for g in genotypes]
     todo = [i for i, key in enumerate(keys) if any(key not in caches[p] for p in proxies)]
     seconds = {p: 0.0 for p in proxies}
+    cpu_seconds = {p: 0.0 for p in proxies}
     computed = {p: 0 for p in proxies}
     try:
         bar = tqdm(todo, desc=f"zero-cost {config.space}", unit="cell", disable=not progress,
@@ -118,9 +121,10 @@ def run_zero_cost(config: ZeroCostConfig, genotypes: Sequence[Genotype], proxies
             for proxy in proxies:
                 if keys[i] in caches[proxy]:
                     continue
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 value = scorer.score(genotypes[i], proxy)
                 seconds[proxy] += time.perf_counter() - start
+                cpu_seconds[proxy] += time.process_time() - cpu_start
                 computed[proxy] += 1
                 caches[proxy].put(keys[i], value)
     finally:
@@ -128,7 +132,9 @@ def run_zero_cost(config: ZeroCostConfig, genotypes: Sequence[Genotype], proxies
             cache.flush()
     scores = {p: [caches[p].get(key) for key in keys] for p in proxies}
     result = ZeroCostResult(list(genotypes), scores,  # type: ignore[arg-type]  # every key is cached now
-                            {p: seconds[p] / computed[p] for p in proxies if computed[p]}, computed)
+                            seconds_per_cell={p: seconds[p] / computed[p] for p in proxies if computed[p]},
+                            cpu_seconds_per_cell={p: cpu_seconds[p] / computed[p] for p in proxies if computed[p]},
+                            computed=computed)
     if out is not None:
         write_json(out, _result_json(result, scorer, caches))
     return result
@@ -143,6 +149,7 @@ def _result_json(result: ZeroCostResult, scorer: ZeroCostScorer, caches: dict[st
         "proxies": list(result.scores),
         "cache_files": {p: str(c.path) for p, c in caches.items()},
         "seconds_per_cell": result.seconds_per_cell,
+        "cpu_seconds_per_cell": result.cpu_seconds_per_cell,
         "computed": result.computed,
         "cells": [{"genotype": str(g), **{p: plain(result.scores[p][i]) for p in result.scores}}
                   for i, g in enumerate(result.genotypes)],
