@@ -1,7 +1,8 @@
 """``darts-backend``: run a supernet search, train a genotype's network, or time a supernet step.
 
-    darts-backend search --method single-darts|darts --space nb201|darts --data PATH --out DIR [--seed S]
+    darts-backend search --method single-darts|darts|spos --space nb201|darts --data PATH --out DIR [--seed S]
         [--preset paper|cpu] [--channels C --cells N --epochs E --batch-size B --limit-train N] [--resume]
+        [--select-candidates K --select-calibration N --select-images N]  (spos: the final path selection)
     darts-backend search --method dnad|fx-darts --space darts --data PATH --out DIR
         [--nodes K --ops A,B --warmup-epochs W --prune-every P --milestone F --option KEY=VALUE ...
          --teacher FILE --teacher-checkpoint PT ...]
@@ -69,6 +70,12 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--limit-train", type=int, help="use a random subset of N training images")
     search.add_argument("--valid-fraction", type=float,
                         help=f"held-out share for bi-level methods (default {defaults.valid_fraction})")
+    search.add_argument("--select-candidates", type=int,
+                        help=f"spos: sampled cells the result is chosen from (default {defaults.select_candidates})")
+    search.add_argument("--select-calibration", type=int,
+                        help=f"spos: held-out images re-estimating BN per candidate (default {defaults.select_calibration})")
+    search.add_argument("--select-images", type=int,
+                        help=f"spos: held-out images scoring each candidate (default {defaults.select_images})")
     search.add_argument("--device", help="auto (default), cpu, cuda")
     search.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     search.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
@@ -167,7 +174,8 @@ def _search(args: argparse.Namespace) -> int:
     if config.space == "nb201":
         acc = "n/a (NB201 table not present)" if result.nb201_test_acc is None else f"{result.nb201_test_acc:.2f}"
         print(f"NB201 cifar10 test_acc: {acc}")
-    print(f"results in {result.out_dir}: genotype.json, alphas.json, metrics.jsonl, result.json, checkpoint.pt")
+    extra = ", selection.json" if config.method == "spos" else ""
+    print(f"results in {result.out_dir}: genotype.json, alphas.json, metrics.jsonl, result.json, checkpoint.pt{extra}")
     return 0
 
 

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from darts_backend.data import BatchLoader, load_dataset
+from darts_backend.data import BatchLoader, ImageSet, load_dataset
 from darts_backend.runs.trainer import select_device
 from nasspace.space import Genotype
 
-__all__ = ["Screening", "SupernetEvaluator", "load_evaluator"]
+__all__ = ["Screening", "SupernetEvaluator", "load_evaluator", "load_run_network", "held_out_images"]
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,13 @@ class SupernetEvaluator:
         return [s.accuracy for s in self.evaluate(genotypes)]
 
 
-def _load_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]:
+def load_run_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, dict]:
+    """The trained supernet of a search run folder (as its last checkpoint left it) and the run's config."""
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise ValueError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
     config = json.loads(config_path.read_text())
-    if config.get("method") in ("single-darts", "darts"):  # nb201, or the shared-mode darts space
+    if config.get("method") in ("single-darts", "darts", "spos"):  # nb201, or the shared-mode darts space
         from darts_backend.runs.search import load_search_network
 
         return load_search_network(run_dir, device)
@@ -129,22 +130,38 @@ def load_evaluator(run_dir: str | Path, *, images: int = 512, batch_size: int = 
         raise ValueError(f"images and batch_size must be >= 1, got {images}, {batch_size}")
     run_dir = Path(run_dir)
     dev = select_device(device)
-    network, config = _load_network(run_dir, dev)
+    network, config = load_run_network(run_dir, dev)
+    held_out = held_out_images(run_dir, config, images, data=data, split=split)
+    loader = BatchLoader(held_out, min(batch_size, len(held_out)), device=dev, augment=False, shuffle=False, drop_last=False)
+    return SupernetEvaluator(network, list(loader))
+
+
+def held_out_images(run_dir: Path, config: dict, count: int, *, data: str | None = None,
+                    split: str | None = None) -> ImageSet:
+    """Up to `count` images a search run's weights never trained on (or of another `split`, when named).
+
+    Train images after the run's ``limit_train`` subset come first (seen by nothing); a run on the whole
+    train split that held out a share for selection (``spos``: ``valid_fraction``) gives that share.
+
+    Raises:
+        ValueError: no such images (the run trained its weights on the whole train split).
+    """
     source = data or config["data"]
     generator = torch.Generator().manual_seed(int(config["seed"]))
     if split is not None:
-        held_out = load_dataset(source, split, limit=images, generator=generator)
-    else:
-        used = config.get("limit_train")
-        if used is None:
-            raise ValueError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
-                             "name another split (e.g. split='test') to screen on")
-        try:
-            held_out = load_dataset(source, "train", limit=images, offset=int(used), generator=generator)
-        except ValueError as exc:
-            if "offset" not in str(exc):
-                raise
-            raise ValueError(f"{run_dir} trained on all {used} train images of {source}, so none is held out; "
-                             "name another split (e.g. split='test') to screen on") from None
-    loader = BatchLoader(held_out, min(batch_size, len(held_out)), device=dev, augment=False, shuffle=False, drop_last=False)
-    return SupernetEvaluator(network, list(loader))
+        return load_dataset(source, split, limit=count, generator=generator)
+    used = config.get("limit_train")
+    if used is None:
+        if config.get("method") == "spos" and source == config["data"]:
+            images = load_dataset(source, "train", generator=generator)  # as run_search draws its split
+            return images.split(1 - float(config["valid_fraction"]), generator=generator)[1].limit(
+                count, generator=torch.Generator().manual_seed(int(config["seed"])))
+        raise ValueError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
+                         "name another split (e.g. split='test') to screen on")
+    try:
+        return load_dataset(source, "train", limit=count, offset=int(used), generator=generator)
+    except ValueError as exc:
+        if "offset" not in str(exc):
+            raise
+        raise ValueError(f"{run_dir} trained on all {used} train images of {source}, so none is held out; "
+                         "name another split (e.g. split='test') to screen on") from None

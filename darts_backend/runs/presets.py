@@ -2,7 +2,7 @@
 CPU-sized run of the same method: smaller supernet, fewer images and epochs, same optimisation).
 
 `preset_values` returns field values of the run's config dataclass (`SearchRunConfig` for
-``single-darts`` / ``darts``, `DartsSearchConfig` for ``dnad`` / ``fx-darts``); flags given on the
+``single-darts`` / ``darts`` / ``spos``, `DartsSearchConfig` for ``dnad`` / ``fx-darts``); flags given on the
 command line override them, and the run's ``config.json`` then holds what actually ran.
 
 Sources:
@@ -12,6 +12,14 @@ Sources:
   (0.5, 0.999), weight decay 1e-3; C=16, N=5; CIFAR-10 train split half/half for the bi-level alpha step.
 - DARTS-space ``darts`` / ``single-darts``: the DARTS paper's search: as above but plain momentum,
   weight decay 3e-4, C=16, 8 cells.
+- ``spos`` on NB201: XAutoDL's NB201 setting of its weight-sharing random-sampling baseline (RSPS,
+  ``configs/nas-benchmark/algos/RANDOM.config``): SGD 0.025 Nesterov (momentum 0.9), weight decay
+  5e-4, cosine to 1e-3, 250 epochs, batch 64; C=16, N=5; the train split half/half (weights / selection),
+  as its search loaders give it. Selection: the best of 100 uniformly sampled cells (NATS-Bench's
+  ``search-cell.py --algo random``, ``select_num`` 100), each after SPOS's BN re-estimation on 20,000
+  held-out images (the SPOS paper's count), scored on 5,000 more. Gradient clip 5 as our other NB201 presets.
+- ``spos`` in the DARTS space: no published SPOS/RSPS run in this exact supernet was checked; it keeps
+  the DARTS paper's search setting above (C=16, 8 cells, 50 epochs, batch 64) with the same selection.
 - ``dnad``: NADD's settings: weights Adam 5e-4, betas (0.5, 0.999), weight decay 3e-4; alphas SGD 0.2;
   batch 128; 120 epochs; gamma from 1e-4 up to 0.1, x1.01 / x0.99 per step; mu from 0.1, x1.5 per
   Pareto point; stop once S < 250; no warm-up; a trained C=36 teacher (so ``paper`` needs
@@ -22,6 +30,7 @@ Sources:
 
 The ``cpu`` presets keep each method's optimisation and shrink the run: NB201 C=8, N=1, 10 epochs,
 10,000 training images (the B5 setting); DARTS space C=8, 5 cells, 10 epochs, 10,000 images, batch 64.
+``spos``'s CPU selection re-estimates BN on 256 held-out images and scores on 1,000 (100 candidates).
 DNAD's stop value is scaled with the cell count (250 x 5/8), and a teacher is optional there.
 """
 
@@ -61,6 +70,17 @@ def preset_values(name: str, method: str, space: str) -> dict[str, Any]:
         size = {"channels": 16, "cells": 8, "epochs": 50, "limit_train": None} if paper else \
             {"channels": 8, "cells": 5, "epochs": 10, "limit_train": 10000}
         return {**size, "batch_size": 64, "valid_fraction": 0.5, "optim": _DARTS_PAPER}
+    if method == "spos" and space in ("nb201", "darts"):
+        if space == "nb201":
+            size = {"channels": 16, "cells": 5, "epochs": 250, "limit_train": None} if paper else \
+                {"channels": 8, "cells": 1, "epochs": 10, "limit_train": 10000}
+        else:
+            size = {"channels": 16, "cells": 8, "epochs": 50, "limit_train": None} if paper else \
+                {"channels": 8, "cells": 5, "epochs": 10, "limit_train": 10000}
+        select = {"select_candidates": 100, "select_calibration": 20000, "select_images": 5000} if paper else \
+            {"select_candidates": 100, "select_calibration": 256, "select_images": 1000}
+        return {**size, **select, "batch_size": 64, "valid_fraction": 0.5,
+                "optim": _XAUTODL_NB201 if space == "nb201" else _DARTS_PAPER}
     if method == "dnad" and space == "darts":
         size = {"channels": 16, "cells": 8, "epochs": 120, "batch_size": 128, "limit_train": None} if paper else \
             {"channels": 8, "cells": 5, "epochs": 10, "batch_size": 64, "limit_train": 10000}

@@ -3,6 +3,8 @@
 Run folder layout: ``config.json`` (resolved configuration), ``metrics.jsonl`` (one line per epoch),
 ``alphas.json`` (alpha history), ``checkpoint.pt`` (every epoch), ``genotype.json`` (the result in the
 shared `nasspace` format) and ``result.json`` (genotype, NB201 lookup when the table is present, time).
+An ``spos`` run (no alphas; ``alphas.json`` holds its uniform sampling distribution) also writes
+``selection.json``: the sampled cells it chose its genotype from, ranked (`darts_backend.runs.path_selection`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import torch
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.runs.files import write_json
 from darts_backend.runs.presets import PRESETS
-from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
+from darts_backend.runs.path_selection import select_path
+from darts_backend.searchers import Searcher, SearcherConfig, SposSearcher, create_searcher, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
@@ -33,7 +36,7 @@ class SearchRunConfig:
     """Everything a search run needs; the defaults are the paper-sized (GPU) setting.
 
     Attributes:
-        method: registered searcher name (``single-darts``, ``darts``).
+        method: registered searcher name (``single-darts``, ``darts``, ``spos``).
         space: ``nb201``, or ``darts`` (the NB301-compatible DARTS space: a shared-mode supernet, one
             alpha set per cell type, 8 ops with ``none``, 4 nodes; the genotype keeps 2 inputs per node).
         data: CIFAR-10 python archive, image folder/tar, or ``synthetic``.
@@ -43,13 +46,18 @@ class SearchRunConfig:
         epochs: search epochs.
         batch_size: images per batch (train and valid).
         limit_train: use a random subset of this many training images (None: all).
-        valid_fraction: share of the training images held out for the alpha steps of bi-level methods.
+        valid_fraction: share of the training images held out for the alpha steps of bi-level methods,
+            and for ``spos``'s final path selection (its weights never train on them).
         device: ``auto`` (CUDA if present), ``cpu``, ``cuda``.
         threads: CPU threads for torch (None: leave torch's default).
         channels_last: channels-last memory format on CUDA (ignored on CPU, where it is slower here).
         optim: optimiser settings; its ``epochs`` is set to `epochs` on construction, so the stored
             configuration shows the schedule that ran.
         preset: the named preset the values came from (`darts_backend.runs.presets`), or None; a record only.
+        select_candidates: ``spos`` only: sampled cells its genotype is chosen from.
+        select_calibration: ``spos`` only: held-out images that re-estimate BN for each candidate
+            (at most half of the held-out share).
+        select_images: ``spos`` only: held-out images each candidate is scored on.
     """
 
     method: str = "single-darts"
@@ -67,6 +75,9 @@ class SearchRunConfig:
     channels_last: bool = True
     optim: SearcherConfig = field(default_factory=SearcherConfig)
     preset: str | None = None
+    select_candidates: int = 100
+    select_calibration: int = 20000
+    select_images: int = 5000
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -74,6 +85,9 @@ class SearchRunConfig:
         searcher_class(self.method)  # ValueError listing the valid methods
         if self.channels < 1 or self.cells < 1 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("channels, cells, epochs and batch_size must be >= 1")
+        if min(self.select_candidates, self.select_calibration, self.select_images) < 1:
+            raise ValueError(f"select_candidates, select_calibration and select_images must be >= 1, got "
+                             f"{self.select_candidates}, {self.select_calibration}, {self.select_images}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if self.preset is not None and self.preset not in PRESETS:
@@ -117,17 +131,18 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
 
     data_gen = torch.Generator().manual_seed(config.seed)
     images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen)
-    needs_valid = searcher_class(config.method).needs_valid
+    needs_valid = searcher_class(config.method).needs_valid or config.method == "spos"
     train_set, valid_set = images.split(1 - config.valid_fraction, generator=data_gen) if needs_valid else (images, None)
 
     init_gen = torch.Generator().manual_seed(config.seed)
     network = build_search_network(config.space, config.channels, config.cells, images.num_classes, generator=init_gen)
     network = network.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    searcher = create_searcher(config.method, network, config.optim)
+    searcher = _create_searcher(config, network)
 
     loader_args: dict[str, Any] = {"device": device, "channels_last": channels_last}
     train_loader = BatchLoader(train_set, config.batch_size, seed=config.seed, **loader_args)
-    valid_loader = None if valid_set is None else BatchLoader(valid_set, config.batch_size, seed=config.seed + 1, **loader_args)
+    valid_loader = None if valid_set is None or not searcher.needs_valid else \
+        BatchLoader(valid_set, config.batch_size, seed=config.seed + 1, **loader_args)
 
     resolved = asdict(config)
     trainer = SearchTrainer(searcher, train_loader, valid_loader, out,
@@ -139,6 +154,12 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
                                      "train_images": len(train_set), "valid_images": len(valid_set or ())})
     trainer.fit()
 
+    if isinstance(searcher, SposSearcher):
+        assert valid_set is not None  # spos always holds out its selection share
+        selection = select_path(searcher, valid_set, candidates=config.select_candidates,
+                                calibration=config.select_calibration, images=config.select_images, seed=config.seed)
+        searcher.chosen = selection.ranked[0].genotype
+        write_json(out / "selection.json", selection.to_json())
     genotype = searcher.genotype()
     write_json(out / "genotype.json", genotype.to_json())
     test_acc = nb201_lookup(genotype)
@@ -148,8 +169,20 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     return SearchResult(genotype, out, seconds, test_acc)
 
 
+def _create_searcher(config: SearchRunConfig, network: NB201SearchNetwork | DartsSearchNetwork) -> Searcher:
+    """The run's searcher; ``spos`` gets the run's seed for its path sampler."""
+    if config.method == "spos":
+        return SposSearcher(network, config.optim, seed=config.seed)
+    return create_searcher(config.method, network, config.optim)
+
+
+_SELECT_DEFAULTS = {name: getattr(SearchRunConfig, name) for name in ("select_candidates", "select_calibration", "select_images")}
+
+
 def _resolve_stored_epochs(stored: dict[str, Any]) -> dict[str, Any]:
-    """A run configuration stored before ``optim.epochs`` was resolved: those runs also ran ``epochs``."""
+    """A run configuration stored by an older version: before ``optim.epochs`` was resolved (those runs
+    also ran ``epochs``), or before the ``select_*`` fields (their defaults, unused by those methods)."""
+    stored = {**_SELECT_DEFAULTS, **stored}
     optim = stored.get("optim")
     if isinstance(optim, dict) and "epochs" in stored:
         return {**stored, "optim": {**optim, "epochs": stored["epochs"]}}
@@ -174,9 +207,9 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
         ValueError: the folder has no ``checkpoint.pt`` or was not written by `run_search`.
     """
     state, config = load_run_checkpoint(run_dir, device)
-    if config.get("space") not in SPACES or config.get("method") not in ("single-darts", "darts"):
+    if config.get("space") not in SPACES or config.get("method") not in ("single-darts", "darts", "spos"):
         raise ValueError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
-                         f"not a single-darts or darts run on {' or '.join(SPACES)}")
+                         f"not a single-darts, darts or spos run on {' or '.join(SPACES)}")
     weights = state["searcher"]["network"]
     network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0])
     network.load_state_dict(weights)

@@ -1,0 +1,139 @@
+"""Single-path evaluator: a genotype's accuracy through a supernet's weights, BN re-estimated for its path.
+
+The SPOS way of reading a single-path supernet: for each candidate, the running statistics of every
+BatchNorm that keeps them are reset and re-estimated over ``calibration`` images run through that
+path alone (train mode, cumulative average over the batches), then the path is scored in eval mode on
+other held-out images: accuracy (%), ties broken by the mean cross-entropy. Every BN buffer (running
+mean and variance, batch counter), every BN momentum and the network's train/eval mode are restored
+afterwards, so evaluating never changes the supernet.
+
+BatchNorms without running statistics always normalise by the current batch; in the NB201 supernet
+those are the ones inside the cells (so there only the stem, reduction blocks and last BN are
+re-estimated), in the DARTS supernet those after the pools.
+
+All images are train images the run's weights never saw (`darts_backend.evaluate.supernet.held_out_images`),
+never the test split; the calibration and the scoring images are disjoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from darts_backend.data import BatchLoader
+from darts_backend.evaluate.supernet import Screening, held_out_images, load_run_network
+from darts_backend.runs.trainer import select_device
+from nasspace.space import Genotype
+
+__all__ = ["SinglePathEvaluator", "load_single_path_evaluator"]
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class SinglePathEvaluator:
+    """Scores genotypes as single paths of a supernet, BN statistics re-estimated per path.
+
+    Args:
+        network: a supernet whose ``forward(x, genotype=g)`` runs only ``g``'s ops.
+        batches: scoring ``[(x (B, 3, H, W) normalised float, y (B,) int64)]`` on the network's device.
+        calibration: ``[(x, y)]`` images for re-estimating BN statistics (labels unused), disjoint from `batches`.
+    """
+
+    def __init__(self, network: nn.Module, batches: Sequence[Batch], calibration: Sequence[Batch]):
+        if not batches:
+            raise ValueError("the single-path evaluator needs at least one scoring batch")
+        if not calibration:
+            raise ValueError("the single-path evaluator needs at least one calibration batch to re-estimate BN")
+        self.network = network
+        self.batches = list(batches)
+        self.calibration = list(calibration)
+        self.evaluated = 0
+
+    @property
+    def num_images(self) -> int:
+        return sum(len(y) for _, y in self.batches)
+
+    @property
+    def num_calibration_images(self) -> int:
+        return sum(len(y) for _, y in self.calibration)
+
+    def _norms(self) -> list[nn.modules.batchnorm._BatchNorm]:
+        return [m for m in self.network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+    @torch.no_grad()
+    def evaluate(self, genotypes: Sequence[Genotype]) -> list[Screening]:
+        """One `Screening` per genotype, in order; the network is left exactly as it was."""
+        norms = self._norms()
+        saved = [({name: buf.clone() for name, buf in m.named_buffers(recurse=False)}, m.momentum) for m in norms]
+        was_training = self.network.training
+        tracked = [m for m in norms if m.track_running_stats]
+        try:
+            out = []
+            for genotype in genotypes:
+                self._recalibrate(genotype, tracked)
+                self.network.eval()
+                correct, loss = 0.0, 0.0
+                for x, y in self.batches:
+                    logits = self.network(x, genotype=genotype)
+                    correct += float((logits.argmax(dim=1) == y).sum())
+                    loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+                n = self.num_images
+                out.append(Screening(genotype, 100.0 * correct / n, loss / n))
+                self.evaluated += 1
+            return out
+        finally:
+            for m, (buffers, momentum) in zip(norms, saved):
+                for name, value in buffers.items():
+                    getattr(m, name).copy_(value)
+                m.momentum = momentum
+            self.network.train(was_training)
+
+    def _recalibrate(self, genotype: Genotype, tracked: list[nn.modules.batchnorm._BatchNorm]) -> None:
+        """Running statistics of `tracked` = cumulative average over the calibration batches through `genotype`."""
+        for m in tracked:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative moving average: every calibration batch weighs the same
+        self.network.train()
+        for x, _ in self.calibration:
+            self.network(x, genotype=genotype)
+
+    def score(self, genotypes: Sequence[Genotype]) -> list[float]:
+        """Held-out accuracy (%) of each genotype's path."""
+        return [s.accuracy for s in self.evaluate(genotypes)]
+
+
+def load_single_path_evaluator(run_dir: str | Path, *, images: int = 512, calibration_images: int = 256,
+                               batch_size: int = 256, data: str | None = None,
+                               device: str = "auto") -> SinglePathEvaluator:
+    """The single-path evaluator of a finished search run folder (any run `load_evaluator` reads).
+
+    Args:
+        run_dir: a ``darts-backend search`` output folder.
+        images: held-out images to score on.
+        calibration_images: other held-out images to re-estimate BN statistics on.
+        batch_size: images per forward pass (calibration batches too).
+        data: the image source (default: the one the run trained on).
+        device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
+
+    Raises:
+        ValueError: not a run folder, bad counts, or fewer than ``calibration_images + 1`` held-out images.
+    """
+    if images < 1 or calibration_images < 1 or batch_size < 1:
+        raise ValueError(f"images, calibration_images and batch_size must be >= 1, "
+                         f"got {images}, {calibration_images}, {batch_size}")
+    run_dir = Path(run_dir)
+    dev = select_device(device)
+    network, config = load_run_network(run_dir, dev)
+    held_out = held_out_images(run_dir, config, calibration_images + images, data=data)
+    if len(held_out) <= calibration_images:
+        raise ValueError(f"{run_dir} leaves {len(held_out)} held-out train images, not more than "
+                         f"calibration_images={calibration_images}; lower it")
+    order = torch.arange(len(held_out))
+    calibration_set, scoring_set = held_out.subset(order[:calibration_images]), held_out.subset(order[calibration_images:])
+    loader = lambda s: list(BatchLoader(s, min(batch_size, len(s)), device=dev, augment=False,  # noqa: E731
+                                        shuffle=False, drop_last=False))
+    return SinglePathEvaluator(network, loader(scoring_set), loader(calibration_set))

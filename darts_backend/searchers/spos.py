@@ -1,0 +1,120 @@
+"""SPOS: a supernet trained by uniform single-path sampling (Single Path One-Shot; RSPS on NB201).
+
+Every step draws one cell of the supernet's space uniformly (`nasspace` ``space.sample``: on NB201
+each of the 6 edges one of the 5 ops, ``none`` included; in the DARTS space each node two distinct
+inputs and one of the 7 non-``none`` ops on each) and trains only that path
+(``network(x, genotype=g)``). There are no architecture weights: the supernet's alphas never enter a
+path's forward pass and are never updated.
+
+The paths come from a NumPy generator seeded by the run's seed; its state is part of `state_dict`,
+so a resumed run draws the same paths as an uninterrupted one.
+
+What the method returns is chosen after training, from sampled cells scored through the trained
+weights (`darts_backend.runs.search`, ``selection.json``); until then `genotype` is the path of the
+last step, a placeholder for the per-epoch record.
+
+Known on NB201: the packed per-node convolutions of the supernet give the rows of ops off the path
+an exact zero gradient (not None), so SGD's momentum and weight decay still move them, as in SPOS's
+own code (whose ``zero_grad`` zeroed every gradient).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from darts_backend.searchers.base import Batch, Searcher, SearcherConfig, register_searcher
+from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
+from nasspace.space import Genotype, get_space
+
+__all__ = ["SposSearcher", "path_space"]
+
+
+def path_space(network: NB201SearchNetwork | DartsSearchNetwork) -> str:
+    """Name of the `nasspace` space whose cells run as single paths of `network`.
+
+    Raises:
+        ValueError: a DARTS-space supernet that is not in shared mode with 4 nodes and the DARTS ops.
+    """
+    if isinstance(network, NB201SearchNetwork):
+        return "nb201"
+    if isinstance(network, DartsSearchNetwork) and network.mode == "shared" and network.k == 4:
+        return "darts"
+    raise ValueError("single-path sampling needs an NB201 supernet or a shared-mode DARTS supernet with 4 nodes")
+
+
+@register_searcher("spos")
+class SposSearcher(Searcher):
+    """Uniform single-path training of a supernet's shared weights.
+
+    Args:
+        network: an NB201 supernet, or a shared-mode DARTS supernet (4 nodes).
+        config: optimisation settings (the alpha settings are unused).
+        seed: seeds the path sampler.
+    """
+
+    needs_valid = False
+
+    def __init__(self, network: NB201SearchNetwork | DartsSearchNetwork, config: SearcherConfig = SearcherConfig(),
+                 *, seed: int = 0):
+        super().__init__(network, config)  # type: ignore[arg-type]
+        self.space = get_space(path_space(network))
+        if self.space.name == "darts":
+            self.network.genotype_plans(self.space.sample(0))  # every sampled op is a candidate of the network
+        self.rng = np.random.default_rng(seed)
+        self.last_path: Genotype | None = None
+        self.chosen: Genotype | None = None  # set by the selection after training
+
+    def sample_path(self) -> Genotype:
+        """The next uniformly drawn cell (advances the sampler)."""
+        return self.space.sample(self.rng)
+
+    def train_step(self, train_batch: Batch, valid_batch: Batch | None = None) -> dict[str, torch.Tensor]:
+        """One step of one sampled path.
+
+        Args:
+            train_batch: ``(x (B, 3, H, W), y (B,))``.
+            valid_batch: ignored (accepted for the common contract).
+        """
+        path = self.sample_path()
+        self.last_path = path
+        self._zero_grad()
+        x, y = train_batch
+        with self._autocast(x):
+            logits = self.network(x, genotype=path)
+        loss = F.cross_entropy(logits.float(), y)
+        loss.backward(inputs=self.network.weight_parameters())
+        self._clip_weights()
+        self.w_optimizer.step()
+        acc = (logits.detach().argmax(dim=1) == y).float().mean()
+        return {"loss": loss.detach(), "acc": acc}
+
+    def genotype(self) -> Genotype:
+        """The selected cell once chosen, else the last sampled path (else the alphas' argmax, before any step)."""
+        if self.chosen is not None:
+            return self.chosen
+        return self.last_path if self.last_path is not None else self.network.genotype()
+
+    def alpha_probabilities(self) -> Any:
+        """The sampling distribution of an op on an edge: ``(6, 5)`` uniform on NB201; ``(2, 14, O)`` on
+        DARTS, uniform over the non-``none`` ops (``none`` 0). Uniform by construction: SPOS learns no alphas."""
+        ops = list(self.network.ops)
+        if self.space.name == "nb201":
+            return [[1.0 / len(ops)] * len(ops) for _ in range(self.network.alphas.shape[0])]
+        real = [op for op in ops if op != "none"]
+        row = [0.0 if op == "none" else 1.0 / len(real) for op in ops]
+        groups, edges = self.network.alphas.shape[:2]
+        return [[list(row) for _ in range(edges)] for _ in range(groups)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "path_rng": json.dumps(self.rng.bit_generator.state),
+                "last_path": "" if self.last_path is None else str(self.last_path)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.rng.bit_generator.state = json.loads(state["path_rng"])
+        self.last_path = self.space.parse(state["last_path"]) if state.get("last_path") else None
