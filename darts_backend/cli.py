@@ -10,9 +10,13 @@
     darts-backend bench [--method M --channels C --cells N --batch-size B --steps S --threads T]
     darts-backend zc --space nb201|darts (--cells FILE | --all) --proxies synflow,jacov,... --data PATH --out FILE
         [--batch-size B --seed S --channels C --network-cells N --cache-dir DIR --threads T]
+    darts-backend evaluator-bench --evaluator mixture:RUN --evaluator single-path:RUN --evaluator zc:synflow ...
+        (--cells N [--seed S] | --cells-file FILE) --out FILE [--dataset cifar10 --metric valid_acc --images I
+         --calibration-images C --zc-data PATH --cache-dir DIR --threads T]
 
 Single-genotype searches run through `darts_backend.runs.search`, set-emitting ones (``dnad``,
-``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`, zero-cost passes through `darts_backend.runs.zero_cost`.
+``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`, zero-cost passes through `darts_backend.runs.zero_cost`, the evaluator bench through
+`darts_backend.runs.evaluator_bench`.
 Flags left unset fall back to the ``--preset`` (`darts_backend.runs.presets`: ``paper`` is each
 method's published setting, ``cpu`` a CPU-sized run of it), else to the run config's defaults.
 """
@@ -49,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(sub)
     _add_bench_parser(sub)
     _add_zc_parser(sub)
+    _add_evaluator_bench_parser(sub)
     return parser
 
 
@@ -146,6 +151,27 @@ def _add_zc_parser(sub: Any) -> None:
     zc.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def _add_evaluator_bench_parser(sub: Any) -> None:
+    bench = sub.add_parser("evaluator-bench", help="Kendall tau and Spearman of evaluators against the NB201 table, side by side")
+    bench.add_argument("--evaluator", dest="evaluators", action="append", required=True, metavar="KIND:TARGET",
+                       help="mixture:RUN_DIR, single-path:RUN_DIR or zc:PROXY (repeatable)")
+    cells = bench.add_mutually_exclusive_group(required=True)
+    cells.add_argument("--cells", dest="num_cells", type=int, metavar="N", help="N distinct uniform NB201 cells from --seed")
+    cells.add_argument("--cells-file", metavar="FILE", help="NB201 cells: JSON list, JSONL, or one string per line")
+    bench.add_argument("--seed", type=int, default=0, help="seed of the cells (default 0)")
+    bench.add_argument("--out", required=True, help="result JSON (per-cell scores, correlations, seconds)")
+    bench.add_argument("--dataset", default="cifar10", help="NB201 dataset (default cifar10)")
+    bench.add_argument("--metric", default="valid_acc", help="table metric to correlate with (default valid_acc)")
+    bench.add_argument("--images", type=int, default=512, help="supernet evaluators: held-out images scored (default 512)")
+    bench.add_argument("--calibration-images", type=int, default=256,
+                       help="single-path: held-out images re-estimating BN per cell (default 256)")
+    bench.add_argument("--zc-data", default="synthetic", help="zc: images of the fixed batch (labels never read; default synthetic)")
+    bench.add_argument("--zc-batch-size", type=int, default=64, help="zc: images in the fixed batch (default 64)")
+    bench.add_argument("--cache-dir", help="zc cache root (default $CRLSO_CACHE_DIR, else ~/.cache/crlso)")
+    bench.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
 def _overlay(config: Any, args: argparse.Namespace) -> Any:
     """`config` with every dataclass field that was given on the command line replaced."""
     given = {f.name: getattr(args, f.name) for f in fields(config) if getattr(args, f.name, None) is not None}
@@ -228,6 +254,38 @@ def _zc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluator_bench(args: argparse.Namespace) -> int:
+    from darts_backend.runs import evaluator_bench as eb
+    from darts_backend.runs.files import write_json
+    from nasspace.benchmarks.nb201 import NB201Table
+
+    specs = [eb.parse_evaluator(text) for text in args.evaluators]
+    if len({s.name for s in specs}) != len(specs):
+        raise ValueError(f"an evaluator is listed twice: {', '.join(args.evaluators)}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cells = eb.sample_cells(args.num_cells, args.seed) if args.num_cells is not None else read_cells(args.cells_file, "nb201")
+    truth_of = NB201Table(args.dataset).metric_function(args.metric)
+    truth = [truth_of(g) for g in cells]
+    scorers = {s.name: eb.build_scorer(s, images=args.images, calibration_images=args.calibration_images,
+                                       zc_data=args.zc_data, zc_batch_size=args.zc_batch_size, cache_dir=args.cache_dir,
+                                       device=args.device) for s in specs}
+    results = eb.bench_evaluators(cells, truth, scorers)
+    settings = {k: getattr(args, k) for k in ("dataset", "metric", "seed", "num_cells", "cells_file", "images",
+                                              "calibration_images", "zc_data", "zc_batch_size")}
+    write_json(args.out, {"settings": settings,
+                          "summary": {n: {k: v for k, v in r.items() if k != "scores"} for n, r in results.items()},
+                          "cells": [{"genotype": str(g), args.metric: t, **{n: r["scores"][i] for n, r in results.items()}}
+                                    for i, (g, t) in enumerate(zip(cells, truth))]})
+    print(eb.format_table(results))
+    print(f"results in {args.out} ({len(cells)} cells, NB201 {args.dataset} {args.metric})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on a bad option or input, with a one-line error)."""
     args = build_parser().parse_args(argv)
@@ -238,6 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _set_search(args) if args.method in SET_METHODS else _search(args)
         if args.command == "zc":
             return _zc(args)
+        if args.command == "evaluator-bench":
+            return _evaluator_bench(args)
         return _bench(args)
     except ValueError as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)

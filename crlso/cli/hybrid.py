@@ -10,7 +10,7 @@ from pathlib import Path
 from crlso.atomic import write_json_atomic
 from crlso.cli.search import add_search_options, parse_options, resolve_search_metric, with_cache_dir
 
-SUPERNET_METHODS = ("single-darts", "darts")
+SUPERNET_METHODS = ("single-darts", "darts", "spos")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--budget", type=int, default=100, help="oracle queries (table, or supernet on darts), seeds included (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent search (default 0)")
     source = parser.add_argument_group("supernet search (step 1)")
-    source.add_argument("--supernet", default=None, help="folder of a finished single-darts/darts search (nb201 or darts space)")
+    source.add_argument("--supernet", default=None, help="folder of a finished single-darts/darts/spos search (nb201 or darts space)")
     source.add_argument("--data", default=None, help="images to run the supernet search on (CIFAR-10 archive, image folder/tar)")
     source.add_argument("--supernet-method", choices=SUPERNET_METHODS, default="single-darts", help="default single-darts")
     source.add_argument("--supernet-seed", type=int, default=0, help="default 0")
@@ -41,6 +41,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     latent.add_argument("--screen-factor", type=int, default=4, help="candidates screened per query (default 4)")
     latent.add_argument("--screen-images", type=int, default=512, help="held-out images per screening (default 512)")
     latent.add_argument("--screen-split", default="", help="screen on this split instead of unused train images")
+    latent.add_argument("--screen-evaluator", choices=("mixture", "single-path"), default="mixture",
+                        help="mixture: BN of each evaluation batch (default); single-path: BN re-estimated per path "
+                             "on held-out train images (SPOS; for --supernet-method spos)")
+    latent.add_argument("--screen-calibration", type=int, default=256,
+                        help="single-path: held-out images re-estimating BN per candidate (default 256)")
     add_search_options(parser, spaces=("nb201", "darts"))
     parser.set_defaults(handler=run)
 
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
     options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
                "screen_images": args.screen_images, "screen_split": args.screen_split,
+               "screen_evaluator": args.screen_evaluator, "screen_calibration": args.screen_calibration,
                **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
     metric = args.search_metric
     if darts:
@@ -96,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if resolved.screen:
-        print(f"pre-screening: {stats.get('screened')} candidates screened with the supernet, {stats.get('proposed')} proposed, "
+        print(f"pre-screening: {stats.get('screened')} candidates screened with the supernet ({resolved.screen_evaluator} "
+              f"evaluator), {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
     tail = (" (supernet oracle: no table, no test metric)" if darts else
             f" {config.report_metric} {best[config.report_metric]:.3f}; optimum queried at step {summary['queries_to_optimum']}")

@@ -2,17 +2,20 @@
 
 The one crlso module that imports `darts_backend` (lazily, when a run folder is read).
 
-Seeding (``seed_from``: a finished ``darts-backend search`` folder of single-darts or darts, on NB201
-or the DARTS space): the run's derived genotype and the ``alpha_top`` cells its final alpha
-distribution ranks highest
+Seeding (``seed_from``: a finished ``darts-backend search`` folder of single-darts, darts or spos, on
+NB201 or the DARTS space): the run's derived genotype and the ``alpha_top`` cells its final alpha
+distribution ranks highest (an spos run: the best of its final selection)
 (`darts_backend.runs.results.SearchOutcome.top_cells`, ``none`` excluded) are the first cells the search
 asks for; random cells fill the initial set up to ``n_init``. What the supernet found costs nothing by
 itself; each seed the search then queries from the table is charged like any other query.
 After the initial set the search is CR-LSO (`crlso.search.crlso`) from those labelled cells.
 
 Pre-screening (``screen``, off by default): every round, CR-LSO's ``screen_factor`` times as many
-predictor-ranked candidates as the round queries are scored by the supernet evaluator
-(`darts_backend.evaluate`: inherited weights, accuracy on held-out images), and only the best
+predictor-ranked candidates as the round queries are scored by a supernet evaluator
+(`darts_backend.evaluate.load_screener`, chosen by ``screen_evaluator``: ``mixture``, the path with
+every BN normalising by the evaluation batch; or ``single-path``, BN statistics re-estimated for each
+path on ``screen_calibration`` other held-out train images, SPOS's reading, meant for ``spos`` runs;
+both: inherited weights, accuracy on held-out images), and only the best
 screened are proposed (ties keep the predictor's order). The seeds and the random initial cells
 are screened too, so no query is ever of a cell the evaluator did not see; this includes the
 neighbours a stalled round sweeps first, which are re-ranked by the screener like the rest.
@@ -45,7 +48,7 @@ __all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "supern
 
 
 class Screener(Protocol):
-    """What pre-screening needs of an evaluator (`darts_backend.evaluate.SupernetEvaluator`)."""
+    """What pre-screening needs of an evaluator (`darts_backend.evaluate.SupernetEvaluator`, `SinglePathEvaluator`)."""
 
     def evaluate(self, genotypes: Sequence[Genotype]) -> Sequence[Any]:
         """One result per genotype, each with a ``key`` (larger is better)."""
@@ -61,11 +64,24 @@ class HybridConfig(CRLSOConfig):
     screen_factor: int = 4
     screen_images: int = 512
     screen_split: str = ""
+    screen_evaluator: str = "mixture"
+    screen_calibration: int = 256
+
+    def __post_init__(self) -> None:
+        from darts_backend.evaluate.screening import SCREENERS
+
+        if self.screen_evaluator not in SCREENERS:
+            raise ValueError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}")
+        if self.screen_evaluator == "single-path" and self.screen_split:
+            raise ValueError("screen_split is for the mixture evaluator: the single-path one reads held-out train images only")
+        if self.screen_images < 1 or self.screen_calibration < 1:
+            raise ValueError(f"screen_images and screen_calibration must be >= 1, got {self.screen_images}, "
+                             f"{self.screen_calibration}")
 
 
 def supernet_seeds(run_dir: str, alpha_top: int) -> list[Genotype]:
-    """The derived genotype of a single-darts/darts run (NB201 or DARTS space), then its ``alpha_top``
-    most probable cells under the final alphas (deduplicated)."""
+    """The derived genotype of a single-darts/darts/spos run (NB201 or DARTS space), then its ``alpha_top``
+    most probable cells under the final alphas, or an spos run's best selected cells (deduplicated)."""
     from darts_backend.runs.results import load_outcome
 
     outcome = load_outcome(run_dir)
@@ -94,9 +110,10 @@ class HybridSearch(CRLSOSearch):
         if cfg.screen and screener is None:
             if not cfg.seed_from:
                 raise ValueError("screen=True needs seed_from: the supernet run whose weights screen the candidates")
-            from darts_backend.evaluate import load_evaluator
+            from darts_backend.evaluate import load_screener
 
-            screener = load_evaluator(cfg.seed_from, images=cfg.screen_images, split=cfg.screen_split or None)
+            screener = load_screener(cfg.screen_evaluator, cfg.seed_from, images=cfg.screen_images,
+                                     calibration_images=cfg.screen_calibration, split=cfg.screen_split or None)
         self.screener = screener if cfg.screen else None
         self.screened: dict[str, Any] = {}  # genotype string -> its screening key (each cell is scored once)
         self.proposed = 0
@@ -142,7 +159,7 @@ def _neg(key: Any) -> tuple:
 def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: int, channels: int, cells: int,
                         epochs: int, batch_size: int, limit_train: int | None, threads: int | None,
                         space: str = "nb201", progress: bool = True) -> Path:
-    """Run (or resume, or reuse when finished) a ``darts-backend`` single-darts/darts search into ``out_dir``.
+    """Run (or resume, or reuse when finished) a ``darts-backend`` single-darts/darts/spos search into ``out_dir``.
 
     Returns:
         The run folder, holding ``genotype.json`` and ``alphas.json``.

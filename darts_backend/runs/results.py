@@ -8,6 +8,9 @@ the cells a supernet search "ranks highest" besides the one it derived:
 - NB201: one op per edge; a cell's probability is the product over edges.
 - DARTS: per node of each cell type, two distinct inputs each with one op; a node's choice scores the
   product of its two edges' op probabilities, a cell the product over its nodes.
+
+An ``spos`` run learns no alphas (its ``alphas.json`` holds the uniform sampling distribution): its
+cells ranked highest are those of its final selection (``selection.json``), best first.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class SearchOutcome:
         ops: candidate op names, the last axis of ``probabilities``.
         probabilities: final op distribution per edge: ``(6, O)`` (NB201) or ``(2, 14, O)`` (DARTS).
         method: the searcher that produced it.
+        ranked: cells ranked by the run itself, best first (``spos``: its selection); empty otherwise.
     """
 
     genotype: Genotype
@@ -47,6 +51,7 @@ class SearchOutcome:
     ops: tuple[str, ...]
     probabilities: Any
     method: str
+    ranked: tuple[Genotype, ...] = ()
 
     def top_cells(self, k: int, *, exclude: tuple[str, ...] = ("none",)) -> list[Genotype]:
         """The ``k`` most probable cells, best first, never using an op in ``exclude``.
@@ -59,6 +64,8 @@ class SearchOutcome:
         allowed = [i for i, op in enumerate(self.ops) if op not in exclude]
         if not allowed:
             raise ValueError(f"exclude={exclude!r} leaves no op among {', '.join(self.ops)}")
+        if self.ranked:
+            return [g for g in self.ranked if not set(exclude) & set(_ops_of(g))][:k]
         choices = self._nb201_choices(allowed) if self.space == "nb201" else self._darts_choices(allowed)
         beam: list[tuple[float, tuple[Any, ...]]] = [(0.0, ())]
         for options in choices:
@@ -84,6 +91,12 @@ class SearchOutcome:
         return out
 
 
+def _ops_of(genotype: Genotype) -> list[str]:
+    if isinstance(genotype, NB201Genotype):
+        return list(genotype.ops)
+    return [op for op, _ in (*genotype.normal, *genotype.reduce)]  # type: ignore[attr-defined]
+
+
 def _log(p: float) -> float:
     return math.log(max(float(p), 1e-300))
 
@@ -93,7 +106,8 @@ def _flat(nodes: Sequence[tuple]) -> tuple:
 
 
 def load_outcome(run_dir: str | Path) -> SearchOutcome:
-    """Read ``genotype.json`` and the last entry of ``alphas.json`` of a single-darts / darts run folder.
+    """Read ``genotype.json`` and the last entry of ``alphas.json`` of a single-darts / darts / spos run folder
+    (and an spos run's ``selection.json``).
 
     Raises:
         ValueError: a file is missing or is not what such a run writes.
@@ -119,7 +133,14 @@ def load_outcome(run_dir: str | Path) -> SearchOutcome:
     shape = (6, len(ops)) if space == "nb201" else (2, 14, len(ops))
     if _shape(probabilities) != shape:
         raise ValueError(f"{files['alphas.json']}: expected a {shape} distribution per entry, got {_shape(probabilities)}")
-    return SearchOutcome(genotype, space, ops, probabilities, str(alphas.get("method", "")))
+    method = str(alphas.get("method", ""))
+    ranked: tuple[Genotype, ...] = ()
+    if method == "spos":
+        selection = run / "selection.json"
+        if not selection.is_file():
+            raise ValueError(f"{run} is an spos run without selection.json: it did not finish")
+        ranked = tuple(genotype.space.parse(item["genotype"]) for item in json.loads(selection.read_text())["ranked"])
+    return SearchOutcome(genotype, space, ops, probabilities, method, ranked)
 
 
 def _shape(nested: Any) -> tuple[int, ...]:
