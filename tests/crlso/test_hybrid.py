@@ -97,6 +97,30 @@ def test_screen_picks_the_best_screened_candidates(supernet_run, tiny_crlso_opti
     assert sorted((g.ops.count("nor_conv_3x3") for g in chosen), reverse=True) == best
 
 
+def test_single_path_screening_of_an_spos_run(tmp_path, tiny_crlso_options) -> None:
+    from darts_backend.evaluate import SinglePathEvaluator
+
+    run = run_supernet_search(tmp_path / "spos", method="spos", data="synthetic", seed=0, channels=4, cells=1, epochs=1,
+                              batch_size=32, limit_train=96, threads=1, progress=False)
+    selection = json.loads((run / "selection.json").read_text())["ranked"]
+    seeds = [str(g) for g in supernet_seeds(str(run), 2)]
+    assert seeds[0] == selection[0]["genotype"]  # an spos run seeds with its selected cell, then its best others
+    assert set(seeds[1:]) <= {r["genotype"] for r in selection[:4]}
+    options = _options(tiny_crlso_options, run, screen=True, screen_evaluator="single-path", screen_images=16,
+                       screen_calibration=16)
+    searcher = create_searcher("hybrid", get_space("nb201"), seed=0, options=options)
+    assert isinstance(searcher.screener, SinglePathEvaluator) and searcher.screener.num_calibration_images == 16
+    searcher.seeds = []
+    pool = [get_space("nb201").sample(np.random.default_rng(i)) for i in range(6)]
+    chosen = searcher._screen(pool, 2)
+    keys = {str(r.genotype): r.key for r in searcher.screener.evaluate(pool)}
+    assert sorted(keys[str(g)] for g in chosen) == sorted(keys.values())[-2:]
+    for bad, match in (({"screen_evaluator": "oracle"}, "valid: mixture, single-path"),
+                       ({"screen_evaluator": "single-path", "screen_split": "test"}, "held-out train images only")):
+        with pytest.raises(ValueError, match=match):
+            create_searcher("hybrid", get_space("nb201"), seed=0, options={**options, **bad})
+
+
 def test_screening_needs_a_supernet(tiny_crlso_options) -> None:
     with pytest.raises(ValueError, match="screen=True needs seed_from"):
         create_searcher("hybrid", get_space("nb201"), seed=0, options={**tiny_crlso_options, "screen": True})
