@@ -25,6 +25,10 @@ Measured (``/tmp/b5/single-darts-s0``, Single-DARTS C=8 N=1, 10 epochs on 10k CI
 screening accuracy of 150 random cells ranks them *against* their NB201 valid accuracy (Kendall
 tau -0.24; after 400 steps of single-path fine-tuning -0.06). Such a short CPU supernet favours
 shallow cells; screening pays off only with a supernet trained for sub-network ranking.
+A CPU-sized SPOS supernet does no better (``darts-backend evaluator-bench``, 100 cells, C=8 N=1 on
+10k CIFAR-10 images, ~2 CPU-min of training each): single-path evaluator of SPOS (5 epochs) tau -0.32,
+mixture evaluator of Single-DARTS (2 epochs) -0.36, synflow +0.59; both supernets score conv-free
+cells highest.
 
 Spaces without a table (DARTS): `supernet_oracle` makes the supernet's held-out accuracy the search
 metric (each distinct genotype one query of the budget), and the latent model is the DARTS one.
