@@ -28,6 +28,13 @@ cell type (no alphas, no ``alive`` mask: a pair deleted by shrinking still has i
 Parameter-free candidates (pools, identity skip) are computed once
 per (input, op) and shared by all nodes reading that input; pools are followed by an affine-free
 batch-statistics BN as in DARTS.
+
+PC-DARTS options (``shared`` mode only; `darts_backend.supernets.partial`), both off by default:
+``partial_channels=K`` runs the ops of an edge on the first ``C/K`` channels of its input and passes
+the rest by (max-pooled 2x2 on stride-2 edges), then shuffles the channels in ``K`` groups;
+``edge_normalization=True`` adds betas ``(2, E)`` and makes each node the ``softmax(beta)``-weighted
+combination of its incoming edges. The DARTS derivation then ranks a node's inputs by edge weight
+times op weight, as PC-DARTS does; the op of an input stays its best op.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darts_backend.ops import DARTS_OP_NAMES, create_op, reset_weights_
+from darts_backend.supernets.partial import check_partial_channels, merge_channels, segment_softmax, split_channels
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
 
@@ -121,12 +129,16 @@ class DartsSearchCell(nn.Module):
         reduction_prev: cell ``c-1`` halved the resolution (input 0 needs a stride-2 preprocess).
         k: intermediate nodes.
         ops: candidate op names (the alpha column order).
+        partial_channels: PC-DARTS's K: the ops of an edge see only the first ``C/K`` channels (1: all).
     """
 
     def __init__(self, C_pp: int, C_p: int, C: int, *, reduction: bool, reduction_prev: bool, k: int,
-                 ops: Sequence[str]):
+                 ops: Sequence[str], partial_channels: int = 1):
         super().__init__()
+        check_partial_channels(partial_channels, [C])
         self.C, self.k, self.reduction, self.ops = C, k, reduction, tuple(ops)
+        self.partial_channels = partial_channels
+        c_op = C // partial_channels
         self.pre0 = _Preprocess(C_pp, C, reduction_prev)
         self.pre1 = _Preprocess(C_p, C, False)
         self.edge_ops = nn.ModuleDict()
@@ -136,7 +148,7 @@ class DartsSearchCell(nn.Module):
                 stride = 2 if reduction and j < 2 else 1
                 for op in self.ops:
                     if self._has_module(op, stride):
-                        self.edge_ops[f"{offsets[i] + j}_{op}"] = create_op(op, C, C, stride, False)
+                        self.edge_ops[f"{offsets[i] + j}_{op}"] = create_op(op, c_op, c_op, stride, False)
         self.plan: list[list[NodePair]] = []
 
     @staticmethod
@@ -153,7 +165,7 @@ class DartsSearchCell(nn.Module):
         return F.batch_norm(y, None, None, training=True)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
-                plan: list[list[NodePair]] | None = None) -> torch.Tensor:
+                plan: list[list[NodePair]] | None = None, edge_weights: torch.Tensor | None = None) -> torch.Tensor:
         """Run the cell along its plan.
 
         Args:
@@ -161,10 +173,13 @@ class DartsSearchCell(nn.Module):
                 (only their surviving channels).
             weights: ``(E * O,)`` flattened normalised pair weights of this cell's group.
             plan: the pairs to run per node (default: the cell's own plan of alive pairs).
+            edge_weights: optional ``(E,)`` weight of each edge's output (edge normalization).
 
         Returns:
             ``(B, n_alive * C, H', W')``: the surviving nodes, concatenated.
         """
+        if self.partial_channels > 1 or edge_weights is not None:
+            return self._edge_forward(s0, s1, weights, self.plan if plan is None else plan, edge_weights)
         states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
         shared: dict[tuple[int, str], torch.Tensor] = {}
         outputs = []
@@ -189,6 +204,48 @@ class DartsSearchCell(nn.Module):
                 outputs.append(acc)
         return torch.cat(outputs, dim=1)
 
+    def _edge_forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor, plan: list[list[NodePair]],
+                      edge_weights: torch.Tensor | None) -> torch.Tensor:
+        """`forward` edge by edge: each edge mixes its ops on the op channels, merges the bypassed
+        channels back (partial channels) and is weighted by its edge weight (edge normalization)."""
+        k = self.partial_channels
+        states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
+        shared: dict[tuple[int, str], torch.Tensor] = {}
+        outputs = []
+        for pairs in plan:
+            by_edge: dict[int, list[NodePair]] = {}
+            for pair in pairs:
+                by_edge.setdefault(pair.edge, []).append(pair)
+            acc: torch.Tensor | None = None
+            for edge, edge_pairs in by_edge.items():
+                source = edge_pairs[0].source
+                x = states[source]
+                assert x is not None  # the plan never reads a dropped node
+                head, bypass = split_channels(x, k) if k > 1 else (x, None)
+                stride = 2 if self.reduction and source < 2 else 1
+                mixed: torch.Tensor | None = None
+                for pair in edge_pairs:
+                    key = f"{pair.edge}_{pair.op}"
+                    if key in self.edge_ops:
+                        y = self.edge_ops[key](head)
+                    else:
+                        cached = shared.get((source, pair.op))
+                        if cached is None:
+                            cached = shared[(source, pair.op)] = self._free_op(pair.op, head, stride)
+                        y = cached
+                    term = y * weights[pair.flat]
+                    mixed = term if mixed is None else mixed + term
+                assert mixed is not None
+                if bypass is not None:
+                    mixed = merge_channels(mixed, bypass, k)
+                if edge_weights is not None:
+                    mixed = mixed * edge_weights[edge]
+                acc = mixed if acc is None else acc + mixed
+            states.append(acc)
+            if acc is not None:
+                outputs.append(acc)
+        return torch.cat(outputs, dim=1)
+
 
 class DartsSearchNetwork(nn.Module):
     """The DARTS-space supernet.
@@ -205,18 +262,26 @@ class DartsSearchNetwork(nn.Module):
         normalization: one of `NORMALIZATIONS` (default ``edge_softmax`` for ``shared``, ``node_relu`` otherwise).
         num_classes: classifier outputs.
         stem_multiplier: stem width in units of C.
-        generator: seeds the initial weights and alphas (the global RNG is not touched).
+        partial_channels: PC-DARTS's K (1: off; ``shared`` mode only); must divide C.
+        edge_normalization: PC-DARTS's per-edge betas ``(2, E)`` (``shared`` mode only).
+        generator: seeds the initial weights, alphas and betas (the global RNG is not touched).
 
     Raises:
-        ValueError: unknown mode, normalization or op; ``none`` in ``per_cell`` mode; bad sizes.
+        ValueError: unknown mode, normalization or op; ``none`` in ``per_cell`` mode; bad sizes; PC-DARTS
+            options outside ``shared`` mode or a K that does not divide C.
     """
 
     def __init__(self, *, C: int = 16, num_cells: int = 8, nodes: int = 4, ops: Sequence[str] | None = None,
                  mode: str = "shared", normalization: str | None = None, num_classes: int = 10,
-                 stem_multiplier: int = 3, generator: torch.Generator | None = None):
+                 stem_multiplier: int = 3, partial_channels: int = 1, edge_normalization: bool = False,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+        if mode != "shared" and (partial_channels != 1 or edge_normalization):
+            raise ValueError("partial_channels and edge_normalization (PC-DARTS) are available in 'shared' mode only, "
+                             f"got mode {mode!r}")
+        check_partial_channels(partial_channels, [C, 2 * C, 4 * C])
         normalization = normalization or ("edge_softmax" if mode == "shared" else "node_relu")
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
@@ -229,6 +294,7 @@ class DartsSearchNetwork(nn.Module):
             raise ValueError("C, nodes, num_classes and stem_multiplier must be positive")
         self.layout = reduction_layout(num_cells)  # GenotypeError (a ValueError) below 3 cells
         self.mode, self.normalization, self.ops, self.k, self.C = mode, normalization, ops, nodes, C
+        self.partial_channels, self.edge_normalization = partial_channels, bool(edge_normalization)
         self.offsets = edge_offsets(nodes)
         self.num_edges = self.offsets[-1]
         self.group_of = [(0 if t == "normal" else 1) if mode == "shared" else c for c, t in enumerate(self.layout)]
@@ -245,7 +311,7 @@ class DartsSearchNetwork(nn.Module):
             if reduction:
                 c_curr *= 2
             self.cells.append(DartsSearchCell(C_pp, C_p, c_curr, reduction=reduction, reduction_prev=reduction_prev,
-                                              k=nodes, ops=ops))
+                                              k=nodes, ops=ops, partial_channels=partial_channels))
             self.node_channels.append(c_curr)
             C_pp, C_p, reduction_prev = C_p, nodes * c_curr, reduction
         self.stage_ends = [c - 1 for c, t in enumerate(self.layout) if t == "reduce"] + [num_cells - 1]
@@ -253,24 +319,41 @@ class DartsSearchNetwork(nn.Module):
         self.register_buffer("classifier_keep", torch.arange(C_p), persistent=False)
         self.alphas = nn.Parameter(torch.zeros(num_groups, self.num_edges, len(ops)))
         self.register_buffer("alive", torch.ones(num_groups, self.num_edges, len(ops), dtype=torch.bool))
+        if self.edge_normalization:
+            self.betas = nn.Parameter(torch.zeros(num_groups, self.num_edges))
         self.reset_parameters(generator)
         self.rebuild()
 
     # -- parameters -----------------------------------------------------------------------------------
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Kaiming weights; alphas ``1e-3 * N(0, 1)`` (plus 1 under ``node_relu``, so all start alive)."""
+        """Kaiming weights; alphas ``1e-3 * N(0, 1)`` (plus 1 under ``node_relu``, so all start alive); then
+        betas ``1e-3 * N(0, 1)`` under edge normalization."""
         reset_weights_(self, generator)
         noise = 1e-3 * torch.randn(self.alphas.shape, generator=generator)
         self.alphas.copy_(noise + (1.0 if self.normalization == "node_relu" else 0.0))
+        if self.edge_normalization:
+            self.betas.copy_(1e-3 * torch.randn(self.betas.shape, generator=generator))
 
     def weight_parameters(self) -> list[nn.Parameter]:
-        """All parameters except the alphas."""
-        return [p for name, p in self.named_parameters() if name != "alphas"]
+        """All parameters except the architecture ones (alphas, betas)."""
+        return [p for name, p in self.named_parameters() if name not in ("alphas", "betas")]
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        """The alphas, ``[(G, E, O)]``."""
-        return [self.alphas]
+        """The alphas ``(G, E, O)``, then the betas ``(G, E)`` under edge normalization."""
+        return [self.alphas, self.betas] if self.edge_normalization else [self.alphas]
+
+    def edge_weights(self) -> torch.Tensor | None:
+        """``(G, E)`` softmax of the betas over each node's incoming edges (edges with no alive op other
+        than ``none`` get 0), or None without edge normalization."""
+        if not self.edge_normalization:
+            return None
+        alive = self.alive
+        if "none" in self.ops:
+            o = self.ops.index("none")
+            alive = torch.cat([alive[..., :o], alive[..., o + 1:]], dim=-1)
+        bounds = [(self.offsets[i], self.offsets[i + 1]) for i in range(self.k)]
+        return segment_softmax(self.betas, bounds, alive.any(dim=-1))
 
     # -- weights --------------------------------------------------------------------------------------
     def pair_weights(self) -> torch.Tensor:
@@ -326,10 +409,12 @@ class DartsSearchNetwork(nn.Module):
                 raise ValueError("return_features is not available with a fixed genotype")
             return self._genotype_forward(x, genotype)
         flat = self.pair_weights().reshape(self.alphas.shape[0], -1)
+        edge_weights = self.edge_weights()
         s0 = s1 = self.stem(x)
         features = []
         for c, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, flat[self.group_of[c]])
+            g = self.group_of[c]
+            s0, s1 = s1, cell(s0, s1, flat[g], edge_weights=None if edge_weights is None else edge_weights[g])
             if return_features and c in self.stage_ends:
                 features.append(self._full_width(c, s1))
         pooled = F.adaptive_avg_pool2d(s1, 1).flatten(1)
@@ -529,10 +614,14 @@ class DartsSearchNetwork(nn.Module):
 
     def darts_genotype(self) -> DARTSGenotype:
         """Classic DARTS derivation (``shared`` mode, k = 4): per node, the two inputs whose best
-        non-``none`` op weighs most, each with that op."""
+        non-``none`` op weighs most (times the edge weight under edge normalization), each with that op."""
         if self.mode != "shared" or self.k != 4:
             raise ValueError("a DARTS genotype is derived only in 'shared' mode with 4 nodes; use flex_genotype()")
-        w = self.pair_weights().detach().cpu().clone()
+        w = self.pair_weights().detach()
+        edge_weights = self.edge_weights()
+        if edge_weights is not None:  # PC-DARTS: rank inputs by edge weight x op weight
+            w = w * edge_weights.detach().unsqueeze(-1)
+        w = w.cpu().clone()
         w[~self.alive.cpu()] = -1.0
         if "none" in self.ops:
             w[:, :, self.ops.index("none")] = -1.0
