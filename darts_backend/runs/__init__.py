@@ -2,7 +2,7 @@
 
 - `trainer`: the one search loop (`SearchTrainer`): epochs of searcher steps, metrics, alpha history,
   a checkpoint every epoch, resume; device selection (`select_device`) and run-folder checks.
-- `search`: a single-genotype search run (``single-darts``, ``darts`` on ``nb201`` or ``darts``).
+- `search`: a single-genotype search run (``single-darts``, ``darts``, ``pc-darts``, ``ms-darts`` on ``nb201`` or ``darts``).
 - `set_search`: a set-emitting search run (``dnad``, ``fx-darts`` on ``darts``), optional teacher.
 - `train`: training one discrete network from a genotype file (the evaluation step).
 - `results`: reading a finished search run folder (`load_outcome`).

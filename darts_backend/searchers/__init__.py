@@ -9,12 +9,15 @@ from darts_backend.searchers.base import (
     SearcherConfig,
     create_searcher,
     list_searchers,
+    parse_options,
     register_searcher,
     searcher_class,
 )
 from darts_backend.searchers.darts import DartsSearcher
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
+from darts_backend.searchers.ms_darts import MSDartsConfig, MSDartsSearcher
+from darts_backend.searchers.pc_darts import PCDartsConfig, PCDartsSearcher
 from darts_backend.searchers.single_darts import SingleDartsSearcher
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "SearcherConfig",
     "create_searcher",
     "list_searchers",
+    "parse_options",
     "register_searcher",
     "searcher_class",
     "DartsSearcher",
@@ -30,5 +34,9 @@ __all__ = [
     "DNADSearcher",
     "FXDartsConfig",
     "FXDartsSearcher",
+    "MSDartsConfig",
+    "MSDartsSearcher",
+    "PCDartsConfig",
+    "PCDartsSearcher",
     "SingleDartsSearcher",
 ]
