@@ -176,3 +176,16 @@ def test_bad_pc_options_are_refused() -> None:
         DartsSearchNetwork(C=8, num_cells=3, partial_channels=0)
     with pytest.raises(ValueError, match="'shared' mode only"):
         DartsSearchNetwork(C=8, num_cells=3, mode="per_cell", edge_normalization=True)
+
+
+def test_the_edge_path_with_unit_edge_weights_and_k1_is_the_plain_cell() -> None:
+    g = _gen(8)
+    nb, darts = _nb201(), _darts()
+    x = torch.randn(2, 8, 8, 8, generator=g)
+    w = F.softmax(torch.randn(6, 5, generator=g), dim=-1)
+    torch.testing.assert_close(nb.layers[0](x, w, None, torch.ones(6)), nb.layers[0](x, w), rtol=0, atol=0)
+    s = darts.stem(torch.randn(2, 3, 8, 8, generator=g))
+    flat = darts.pair_weights().reshape(2, -1)[0]
+    cell = darts.cells[0]
+    torch.testing.assert_close(cell(s, s, flat, edge_weights=torch.ones(darts.num_edges)), cell(s, s, flat),
+                               atol=1e-6, rtol=1e-5)

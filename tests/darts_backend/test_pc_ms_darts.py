@@ -272,3 +272,19 @@ def test_cli_bench_times_pc_and_ms_darts(capsys) -> None:
         assert main(["bench", "--method", method, "--channels", "4", "--cells", "1", "--batch-size", "8",
                      "--steps", "1", "--warmup", "0", "--device", "cpu"]) == 0
         assert "img/s" in capsys.readouterr().out
+
+
+def test_a_run_stored_before_the_pc_options_still_resumes(tmp_path) -> None:
+    from darts_backend.runs.files import load_checkpoint, save_checkpoint
+
+    args = ["search", "--method", "single-darts", "--space", "nb201", "--data", "synthetic", "--out", str(tmp_path),
+            "--channels", "4", "--cells", "1", "--batch-size", "16", "--limit-train", "32", "--epochs", "1", "--no-progress"]
+    assert main(args) == 0
+    path = tmp_path / "checkpoint.pt"
+    state = load_checkpoint(path)
+    stored = json.loads(state["run_config"])
+    for key in ("partial_channels", "edge_normalization", "options"):
+        del stored[key]  # what an older version wrote
+    save_checkpoint(path, {**state, "run_config": json.dumps(stored)})
+    assert main([*args, "--resume"]) == 0
+    assert main([*args, "--resume", "--partial-channels", "2"]) == 2  # a different supernet is refused
