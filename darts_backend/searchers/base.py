@@ -174,6 +174,13 @@ class Searcher(ABC):
         """``(edges, ops)`` softmax of the alphas, as nested lists."""
         return F.softmax(self.network.alphas.detach().float(), dim=-1).cpu().tolist()
 
+    def edge_probabilities(self) -> list[float] | list[list[float]] | None:
+        """The edge weights of edge normalization (``(6,)`` on NB201, ``(2, E)`` in the DARTS space) as
+        nested lists, or None when the supernet has none."""
+        edge_weights = getattr(self.network, "edge_weights", None)
+        weights = edge_weights() if edge_weights is not None else None
+        return None if weights is None else weights.detach().float().cpu().tolist()
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the search identically."""
         return {

@@ -252,6 +252,10 @@ def test_resume_continues_identically(method, tmp_path) -> None:
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
     assert (tmp_path / "a" / "alphas.json").read_text() == (tmp_path / "b" / "alphas.json").read_text()
+    history = json.loads((tmp_path / "a" / "alphas.json").read_text())["history"]
+    assert ("edge_weights" in history[-1]) == (method == "pc-darts")
+    if method == "pc-darts":
+        assert len(history[-1]["edge_weights"]) == 6 and history[-1]["edge_weights"][0] == pytest.approx(1.0)
 
 
 def test_cli_ms_darts_run_records_its_options_and_resumes_only_with_them(tmp_path) -> None:
