@@ -292,3 +292,16 @@ def test_a_run_stored_before_the_pc_options_still_resumes(tmp_path) -> None:
     save_checkpoint(path, {**state, "run_config": json.dumps(stored)})
     assert main([*args, "--resume"]) == 0
     assert main([*args, "--resume", "--partial-channels", "2"]) == 2  # a different supernet is refused
+
+
+@pytest.mark.parametrize("space", ["nb201", "darts"])
+def test_pc_darts_step_issues_no_host_sync(space, batches, sync_counter) -> None:
+    gen = torch.Generator().manual_seed(0)
+    net = _pc_net() if space == "nb201" else DartsSearchNetwork(C=4, num_cells=3, partial_channels=4,
+                                                                 edge_normalization=True, generator=gen)
+    searcher = create_searcher("pc-darts", net, PCDartsConfig(epochs=2))
+    train, valid, _ = batches
+    searcher.train_step(train, valid)  # optimizer state exists from here on
+    with sync_counter:
+        searcher.train_step(train, valid)
+    assert sync_counter.calls == []
