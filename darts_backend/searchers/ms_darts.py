@@ -23,10 +23,11 @@ alphas an optimiser variable, and reduces to Single-DARTS exactly.
 Defaults (`MSDartsConfig`) and why:
 
 * ``samples = 3``: the public code's ``samplingN = 3``. The step costs about K forward/backward passes.
-* ``bandwidth = 1.0`` (in logits): a logit offset of up to 1 changes an op's weight by at most a
-  factor e against the others; at the uniform start that is about +-0.16 in probability on NB201
-  (5 ops) and +-0.11 in the DARTS space (8 ops), the scale of the public code's ``eps = 0.25`` (and
-  SDARTS's 0.3) in probability space, without leaving the simplex.
+* ``bandwidth = 1.0`` (in logits): an offset of up to 1 multiplies an op's unnormalised weight
+  ``exp(alpha)`` by a factor between 1/e and e; at the uniform start one such offset moves that op's
+  probability by up to about ``p (1 - p) = 0.16`` on NB201 (5 ops) and 0.11 in the DARTS space (8 ops)
+  (first order), the scale of the public code's ``eps = 0.25`` (and SDARTS's 0.3) in probability space,
+  without leaving the simplex.
 * ``bandwidth_schedule = "linear"`` from ``bandwidth_start = 0.1`` of h at the first epoch up to h at
   the last: the public code grows its perturbation linearly from a tenth of its maximum over the epochs,
   so the early, weight-dominated epochs are barely perturbed. ``"constant"`` keeps h throughout.
