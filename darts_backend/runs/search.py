@@ -19,6 +19,7 @@ from darts_backend.runs.files import write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.searchers import SearcherConfig, create_searcher, parse_options, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
+from darts_backend.supernets.partial import check_partial_channels
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
@@ -95,6 +96,8 @@ class SearchRunConfig:
             object.__setattr__(self, "partial_channels", int(defaults.get("partial_channels", 1)))
         if self.edge_normalization is None:
             object.__setattr__(self, "edge_normalization", bool(defaults.get("edge_normalization", False)))
+        check_partial_channels(self.partial_channels, [self.channels])
+        cls.check_network_options(partial_channels=self.partial_channels, edge_normalization=self.edge_normalization)
         object.__setattr__(self, "options", tuple(self.options))
         overrides = parse_options(cls.config_class, self.options)
         if "seed" in {f.name for f in fields(cls.config_class)}:

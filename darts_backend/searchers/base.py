@@ -130,6 +130,10 @@ class Searcher(ABC):
     config_class: ClassVar[type[SearcherConfig]] = SearcherConfig
     network_options: ClassVar[Mapping[str, Any]] = {}  # supernet keyword defaults of the method
 
+    @classmethod
+    def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
+        """Raise a ValueError if the method cannot run on a supernet with these PC-DARTS options (default: any)."""
+
     def __init__(self, network: NB201SearchNetwork, config: SearcherConfig = SearcherConfig()):
         config = self.config_class.coerce(config)
         self.network = network

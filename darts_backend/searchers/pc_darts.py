@@ -59,10 +59,16 @@ class PCDartsSearcher(DartsSearcher):
     config: PCDartsConfig
     network_options = {"partial_channels": 4, "edge_normalization": True}
 
-    def __init__(self, network: Any, config: SearcherConfig = PCDartsConfig()):
-        if getattr(network, "partial_channels", 1) == 1 and not getattr(network, "edge_normalization", False):
+    @classmethod
+    def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
+        """Refuse a supernet with neither PC-DARTS option."""
+        if partial_channels == 1 and not edge_normalization:
             raise ValueError("pc-darts needs a supernet with partial channels (K > 1) or edge normalization; "
                              "without both it is plain 'darts'")
+
+    def __init__(self, network: Any, config: SearcherConfig = PCDartsConfig()):
+        self.check_network_options(partial_channels=getattr(network, "partial_channels", 1),
+                                   edge_normalization=getattr(network, "edge_normalization", False))
         super().__init__(network, config)
 
     def train_step(self, train_batch: Batch, valid_batch: Batch | None) -> dict[str, torch.Tensor]:

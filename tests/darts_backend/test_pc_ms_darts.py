@@ -305,3 +305,14 @@ def test_pc_darts_step_issues_no_host_sync(space, batches, sync_counter) -> None
     with sync_counter:
         searcher.train_step(train, valid)
     assert sync_counter.calls == []
+
+
+def test_bad_pc_run_options_are_refused_before_any_work(tmp_path, capsys) -> None:
+    with pytest.raises(ValueError, match="plain 'darts'"):
+        SearchRunConfig(method="pc-darts", partial_channels=1, edge_normalization=False)
+    with pytest.raises(ValueError, match="must divide"):
+        SearchRunConfig(method="single-darts", channels=6, partial_channels=4)
+    out = tmp_path / "x"
+    assert main(["search", "--method", "pc-darts", "--data", "synthetic", "--out", str(out), "--channels", "6"]) == 2
+    assert "must divide" in capsys.readouterr().err and not out.exists()
+    assert SearchRunConfig(method="pc-darts", partial_channels=1).edge_normalization is True  # one option suffices
