@@ -9,9 +9,11 @@
     darts-backend train --genotype FILE --data PATH --out DIR [--index I ...]
     darts-backend bench [--method M --channels C --cells N --batch-size B --steps S --threads T
         --partial-channels K --edge-normalization]
+    darts-backend zc --space nb201|darts (--cells FILE | --all) --proxies synflow,jacov,... --data PATH --out FILE
+        [--batch-size B --seed S --channels C --network-cells N --cache-dir DIR --threads T]
 
 Single-genotype searches run through `darts_backend.runs.search`, set-emitting ones (``dnad``,
-``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`.
+``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`, zero-cost passes through `darts_backend.runs.zero_cost`.
 Flags left unset fall back to the ``--preset`` (`darts_backend.runs.presets`: ``paper`` is each
 method's published setting, ``cpu`` a CPU-sized run of it), else to the run config's defaults.
 """
@@ -24,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any
 
+from darts_backend.evaluate import ZeroCostConfig, get_proxy, list_proxies
+from darts_backend.evaluate.zero_cost import SPACES as ZC_SPACES
 from darts_backend.runs.bench import BenchConfig, benchmark_throughput
 from darts_backend.runs.presets import PRESETS, preset_values
 from darts_backend.runs.search import SPACES, SearchRunConfig, run_search
@@ -31,7 +35,9 @@ from darts_backend.runs.set_search import METHODS as SET_METHODS
 from darts_backend.runs.set_search import SPACES as SET_SPACES
 from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.runs.train import TrainConfig, run_train
+from darts_backend.runs.zero_cost import read_cells, run_zero_cost
 from darts_backend.searchers import list_searchers
+from nasspace.space import get_space
 
 __all__ = ["main", "build_parser"]
 
@@ -43,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_parser(sub)
     _add_train_parser(sub)
     _add_bench_parser(sub)
+    _add_zc_parser(sub)
     return parser
 
 
@@ -119,6 +126,29 @@ def _add_bench_parser(sub: Any) -> None:
                        help="PC-DARTS's edge betas (default: the method's)")
 
 
+def _add_zc_parser(sub: Any) -> None:
+    zc = sub.add_parser("zc", help="zero-cost proxy scores of many cells (cached per cell; rerun to resume)")
+    defaults = ZeroCostConfig()
+    zc.add_argument("--space", default=defaults.space, choices=list(ZC_SPACES))
+    cells = zc.add_mutually_exclusive_group(required=True)
+    cells.add_argument("--cells", dest="cells_file", metavar="FILE",
+                       help="cells to score: JSON list, JSONL, or one canonical string per line")
+    cells.add_argument("--all", action="store_true", help="every cell of the space (nb201: 15,625)")
+    zc.add_argument("--proxies", required=True, help=f"comma-separated, from: {','.join(list_proxies())}")
+    zc.add_argument("--data", required=True,
+                    help="images for the fixed batch (labels are never read): CIFAR-10 archive, image tar/folder, or 'synthetic'")
+    zc.add_argument("--out", required=True, help="result JSON (scores per cell, setting, seconds per cell)")
+    zc.add_argument("--split", help=f"split the batch is drawn from (default {defaults.split})")
+    zc.add_argument("--batch-size", type=int, help=f"images in the fixed batch (default {defaults.batch_size})")
+    zc.add_argument("--seed", type=int, help=f"seeds the batch, the random targets and the init (default {defaults.seed})")
+    zc.add_argument("--channels", type=int, help=f"network C (default {defaults.channels})")
+    zc.add_argument("--network-cells", dest="cells", type=int,
+                    help="nb201: cells per stage (default 5); darts: cells in all (default 8)")
+    zc.add_argument("--cache-dir", help="cache root (default $CRLSO_CACHE_DIR, else ~/.cache/crlso)")
+    zc.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    zc.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
 def _overlay(config: Any, args: argparse.Namespace) -> Any:
     """`config` with every dataclass field that was given on the command line replaced."""
     given = {f.name: getattr(args, f.name) for f in fields(config) if getattr(args, f.name, None) is not None}
@@ -179,6 +209,30 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zc(args: argparse.Namespace) -> int:
+    config = _overlay(ZeroCostConfig(space=args.space, data=args.data), args)
+    proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
+    for name in proxies:
+        get_proxy(name)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.all and config.space != "nb201":
+        raise ValueError(f"--all enumerates the nb201 space only; give --cells FILE for {config.space}")
+    genotypes = list(get_space(config.space).enumerate()) if args.all else read_cells(args.cells_file, config.space)
+    result = run_zero_cost(config, genotypes, proxies, args.out, cache_dir=args.cache_dir, progress=not args.no_progress)
+    for proxy in proxies:
+        timing = result.seconds_per_cell.get(proxy)
+        spent = (f"{timing:.3f} s/cell wall, {result.cpu_seconds_per_cell[proxy]:.3f} CPU-s/cell over "
+                 f"{result.computed[proxy]} computed" if timing is not None else "all cached")
+        print(f"{proxy}: {spent}")
+    print(f"results in {args.out} ({len(genotypes)} cells)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (2 on a bad option or input, with a one-line error)."""
     args = build_parser().parse_args(argv)
@@ -187,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _train(args)
         if args.command == "search":
             return _set_search(args) if args.method in SET_METHODS else _search(args)
+        if args.command == "zc":
+            return _zc(args)
         return _bench(args)
     except ValueError as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)

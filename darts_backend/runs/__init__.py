@@ -8,6 +8,7 @@
 - `results`: reading a finished search run folder (`load_outcome`).
 - `files`: atomic JSON, JSONL and checkpoint files.
 - `bench`: throughput of full search steps.
+- `zero_cost`: a zero-cost proxy pass over many cells, through the per-cell cache (``darts-backend zc``).
 
 Nothing is imported here: import the module you need (``from darts_backend.runs.search import run_search``).
 """
