@@ -11,7 +11,7 @@ import torch
 from darts_backend.cli import main
 from darts_backend.data import BatchLoader, synthetic_images
 from darts_backend.runs.presets import preset_values
-from darts_backend.runs.search import SearchRunConfig, run_search
+from darts_backend.runs.search import SearchRunConfig, load_search_network, run_search
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig
 from darts_backend.searchers import (MSDartsConfig, PCDartsConfig, SearcherConfig, create_searcher, parse_options)
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
@@ -68,6 +68,9 @@ def test_a_short_pc_darts_run_derives_a_valid_genotype(space, cells, tmp_path) -
     assert get_space(space).parse(str(result.genotype)) == result.genotype
     saved = json.loads((tmp_path / space / "config.json").read_text())
     assert (saved["partial_channels"], saved["edge_normalization"], saved["optim"]["arch_warmup_epochs"]) == (4, True, 0)
+    network, _ = load_search_network(tmp_path / space)  # the supernet evaluator's loader rebuilds the PC supernet
+    assert (network.partial_channels, network.edge_normalization) == (4, True)
+    assert network.genotype() == result.genotype
 
 
 def test_pc_darts_paper_preset_is_the_published_setting() -> None:
