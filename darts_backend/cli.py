@@ -1,13 +1,15 @@
 """``darts-backend``: run a supernet search, train a genotype's network, or time a supernet step.
 
-    darts-backend search --method single-darts|darts|spos --space nb201|darts --data PATH --out DIR [--seed S]
-        [--preset paper|cpu] [--channels C --cells N --epochs E --batch-size B --limit-train N] [--resume]
-        [--select-candidates K --select-calibration N --select-images N]  (spos: the final path selection)
+    darts-backend search --method single-darts|darts|pc-darts|ms-darts|spos --space nb201|darts --data PATH --out DIR
+        [--seed S] [--preset paper|cpu] [--channels C --cells N --epochs E --batch-size B --limit-train N]
+        [--partial-channels K --edge-normalization --option KEY=VALUE ...] [--resume]
+        (spos: --option select_candidates=K --option select_calibration=N --option select_images=N)
     darts-backend search --method dnad|fx-darts --space darts --data PATH --out DIR
         [--nodes K --ops A,B --warmup-epochs W --prune-every P --milestone F --option KEY=VALUE ...
          --teacher FILE --teacher-checkpoint PT ...]
     darts-backend train --genotype FILE --data PATH --out DIR [--index I ...]
-    darts-backend bench [--method M --channels C --cells N --batch-size B --steps S --threads T]
+    darts-backend bench [--method M --channels C --cells N --batch-size B --steps S --threads T
+        --partial-channels K --edge-normalization]
     darts-backend zc --space nb201|darts (--cells FILE | --all) --proxies synflow,jacov,... --data PATH --out FILE
         [--batch-size B --seed S --channels C --network-cells N --cache-dir DIR --threads T]
     darts-backend evaluator-bench --evaluator mixture:RUN --evaluator single-path:RUN --evaluator zc:synflow ...
@@ -75,14 +77,12 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--limit-train", type=int, help="use a random subset of N training images")
     search.add_argument("--valid-fraction", type=float,
                         help=f"held-out share for bi-level methods (default {defaults.valid_fraction})")
-    search.add_argument("--select-candidates", type=int,
-                        help=f"spos: sampled cells the result is chosen from (default {defaults.select_candidates})")
-    search.add_argument("--select-calibration", type=int,
-                        help=f"spos: held-out images re-estimating BN per candidate (default {defaults.select_calibration})")
-    search.add_argument("--select-images", type=int,
-                        help=f"spos: held-out images scoring each candidate (default {defaults.select_images})")
     search.add_argument("--device", help="auto (default), cpu, cuda")
     search.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    search.add_argument("--partial-channels", type=int,
+                        help="PC-DARTS's K: 1/K of the channels enter the ops (default: 4 for pc-darts, else 1)")
+    search.add_argument("--edge-normalization", action=argparse.BooleanOptionalAction, default=None,
+                        help="PC-DARTS's edge betas (default: on for pc-darts, else off)")
     search.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     search.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     # set-emitting searches (dnad, fx-darts) on the darts space
@@ -92,7 +92,8 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--prune-every", type=int, help="steps between deletion checks")
     search.add_argument("--milestone", type=float, help="snapshot at every drop of this fraction of params (0: off)")
     search.add_argument("--option", dest="options", action="append", metavar="KEY=VALUE",
-                        help="override a field of the method's config (repeatable), e.g. gamma_init=0.1")
+                        help="override a field of the method's config (repeatable), e.g. gamma_init=0.1, "
+                             "samples=5 (ms-darts), arch_warmup_epochs=15 (pc-darts)")
     search.add_argument("--teacher", help="teacher genotype JSON (needs --teacher-checkpoint; default: the checkpoint's)")
     search.add_argument("--teacher-checkpoint", help="teacher weights, a 'train' checkpoint.pt (enables distillation)")
     search.add_argument("--teacher-index", type=int, help="genotype index in --teacher (a list)")
@@ -126,6 +127,9 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--warmup", type=int, help=f"untimed steps (default {defaults.warmup})")
     bench.add_argument("--device", help="auto (default), cpu, cuda")
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    bench.add_argument("--partial-channels", type=int, help="PC-DARTS's K (default: the method's)")
+    bench.add_argument("--edge-normalization", action=argparse.BooleanOptionalAction, default=None,
+                       help="PC-DARTS's edge betas (default: the method's)")
 
 
 def _add_zc_parser(sub: Any) -> None:
@@ -208,6 +212,9 @@ def _search(args: argparse.Namespace) -> int:
 def _set_search(args: argparse.Namespace) -> int:
     if args.space not in SET_SPACES:
         raise ValueError(f"method {args.method!r} searches the darts space only (--space darts)")
+    if args.partial_channels is not None or args.edge_normalization is not None:
+        raise ValueError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
+                         "(its per-cell supernet has no PC-DARTS options)")
     config = _search_config(DartsSearchConfig, args)
     entries = run_darts_search(config, args.out, resume=args.resume, progress=not args.no_progress)
     for i, e in enumerate(entries):

@@ -99,7 +99,9 @@ def load_run_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, di
     if not config_path.is_file():
         raise ValueError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
     config = json.loads(config_path.read_text())
-    if config.get("method") in ("single-darts", "darts", "spos"):  # nb201, or the shared-mode darts space
+    from darts_backend.runs.search import METHODS
+
+    if config.get("method") in METHODS:  # nb201, or the shared-mode darts space
         from darts_backend.runs.search import load_search_network
 
         return load_search_network(run_dir, device)

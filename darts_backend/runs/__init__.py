@@ -2,7 +2,8 @@
 
 - `trainer`: the one search loop (`SearchTrainer`): epochs of searcher steps, metrics, alpha history,
   a checkpoint every epoch, resume; device selection (`select_device`) and run-folder checks.
-- `search`: a single-genotype search run (``single-darts``, ``darts``, ``spos`` on ``nb201`` or ``darts``).
+- `search`: a single-genotype search run (``single-darts``, ``darts``, ``pc-darts``, ``ms-darts``, ``spos`` on
+  ``nb201`` or ``darts``).
 - `path_selection`: the end of an ``spos`` run: the best of sampled cells by the single-path evaluator.
 - `set_search`: a set-emitting search run (``dnad``, ``fx-darts`` on ``darts``), optional teacher.
 - `train`: training one discrete network from a genotype file (the evaluation step).

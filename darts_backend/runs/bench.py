@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from darts_backend.searchers import SearcherConfig, create_searcher
+from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import NB201SearchNetwork
 from darts_backend.runs.trainer import select_device
 
@@ -16,7 +16,12 @@ __all__ = ["BenchConfig", "benchmark_throughput"]
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """Throughput benchmark settings (defaults: B4's NB201 C=16, N=5, batch 64)."""
+    """Throughput benchmark settings (defaults: B4's NB201 C=16, N=5, batch 64).
+
+    ``partial_channels`` and ``edge_normalization`` set PC-DARTS's supernet options (None: the method's
+    defaults, K = 4 with edge normalization for ``pc-darts``, off otherwise); every method runs with its
+    default config (``ms-darts``: K = 3 samples).
+    """
 
     method: str = "single-darts"
     channels: int = 16
@@ -28,13 +33,16 @@ class BenchConfig:
     device: str = "auto"
     threads: int | None = None
     seed: int = 0
+    partial_channels: int | None = None
+    edge_normalization: bool | None = None
 
 
 def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float]:
     """Time `config.steps` full searcher steps after `config.warmup` untimed ones.
 
     A step is what the method does per training batch (Single-DARTS: one forward/backward and both
-    updates; DARTS: an alpha forward/backward on a valid batch, then a weight one on the train batch).
+    updates; DARTS and PC-DARTS: an alpha forward/backward on a valid batch, then a weight one on the
+    train batch; MS-DARTS: K forward/backward passes at perturbed alphas, then both updates).
 
     Returns:
         ``{"seconds_per_step", "images_per_s", "cpu_seconds_per_step", "threads"}``; images count the
@@ -47,7 +55,12 @@ def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float
         torch.set_num_threads(config.threads)
     device = select_device(config.device)
     gen = torch.Generator().manual_seed(config.seed)
-    network = NB201SearchNetwork(C=config.channels, N=config.cells, generator=gen).to(device)
+    defaults = searcher_class(config.method).network_options
+    k = config.partial_channels if config.partial_channels is not None else int(defaults.get("partial_channels", 1))
+    edge_norm = config.edge_normalization if config.edge_normalization is not None else \
+        bool(defaults.get("edge_normalization", False))
+    network = NB201SearchNetwork(C=config.channels, N=config.cells, partial_channels=k, edge_normalization=edge_norm,
+                                 generator=gen).to(device)
     if device.type == "cuda":
         network = network.to(memory_format=torch.channels_last)
     searcher = create_searcher(config.method, network, SearcherConfig())

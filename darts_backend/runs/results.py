@@ -1,7 +1,8 @@
 """What a finished supernet search run left behind: its derived genotype and final alpha distribution.
 
 ``genotype.json`` holds the derived cell, ``alphas.json`` the per-epoch history of the softmax of the
-alphas: ``(6 edges, ops)`` per entry on NB201, ``(2 cell types, 14 edges, ops)`` in the DARTS space.
+alphas: ``(6 edges, ops)`` per entry on NB201, ``(2 cell types, 14 edges, ops)`` in the DARTS space
+(with edge normalization each entry also holds ``edge_weights``, ``(6,)`` or ``(2, 14)``, not read here).
 `SearchOutcome.top_cells` turns the final distribution into the ``k`` cells of highest probability,
 the cells a supernet search "ranks highest" besides the one it derived:
 

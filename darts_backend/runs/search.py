@@ -10,7 +10,7 @@ An ``spos`` run (no alphas; ``alphas.json`` holds its uniform sampling distribut
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,18 @@ from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.runs.files import write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.runs.path_selection import select_path
-from darts_backend.searchers import Searcher, SearcherConfig, SposSearcher, create_searcher, searcher_class
+from darts_backend.searchers import SearcherConfig, SposSearcher, create_searcher, parse_options, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
+from darts_backend.supernets.partial import check_partial_channels
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
-__all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
+__all__ = ["SPACES", "METHODS", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
 
 SPACES = ("nb201", "darts")
+METHODS = ("single-darts", "darts", "pc-darts", "ms-darts", "spos")
+"""The single-genotype methods this run drives (the set-emitting ones run through `runs.set_search`)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class SearchRunConfig:
     """Everything a search run needs; the defaults are the paper-sized (GPU) setting.
 
     Attributes:
-        method: registered searcher name (``single-darts``, ``darts``, ``spos``).
+        method: one of `METHODS`.
         space: ``nb201``, or ``darts`` (the NB301-compatible DARTS space: a shared-mode supernet, one
             alpha set per cell type, 8 ops with ``none``, 4 nodes; the genotype keeps 2 inputs per node).
         data: CIFAR-10 python archive, image folder/tar, or ``synthetic``.
@@ -51,13 +54,14 @@ class SearchRunConfig:
         device: ``auto`` (CUDA if present), ``cpu``, ``cuda``.
         threads: CPU threads for torch (None: leave torch's default).
         channels_last: channels-last memory format on CUDA (ignored on CPU, where it is slower here).
-        optim: optimiser settings; its ``epochs`` is set to `epochs` on construction, so the stored
-            configuration shows the schedule that ran.
+        optim: optimiser settings, resolved on construction to the method's config class with `options`
+            applied, ``epochs`` set to `epochs` and (for a method with a ``seed`` field, such as
+            ``ms-darts``) ``seed`` set to `seed` unless an option sets it: the stored configuration shows
+            what ran.
+        partial_channels: PC-DARTS's K for the supernet (None: the method's default, 4 for ``pc-darts``, else 1).
+        edge_normalization: PC-DARTS's edge betas (None: the method's default, on for ``pc-darts``).
+        options: ``KEY=VALUE`` overrides of the method's config fields (e.g. ``samples=5`` for ``ms-darts``).
         preset: the named preset the values came from (`darts_backend.runs.presets`), or None; a record only.
-        select_candidates: ``spos`` only: sampled cells its genotype is chosen from.
-        select_calibration: ``spos`` only: held-out images that re-estimate BN for each candidate
-            (at most half of the held-out share).
-        select_images: ``spos`` only: held-out images each candidate is scored on.
     """
 
     method: str = "single-darts"
@@ -74,26 +78,38 @@ class SearchRunConfig:
     threads: int | None = None
     channels_last: bool = True
     optim: SearcherConfig = field(default_factory=SearcherConfig)
+    partial_channels: int | None = None
+    edge_normalization: bool | None = None
+    options: tuple[str, ...] = ()
     preset: str | None = None
-    select_candidates: int = 100
-    select_calibration: int = 20000
-    select_images: int = 5000
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
             raise ValueError(f"unknown space {self.space!r}; valid spaces: {', '.join(SPACES)}")
-        searcher_class(self.method)  # ValueError listing the valid methods
+        cls = searcher_class(self.method)  # ValueError listing the valid methods
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r} does not run here; single-genotype methods: {', '.join(METHODS)}")
         if self.channels < 1 or self.cells < 1 or self.epochs < 1 or self.batch_size < 1:
             raise ValueError("channels, cells, epochs and batch_size must be >= 1")
-        if min(self.select_candidates, self.select_calibration, self.select_images) < 1:
-            raise ValueError(f"select_candidates, select_calibration and select_images must be >= 1, got "
-                             f"{self.select_candidates}, {self.select_calibration}, {self.select_images}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
-        if self.optim.epochs != self.epochs:
-            object.__setattr__(self, "optim", replace(self.optim, epochs=self.epochs))
+        defaults = cls.network_options
+        if self.partial_channels is None:
+            object.__setattr__(self, "partial_channels", int(defaults.get("partial_channels", 1)))
+        if self.edge_normalization is None:
+            object.__setattr__(self, "edge_normalization", bool(defaults.get("edge_normalization", False)))
+        check_partial_channels(self.partial_channels, [self.channels])
+        cls.check_network_options(partial_channels=self.partial_channels, edge_normalization=self.edge_normalization)
+        object.__setattr__(self, "options", tuple(self.options))
+        overrides = parse_options(cls.config_class, self.options)
+        if "seed" in {f.name for f in fields(cls.config_class)}:
+            overrides.setdefault("seed", self.seed)
+        optim = cls.config_class.coerce(self.optim)
+        if optim.epochs != self.epochs or overrides:
+            optim = replace(optim, epochs=self.epochs, **overrides)
+        object.__setattr__(self, "optim", optim)
 
 
 @dataclass(frozen=True)
@@ -135,9 +151,10 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     train_set, valid_set = images.split(1 - config.valid_fraction, generator=data_gen) if needs_valid else (images, None)
 
     init_gen = torch.Generator().manual_seed(config.seed)
-    network = build_search_network(config.space, config.channels, config.cells, images.num_classes, generator=init_gen)
+    network = build_search_network(config.space, config.channels, config.cells, images.num_classes, generator=init_gen,
+                                   partial_channels=config.partial_channels, edge_normalization=config.edge_normalization)
     network = network.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    searcher = _create_searcher(config, network)
+    searcher = create_searcher(config.method, network, config.optim)
 
     loader_args: dict[str, Any] = {"device": device, "channels_last": channels_last}
     train_loader = BatchLoader(train_set, config.batch_size, seed=config.seed, **loader_args)
@@ -148,7 +165,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     trainer = SearchTrainer(searcher, train_loader, valid_loader, out,
                             TrainerConfig(epochs=config.epochs, progress=progress), run_config=resolved)
     if resume:
-        trainer.resume(upgrade=_resolve_stored_epochs)
+        trainer.resume(upgrade=_upgrade_stored)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {**resolved, "resolved_device": str(device), "resolved_threads": torch.get_num_threads(),
                                      "train_images": len(train_set), "valid_images": len(valid_set or ())})
@@ -156,8 +173,9 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
 
     if isinstance(searcher, SposSearcher):
         assert valid_set is not None  # spos always holds out its selection share
-        selection = select_path(searcher, valid_set, candidates=config.select_candidates,
-                                calibration=config.select_calibration, images=config.select_images, seed=config.seed)
+        cfg = searcher.config
+        selection = select_path(searcher, valid_set, candidates=cfg.select_candidates,
+                                calibration=cfg.select_calibration, images=cfg.select_images, seed=config.seed)
         searcher.chosen = selection.ranked[0].genotype
         write_json(out / "selection.json", selection.to_json())
     genotype = searcher.genotype()
@@ -169,33 +187,25 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     return SearchResult(genotype, out, seconds, test_acc)
 
 
-def _create_searcher(config: SearchRunConfig, network: NB201SearchNetwork | DartsSearchNetwork) -> Searcher:
-    """The run's searcher; ``spos`` gets the run's seed for its path sampler."""
-    if config.method == "spos":
-        return SposSearcher(network, config.optim, seed=config.seed)
-    return create_searcher(config.method, network, config.optim)
-
-
-_SELECT_DEFAULTS = {name: getattr(SearchRunConfig, name) for name in ("select_candidates", "select_calibration", "select_images")}
-
-
-def _resolve_stored_epochs(stored: dict[str, Any]) -> dict[str, Any]:
-    """A run configuration stored by an older version: before ``optim.epochs`` was resolved (those runs
-    also ran ``epochs``), or before the ``select_*`` fields (their defaults, unused by those methods)."""
-    stored = {**_SELECT_DEFAULTS, **stored}
+def _upgrade_stored(stored: dict[str, Any]) -> dict[str, Any]:
+    """A run configuration stored by an older version, in today's form: runs stored before ``optim.epochs``
+    was resolved also ran ``epochs``; runs stored before the PC-DARTS options ran without them."""
     optim = stored.get("optim")
     if isinstance(optim, dict) and "epochs" in stored:
-        return {**stored, "optim": {**optim, "epochs": stored["epochs"]}}
-    return stored
+        stored = {**stored, "optim": {**optim, "epochs": stored["epochs"]}}
+    return {"partial_channels": 1, "edge_normalization": False, "options": [], **stored}
 
 
 def build_search_network(space: str, channels: int, cells: int, num_classes: int,
-                         generator: torch.Generator | None = None) -> NB201SearchNetwork | DartsSearchNetwork:
-    """The supernet of `space` (see `SearchRunConfig` for what `cells` counts)."""
+                         generator: torch.Generator | None = None, *, partial_channels: int = 1,
+                         edge_normalization: bool = False) -> NB201SearchNetwork | DartsSearchNetwork:
+    """The supernet of `space` (see `SearchRunConfig` for what `cells` counts), with PC-DARTS's options."""
+    pc: dict[str, Any] = {"partial_channels": partial_channels, "edge_normalization": edge_normalization}
     if space == "nb201":
-        return NB201SearchNetwork(C=channels, N=cells, num_classes=num_classes, generator=generator)
+        return NB201SearchNetwork(C=channels, N=cells, num_classes=num_classes, generator=generator, **pc)
     if space == "darts":
-        return DartsSearchNetwork(C=channels, num_cells=cells, mode="shared", num_classes=num_classes, generator=generator)
+        return DartsSearchNetwork(C=channels, num_cells=cells, mode="shared", num_classes=num_classes, generator=generator,
+                                  **pc)
     raise ValueError(f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
 
 
@@ -207,10 +217,12 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
         ValueError: the folder has no ``checkpoint.pt`` or was not written by `run_search`.
     """
     state, config = load_run_checkpoint(run_dir, device)
-    if config.get("space") not in SPACES or config.get("method") not in ("single-darts", "darts", "spos"):
+    if config.get("space") not in SPACES or config.get("method") not in METHODS:
         raise ValueError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
-                         f"not a single-darts, darts or spos run on {' or '.join(SPACES)}")
+                         f"not a {', '.join(METHODS)} run on {' or '.join(SPACES)}")
     weights = state["searcher"]["network"]
-    network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0])
+    network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0],
+                                   partial_channels=int(config.get("partial_channels", 1)),
+                                   edge_normalization=bool(config.get("edge_normalization", False)))
     network.load_state_dict(weights)
     return network.to(device).eval(), config

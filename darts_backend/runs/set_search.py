@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from darts_backend.runs.presets import PRESETS
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
+from darts_backend.searchers.base import parse_options
 from darts_backend.searchers.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.runs.train import load_genotype_file
@@ -111,22 +112,7 @@ class DartsSearchConfig:
         cls = DNADConfig if self.method == "dnad" else FXDartsConfig
         overrides = {k: v for k, v in (("warmup_epochs", self.warmup_epochs), ("prune_every", self.prune_every),
                                         ("milestone", self.milestone)) if v is not None}
-        types = {f.name: f.type for f in fields(cls)}
-        for option in self.options:
-            key, sep, value = option.partition("=")
-            if not sep or key not in types:
-                raise ValueError(f"bad option {option!r}; use KEY=VALUE with KEY one of {', '.join(sorted(types))}")
-            kind = str(types[key])
-            if kind.startswith("tuple"):
-                overrides[key] = tuple(float(v) for v in value.split(","))
-            elif kind.startswith("float"):
-                overrides[key] = None if value == "none" else float(value)
-            elif kind.startswith("int"):
-                overrides[key] = int(value)
-            elif kind == "bool":
-                overrides[key] = value.lower() in ("1", "true", "yes")
-            else:
-                overrides[key] = value
+        overrides.update(parse_options(cls, self.options))
         return cls(epochs=self.epochs, **overrides)
 
 

@@ -154,8 +154,11 @@ class SearchTrainer:
             record = self._run_epoch(epoch)
             records.append(record)
             append_jsonl(self.out_dir / METRICS, record)
-            self.alpha_history.append({"epoch": epoch + 1, "genotype": record["genotype"],
-                                       "alphas": self.searcher.alpha_probabilities()})
+            entry = {"epoch": epoch + 1, "genotype": record["genotype"], "alphas": self.searcher.alpha_probabilities()}
+            edge_weights = self.searcher.edge_probabilities()
+            if edge_weights is not None:  # edge normalization (PC-DARTS): softmax of the betas per node
+                entry["edge_weights"] = edge_weights
+            self.alpha_history.append(entry)
             write_json(self.out_dir / ALPHAS, self.alphas_document())
             if self.config.checkpoint:
                 save_checkpoint(self.checkpoint_path, {

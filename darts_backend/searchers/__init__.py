@@ -1,7 +1,6 @@
 """DARTS-family searchers behind one contract, created by name.
 
 Importing this package registers every method: ``create_searcher("single-darts", network)``.
-``spos`` takes a ``seed`` keyword for its path sampler (`SposSearcher`).
 """
 
 from darts_backend.searchers.base import (
@@ -10,14 +9,17 @@ from darts_backend.searchers.base import (
     SearcherConfig,
     create_searcher,
     list_searchers,
+    parse_options,
     register_searcher,
     searcher_class,
 )
 from darts_backend.searchers.darts import DartsSearcher
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
 from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
+from darts_backend.searchers.ms_darts import MSDartsConfig, MSDartsSearcher
+from darts_backend.searchers.pc_darts import PCDartsConfig, PCDartsSearcher
 from darts_backend.searchers.single_darts import SingleDartsSearcher
-from darts_backend.searchers.spos import SposSearcher
+from darts_backend.searchers.spos import SposConfig, SposSearcher
 
 __all__ = [
     "Batch",
@@ -25,6 +27,7 @@ __all__ = [
     "SearcherConfig",
     "create_searcher",
     "list_searchers",
+    "parse_options",
     "register_searcher",
     "searcher_class",
     "DartsSearcher",
@@ -32,6 +35,11 @@ __all__ = [
     "DNADSearcher",
     "FXDartsConfig",
     "FXDartsSearcher",
+    "MSDartsConfig",
+    "MSDartsSearcher",
+    "PCDartsConfig",
+    "PCDartsSearcher",
     "SingleDartsSearcher",
+    "SposConfig",
     "SposSearcher",
 ]

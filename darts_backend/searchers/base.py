@@ -2,6 +2,8 @@
 
 A searcher owns a supernet and its two optimizers (weights: SGD, alphas: Adam) and advances them
 one step at a time. A new method is one new file that subclasses `Searcher` and registers itself.
+A method with settings of its own subclasses `SearcherConfig` and names it in ``config_class``; a
+method that needs supernet options (PC-DARTS's partial channels) states them in ``network_options``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +29,10 @@ __all__ = [
     "create_searcher",
     "list_searchers",
     "searcher_class",
+    "parse_options",
 ]
+
+C = TypeVar("C", bound="SearcherConfig")
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 """``(images (B, 3, H, W) float, labels (B,) int64)``, already on the network's device."""
@@ -68,6 +74,48 @@ class SearcherConfig:
         if self.w_lr <= 0 or self.a_lr <= 0:
             raise ValueError(f"learning rates must be positive, got w_lr={self.w_lr}, a_lr={self.a_lr}")
 
+    @classmethod
+    def coerce(cls: type[C], config: SearcherConfig | None) -> C:
+        """`config` as this class: itself if it already is one, else its `SearcherConfig` fields with this
+        class's defaults for the rest (None: all defaults)."""
+        if isinstance(config, cls):
+            return config
+        if config is None:
+            return cls()
+        return cls(**{f.name: getattr(config, f.name) for f in fields(SearcherConfig)})
+
+
+def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as typed field values of config class `cls` (a later KEY wins).
+
+    Values are read by the field's annotation: tuples of floats (comma-separated), floats (``none``
+    for None), ints, bools (``1``/``true``/``yes``), else strings.
+
+    Raises:
+        ValueError: an option without ``=``, or a KEY that is not a field of `cls` (the message lists them).
+    """
+    types = {f.name: str(f.type) for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or key not in types:
+            raise ValueError(f"bad option {option!r}; use KEY=VALUE with KEY one of {', '.join(sorted(types))}")
+        kind = types[key]
+        try:
+            if kind.startswith("tuple"):
+                values[key] = tuple(float(v) for v in value.split(","))
+            elif kind.startswith("float"):
+                values[key] = None if value == "none" else float(value)
+            elif kind.startswith("int"):
+                values[key] = None if value == "none" else int(value)
+            elif kind == "bool":
+                values[key] = value.lower() in ("1", "true", "yes")
+            else:
+                values[key] = value
+        except ValueError:
+            raise ValueError(f"bad option {option!r}: {key} takes a {kind} value") from None
+    return values
+
 
 class Searcher(ABC):
     """One DARTS-family search method driving a supernet.
@@ -79,8 +127,15 @@ class Searcher(ABC):
 
     name: ClassVar[str] = ""
     needs_valid: ClassVar[bool] = False  # True: `step` needs a validation batch (bi-level methods)
+    config_class: ClassVar[type[SearcherConfig]] = SearcherConfig
+    network_options: ClassVar[Mapping[str, Any]] = {}  # supernet keyword defaults of the method
+
+    @classmethod
+    def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
+        """Raise a ValueError if the method cannot run on a supernet with these PC-DARTS options (default: any)."""
 
     def __init__(self, network: NB201SearchNetwork, config: SearcherConfig = SearcherConfig()):
+        config = self.config_class.coerce(config)
         self.network = network
         self.config = config
         self.w_optimizer = torch.optim.SGD(
@@ -122,6 +177,13 @@ class Searcher(ABC):
     def alpha_probabilities(self) -> list[list[float]]:
         """``(edges, ops)`` softmax of the alphas, as nested lists."""
         return F.softmax(self.network.alphas.detach().float(), dim=-1).cpu().tolist()
+
+    def edge_probabilities(self) -> list[float] | list[list[float]] | None:
+        """The edge weights of edge normalization (``(6,)`` on NB201, ``(2, E)`` in the DARTS space) as
+        nested lists, or None when the supernet has none."""
+        edge_weights = getattr(self.network, "edge_weights", None)
+        weights = edge_weights() if edge_weights is not None else None
+        return None if weights is None else weights.detach().float().cpu().tolist()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the search identically."""

@@ -6,12 +6,13 @@ inputs and one of the 7 non-``none`` ops on each) and trains only that path
 (``network(x, genotype=g)``). There are no architecture weights: the supernet's alphas never enter a
 path's forward pass and are never updated.
 
-The paths come from a NumPy generator seeded by the run's seed; its state is part of `state_dict`,
-so a resumed run draws the same paths as an uninterrupted one.
+The paths come from a NumPy generator seeded by `SposConfig.seed` (a run sets it to its own seed);
+its state is part of `state_dict`, so a resumed run draws the same paths as an uninterrupted one.
 
-What the method returns is chosen after training, from sampled cells scored through the trained
-weights (`darts_backend.runs.search`, ``selection.json``); until then `genotype` is the path of the
-last step, a placeholder for the per-epoch record.
+What the method returns is chosen after training, from ``select_candidates`` sampled cells scored
+through the trained weights (`darts_backend.runs.path_selection`, ``selection.json``); until then
+`genotype` is the path of the last step, a placeholder for the per-epoch record. The supernet is the
+plain one: PC-DARTS's partial channels and edge normalization do not apply to single paths.
 
 Known on NB201: the packed per-node convolutions of the supernet give the rows of ops off the path
 an exact zero gradient (not None), so SGD's momentum and weight decay still move them, as in SPOS's
@@ -21,6 +22,7 @@ own code (whose ``zero_grad`` zeroed every gradient).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,31 @@ from darts_backend.searchers.base import Batch, Searcher, SearcherConfig, regist
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from nasspace.space import Genotype, get_space
 
-__all__ = ["SposSearcher", "path_space"]
+__all__ = ["SposConfig", "SposSearcher", "path_space"]
+
+
+@dataclass(frozen=True)
+class SposConfig(SearcherConfig):
+    """SPOS settings beyond `SearcherConfig` (whose alpha fields are unused).
+
+    Attributes:
+        seed: seeds the path sampler.
+        select_candidates: sampled cells the run's genotype is chosen from (RSPS on NB201: 100).
+        select_calibration: held-out images re-estimating BN for each candidate (SPOS: 20,000); at
+            most half of the run's held-out share is used.
+        select_images: held-out images scoring each candidate.
+    """
+
+    seed: int = 0
+    select_candidates: int = 100
+    select_calibration: int = 20000
+    select_images: int = 5000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if min(self.select_candidates, self.select_calibration, self.select_images) < 1:
+            raise ValueError(f"select_candidates, select_calibration and select_images must be >= 1, got "
+                             f"{self.select_candidates}, {self.select_calibration}, {self.select_images}")
 
 
 def path_space(network: NB201SearchNetwork | DartsSearchNetwork) -> str:
@@ -52,20 +78,26 @@ class SposSearcher(Searcher):
     """Uniform single-path training of a supernet's shared weights.
 
     Args:
-        network: an NB201 supernet, or a shared-mode DARTS supernet (4 nodes).
-        config: optimisation settings (the alpha settings are unused).
-        seed: seeds the path sampler.
+        network: an NB201 supernet, or a shared-mode DARTS supernet (4 nodes), without PC-DARTS options.
+        config: optimisation settings (a `SearcherConfig` is completed with `SposConfig`'s defaults).
     """
 
     needs_valid = False
+    config_class = SposConfig
+    config: SposConfig
 
-    def __init__(self, network: NB201SearchNetwork | DartsSearchNetwork, config: SearcherConfig = SearcherConfig(),
-                 *, seed: int = 0):
-        super().__init__(network, config)  # type: ignore[arg-type]
+    @classmethod
+    def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
+        if partial_channels != 1 or edge_normalization:
+            raise ValueError("spos trains single paths of the plain supernet: partial channels and edge "
+                             "normalization do not apply (leave --partial-channels and --edge-normalization unset)")
+
+    def __init__(self, network: NB201SearchNetwork | DartsSearchNetwork, config: SearcherConfig | None = None):
+        super().__init__(network, SposConfig.coerce(config))  # type: ignore[arg-type]
         self.space = get_space(path_space(network))
         if self.space.name == "darts":
             self.network.genotype_plans(self.space.sample(0))  # every sampled op is a candidate of the network
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(self.config.seed)
         self.last_path: Genotype | None = None
         self.chosen: Genotype | None = None  # set by the selection after training
 

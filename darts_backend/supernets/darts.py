@@ -28,18 +28,26 @@ cell type (no alphas, no ``alive`` mask: a pair deleted by shrinking still has i
 Parameter-free candidates (pools, identity skip) are computed once
 per (input, op) and shared by all nodes reading that input; pools are followed by an affine-free
 batch-statistics BN as in DARTS.
+
+PC-DARTS options (``shared`` mode only; `darts_backend.supernets.partial`), both off by default:
+``partial_channels=K`` runs the ops of an edge on the first ``C/K`` channels of its input and passes
+the rest by (max-pooled 2x2 on stride-2 edges), then shuffles the channels in ``K`` groups;
+``edge_normalization=True`` adds betas ``(2, E)`` and makes each node the ``softmax(beta)``-weighted
+combination of its incoming edges. The DARTS derivation then ranks a node's inputs by edge weight
+times op weight, as PC-DARTS does; the op of an input stays its best op.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from darts_backend.ops import DARTS_OP_NAMES, create_op, reset_weights_
+from darts_backend.ops import DARTS_OP_NAMES, reset_weights_
+from darts_backend.supernets.darts_cell import DartsSearchCell, NodePair, edge_offsets
+from darts_backend.supernets.partial import check_partial_channels, segment_softmax
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
 
@@ -48,146 +56,6 @@ __all__ = ["MODES", "NORMALIZATIONS", "NodePair", "DartsSearchCell", "DartsSearc
 MODES = ("shared", "per_cell")
 NORMALIZATIONS = ("edge_softmax", "node_softmax", "node_relu")
 _EPS = 1e-8
-
-
-def edge_offsets(k: int) -> list[int]:
-    """``(k + 1,)`` index of the first edge of each node (last entry: the edge count ``E``)."""
-    offsets = [0]
-    for i in range(k):
-        offsets.append(offsets[-1] + i + 2)
-    return offsets
-
-
-@dataclass(frozen=True)
-class NodePair:
-    """One alive (input, op) pair of a node in the forward plan."""
-
-    edge: int
-    source: int  # 0, 1: cell inputs; j >= 2: intermediate node j - 2
-    op_index: int
-    op: str
-    flat: int  # index into the flattened (E * O) weights of the cell's group
-
-
-class _Preprocess(nn.Module):
-    """ReLU -> 1x1 conv (or factorized stride-2 reduce) -> affine-free BN over a subset of input channels.
-
-    ``keep`` (set by the network) lists the input channels that still exist; the conv weights are
-    sliced to them, which equals feeding zeros for the dropped channels.
-    """
-
-    def __init__(self, C_in: int, C_out: int, reduce: bool):
-        super().__init__()
-        self.reduce = reduce
-        if reduce:
-            self.conv_a = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
-            self.conv_b = nn.Conv2d(C_in, C_out - C_out // 2, 1, stride=2, bias=False)
-        else:
-            self.conv = nn.Conv2d(C_in, C_out, 1, bias=False)
-        self.bn = nn.BatchNorm2d(C_out, affine=False)
-        self.register_buffer("keep", torch.arange(C_in), persistent=False)
-        self.full = True
-
-    def set_keep(self, channels: Sequence[int]) -> None:
-        """Use only input channels `channels` (ascending)."""
-        channels = list(channels)
-        self.full = channels == list(range(self._c_in()))
-        self.keep = torch.tensor(channels, dtype=torch.long, device=self.bn.running_mean.device)
-
-    def _c_in(self) -> int:
-        return (self.conv_a if self.reduce else self.conv).in_channels
-
-    def _w(self, conv: nn.Conv2d) -> torch.Tensor:
-        return conv.weight if self.full else conv.weight.index_select(1, self.keep)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, len(keep), H, W) -> (B, C_out, H', W')``."""
-        x = F.relu(x)
-        if self.reduce:
-            out = torch.cat([F.conv2d(x, self._w(self.conv_a), stride=2),
-                             F.conv2d(x[:, :, 1:, 1:], self._w(self.conv_b), stride=2)], dim=1)
-        else:
-            out = F.conv2d(x, self._w(self.conv))
-        return self.bn(out)
-
-
-class DartsSearchCell(nn.Module):
-    """One search cell: `k` nodes, every (input, op) pair with its own weights.
-
-    Args:
-        C_pp, C_p: channels of the outputs of cells ``c-2`` and ``c-1``.
-        C: channels of each node.
-        reduction: stride 2 on the edges reading the cell inputs.
-        reduction_prev: cell ``c-1`` halved the resolution (input 0 needs a stride-2 preprocess).
-        k: intermediate nodes.
-        ops: candidate op names (the alpha column order).
-    """
-
-    def __init__(self, C_pp: int, C_p: int, C: int, *, reduction: bool, reduction_prev: bool, k: int,
-                 ops: Sequence[str]):
-        super().__init__()
-        self.C, self.k, self.reduction, self.ops = C, k, reduction, tuple(ops)
-        self.pre0 = _Preprocess(C_pp, C, reduction_prev)
-        self.pre1 = _Preprocess(C_p, C, False)
-        self.edge_ops = nn.ModuleDict()
-        offsets = edge_offsets(k)
-        for i in range(k):
-            for j in range(i + 2):
-                stride = 2 if reduction and j < 2 else 1
-                for op in self.ops:
-                    if self._has_module(op, stride):
-                        self.edge_ops[f"{offsets[i] + j}_{op}"] = create_op(op, C, C, stride, False)
-        self.plan: list[list[NodePair]] = []
-
-    @staticmethod
-    def _has_module(op: str, stride: int) -> bool:
-        return op not in ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect") or (op == "skip_connect" and stride == 2)
-
-    def _free_op(self, op: str, x: torch.Tensor, stride: int) -> torch.Tensor:
-        if op == "skip_connect":
-            return x
-        if op == "max_pool_3x3":
-            y = F.max_pool2d(x, 3, stride, 1)
-        else:
-            y = F.avg_pool2d(x, 3, stride, 1, count_include_pad=False)
-        return F.batch_norm(y, None, None, training=True)
-
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
-                plan: list[list[NodePair]] | None = None) -> torch.Tensor:
-        """Run the cell along its plan.
-
-        Args:
-            s0, s1: ``(B, C_pp', H0, W0)``, ``(B, C_p', H, W)`` outputs of the two previous cells
-                (only their surviving channels).
-            weights: ``(E * O,)`` flattened normalised pair weights of this cell's group.
-            plan: the pairs to run per node (default: the cell's own plan of alive pairs).
-
-        Returns:
-            ``(B, n_alive * C, H', W')``: the surviving nodes, concatenated.
-        """
-        states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
-        shared: dict[tuple[int, str], torch.Tensor] = {}
-        outputs = []
-        for pairs in self.plan if plan is None else plan:
-            acc: torch.Tensor | None = None
-            for pair in pairs:
-                x = states[pair.source]
-                assert x is not None  # the plan never reads a dropped node
-                stride = 2 if self.reduction and pair.source < 2 else 1
-                key = f"{pair.edge}_{pair.op}"
-                if key in self.edge_ops:
-                    y = self.edge_ops[key](x)
-                else:
-                    cached = shared.get((pair.source, pair.op))
-                    if cached is None:
-                        cached = shared[(pair.source, pair.op)] = self._free_op(pair.op, x, stride)
-                    y = cached
-                term = y * weights[pair.flat]
-                acc = term if acc is None else acc + term
-            states.append(acc)
-            if acc is not None:
-                outputs.append(acc)
-        return torch.cat(outputs, dim=1)
 
 
 class DartsSearchNetwork(nn.Module):
@@ -205,18 +73,26 @@ class DartsSearchNetwork(nn.Module):
         normalization: one of `NORMALIZATIONS` (default ``edge_softmax`` for ``shared``, ``node_relu`` otherwise).
         num_classes: classifier outputs.
         stem_multiplier: stem width in units of C.
-        generator: seeds the initial weights and alphas (the global RNG is not touched).
+        partial_channels: PC-DARTS's K (1: off; ``shared`` mode only); must divide C.
+        edge_normalization: PC-DARTS's per-edge betas ``(2, E)`` (``shared`` mode only).
+        generator: seeds the initial weights, alphas and betas (the global RNG is not touched).
 
     Raises:
-        ValueError: unknown mode, normalization or op; ``none`` in ``per_cell`` mode; bad sizes.
+        ValueError: unknown mode, normalization or op; ``none`` in ``per_cell`` mode; bad sizes; PC-DARTS
+            options outside ``shared`` mode or a K that does not divide C.
     """
 
     def __init__(self, *, C: int = 16, num_cells: int = 8, nodes: int = 4, ops: Sequence[str] | None = None,
                  mode: str = "shared", normalization: str | None = None, num_classes: int = 10,
-                 stem_multiplier: int = 3, generator: torch.Generator | None = None):
+                 stem_multiplier: int = 3, partial_channels: int = 1, edge_normalization: bool = False,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+        if mode != "shared" and (partial_channels != 1 or edge_normalization):
+            raise ValueError("partial_channels and edge_normalization (PC-DARTS) are available in 'shared' mode only, "
+                             f"got mode {mode!r}")
+        check_partial_channels(partial_channels, [C, 2 * C, 4 * C])
         normalization = normalization or ("edge_softmax" if mode == "shared" else "node_relu")
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
@@ -229,6 +105,7 @@ class DartsSearchNetwork(nn.Module):
             raise ValueError("C, nodes, num_classes and stem_multiplier must be positive")
         self.layout = reduction_layout(num_cells)  # GenotypeError (a ValueError) below 3 cells
         self.mode, self.normalization, self.ops, self.k, self.C = mode, normalization, ops, nodes, C
+        self.partial_channels, self.edge_normalization = partial_channels, bool(edge_normalization)
         self.offsets = edge_offsets(nodes)
         self.num_edges = self.offsets[-1]
         self.group_of = [(0 if t == "normal" else 1) if mode == "shared" else c for c, t in enumerate(self.layout)]
@@ -245,7 +122,7 @@ class DartsSearchNetwork(nn.Module):
             if reduction:
                 c_curr *= 2
             self.cells.append(DartsSearchCell(C_pp, C_p, c_curr, reduction=reduction, reduction_prev=reduction_prev,
-                                              k=nodes, ops=ops))
+                                              k=nodes, ops=ops, partial_channels=partial_channels))
             self.node_channels.append(c_curr)
             C_pp, C_p, reduction_prev = C_p, nodes * c_curr, reduction
         self.stage_ends = [c - 1 for c, t in enumerate(self.layout) if t == "reduce"] + [num_cells - 1]
@@ -253,24 +130,41 @@ class DartsSearchNetwork(nn.Module):
         self.register_buffer("classifier_keep", torch.arange(C_p), persistent=False)
         self.alphas = nn.Parameter(torch.zeros(num_groups, self.num_edges, len(ops)))
         self.register_buffer("alive", torch.ones(num_groups, self.num_edges, len(ops), dtype=torch.bool))
+        if self.edge_normalization:
+            self.betas = nn.Parameter(torch.zeros(num_groups, self.num_edges))
         self.reset_parameters(generator)
         self.rebuild()
 
     # -- parameters -----------------------------------------------------------------------------------
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Kaiming weights; alphas ``1e-3 * N(0, 1)`` (plus 1 under ``node_relu``, so all start alive)."""
+        """Kaiming weights; alphas ``1e-3 * N(0, 1)`` (plus 1 under ``node_relu``, so all start alive); then
+        betas ``1e-3 * N(0, 1)`` under edge normalization."""
         reset_weights_(self, generator)
         noise = 1e-3 * torch.randn(self.alphas.shape, generator=generator)
         self.alphas.copy_(noise + (1.0 if self.normalization == "node_relu" else 0.0))
+        if self.edge_normalization:
+            self.betas.copy_(1e-3 * torch.randn(self.betas.shape, generator=generator))
 
     def weight_parameters(self) -> list[nn.Parameter]:
-        """All parameters except the alphas."""
-        return [p for name, p in self.named_parameters() if name != "alphas"]
+        """All parameters except the architecture ones (alphas, betas)."""
+        return [p for name, p in self.named_parameters() if name not in ("alphas", "betas")]
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        """The alphas, ``[(G, E, O)]``."""
-        return [self.alphas]
+        """The alphas ``(G, E, O)``, then the betas ``(G, E)`` under edge normalization."""
+        return [self.alphas, self.betas] if self.edge_normalization else [self.alphas]
+
+    def edge_weights(self) -> torch.Tensor | None:
+        """``(G, E)`` softmax of the betas over each node's incoming edges (edges with no alive op other
+        than ``none`` get 0), or None without edge normalization."""
+        if not self.edge_normalization:
+            return None
+        alive = self.alive
+        if "none" in self.ops:
+            o = self.ops.index("none")
+            alive = torch.cat([alive[..., :o], alive[..., o + 1:]], dim=-1)
+        bounds = [(self.offsets[i], self.offsets[i + 1]) for i in range(self.k)]
+        return segment_softmax(self.betas, bounds, alive.any(dim=-1))
 
     # -- weights --------------------------------------------------------------------------------------
     def pair_weights(self) -> torch.Tensor:
@@ -326,10 +220,12 @@ class DartsSearchNetwork(nn.Module):
                 raise ValueError("return_features is not available with a fixed genotype")
             return self._genotype_forward(x, genotype)
         flat = self.pair_weights().reshape(self.alphas.shape[0], -1)
+        edge_weights = self.edge_weights()
         s0 = s1 = self.stem(x)
         features = []
         for c, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, flat[self.group_of[c]])
+            g = self.group_of[c]
+            s0, s1 = s1, cell(s0, s1, flat[g], edge_weights=None if edge_weights is None else edge_weights[g])
             if return_features and c in self.stage_ends:
                 features.append(self._full_width(c, s1))
         pooled = F.adaptive_avg_pool2d(s1, 1).flatten(1)
@@ -529,10 +425,14 @@ class DartsSearchNetwork(nn.Module):
 
     def darts_genotype(self) -> DARTSGenotype:
         """Classic DARTS derivation (``shared`` mode, k = 4): per node, the two inputs whose best
-        non-``none`` op weighs most, each with that op."""
+        non-``none`` op weighs most (times the edge weight under edge normalization), each with that op."""
         if self.mode != "shared" or self.k != 4:
             raise ValueError("a DARTS genotype is derived only in 'shared' mode with 4 nodes; use flex_genotype()")
-        w = self.pair_weights().detach().cpu().clone()
+        w = self.pair_weights().detach()
+        edge_weights = self.edge_weights()
+        if edge_weights is not None:  # PC-DARTS: rank inputs by edge weight x op weight
+            w = w * edge_weights.detach().unsqueeze(-1)
+        w = w.cpu().clone()
         w[~self.alive.cpu()] = -1.0
         if "none" in self.ops:
             w[:, :, self.ops.index("none")] = -1.0

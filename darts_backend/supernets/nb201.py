@@ -7,6 +7,13 @@ pool is computed once, and the softmax weight of each conv op is folded into the
 batch-statistics) BatchNorm as its scale. `none` is never computed: its output is zero, so it only
 enters through the softmax normalisation. This is exactly the sum over edges of
 ``sum_o softmax(alpha_e)_o * o(x)`` with one ReLU-Conv-BN per (edge, conv op).
+
+PC-DARTS options (`darts_backend.supernets.partial`), both off by default: ``partial_channels=K`` runs
+the ops of every edge on the first ``C/K`` channels of its source (the convolutions are ``C/K -> C/K``),
+concatenates the other channels unchanged and shuffles the channels in ``K`` groups;
+``edge_normalization=True`` adds one beta per edge and makes each node the ``softmax(beta)``-weighted
+combination of its incoming edges. The genotype is still the argmax op per edge: a per-edge weight
+scales all ops of the edge alike, so the betas steer the search but never change the derivation.
 """
 
 from __future__ import annotations
@@ -19,9 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from darts_backend.ops import ResNetBasicBlock, reset_weights_
+from darts_backend.supernets.partial import check_partial_channels, merge_channels, segment_softmax, split_channels
 from nasspace.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
 
-__all__ = ["NB201SearchCell", "NB201SearchNetwork"]
+__all__ = ["NB201SearchCell", "NB201SearchNetwork", "NB201_NODE_EDGES"]
+
+NB201_NODE_EDGES: tuple[tuple[int, int], ...] = tuple(
+    (min(k for k, (_, d) in enumerate(NB201_EDGES) if d == dst), 1 + max(k for k, (_, d) in enumerate(NB201_EDGES) if d == dst))
+    for dst in (1, 2, 3))
+"""Per node 1..3, the ``[lo, hi)`` rows of its incoming edges in `NB201_EDGES` order (they are contiguous)."""
 
 
 class NB201SearchCell(nn.Module):
@@ -30,11 +43,15 @@ class NB201SearchCell(nn.Module):
     Args:
         C: channels (input = output).
         ops: candidate op names, a subset of `NB201_OPS` in any order (the alpha column order).
+        partial_channels: K; the ops of an edge see only the first ``C/K`` channels (1: all of them).
     """
 
-    def __init__(self, C: int, ops: Sequence[str] = NB201_OPS):
+    def __init__(self, C: int, ops: Sequence[str] = NB201_OPS, partial_channels: int = 1):
         super().__init__()
+        check_partial_channels(partial_channels, [C])
         self.C = C
+        self.k = partial_channels
+        self.C_op = C // partial_channels  # channels the ops see
         self.ops = tuple(ops)
         self.out_edges: list[list[int]] = [[k for k, (s, _) in enumerate(NB201_EDGES) if s == src] for src in range(3)]
         for src, edges in enumerate(self.out_edges):  # device-side row indices: no host-to-device copy per step
@@ -48,28 +65,33 @@ class NB201SearchCell(nn.Module):
         self.conv3 = nn.ModuleList()
         for edges in self.out_edges:
             m = len(edges)
+            c = self.C_op
             if self.col_c1 is not None:
-                self.conv1.append(nn.Conv2d(C, m * C, 1, bias=False))
+                self.conv1.append(nn.Conv2d(c, m * c, 1, bias=False))
             if self.col_c3 is not None:
-                self.conv3.append(nn.Conv2d(C, m * C, 3, padding=1, bias=False))
+                self.conv3.append(nn.Conv2d(c, m * c, 3, padding=1, bias=False))
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, active: torch.Tensor | None = None,
+                edge_weights: torch.Tensor | None = None) -> torch.Tensor:
         """Run the cell.
 
         Args:
             x: ``(B, C, H, W)`` cell input (node 0).
             weights: ``(6, len(ops))`` mixing weight of each op on each edge (rows in `NB201_EDGES` order).
             active: optional ``(6, len(ops))`` bool (on CPU); ops marked False are not computed. Use it with
-                one-hot `weights` to run a fixed genotype.
+                one-hot `weights` to run a fixed genotype (an edge with no active op then adds nothing, not
+                even its bypassed channels).
+            edge_weights: optional ``(6,)`` weight of each edge's output (edge normalization).
 
         Returns:
             ``(B, C, H, W)`` node 3.
         """
         nodes: list[torch.Tensor | None] = [x, None, None, None]
         for src, edges in enumerate(self.out_edges):
-            inp = nodes[src]
-            if inp is None:
-                inp = torch.zeros_like(x)
+            full = nodes[src]
+            if full is None:
+                full = torch.zeros_like(x)
+            inp, bypass = split_channels(full, self.k) if self.k > 1 else (full, None)
             w = weights.index_select(0, self.out_edge_index(src))  # (m, n_ops)
             mask = None if active is None else active[edges]
             convs: list[torch.Tensor | None] = [None, None]  # weighted BN(conv) parts, (B, m, C, H, W)
@@ -89,7 +111,13 @@ class NB201SearchCell(nn.Module):
             if convs[0] is None and convs[1] is None and skip is None and pooled is None:
                 continue
             mixed = _Mix.apply(convs[0], convs[1], skip, w_skip, pooled, w_pool)
-            for k, out in zip(edges, mixed.unbind(1)):  # unbind: one backward op, not one zero-fill per slice
+            for i, (k, out) in enumerate(zip(edges, mixed.unbind(1))):  # unbind: one backward op, not one zero-fill per slice
+                if mask is not None and not bool(mask[i].any()):
+                    continue
+                if bypass is not None:
+                    out = merge_channels(out, bypass, self.k)
+                if edge_weights is not None:
+                    out = out * edge_weights[k]
                 dst = NB201_EDGES[k][1]
                 nodes[dst] = out if nodes[dst] is None else nodes[dst] + out
         result = nodes[3]
@@ -102,7 +130,7 @@ class NB201SearchCell(nn.Module):
     def _conv_part(self, relu: torch.Tensor, conv: nn.Conv2d, w: torch.Tensor,
                    mask: torch.Tensor | None) -> torch.Tensor | None:
         """Weighted BN(conv(relu)) for the outgoing edges: ``(B, m, C, H, W)``, None if all inactive."""
-        m, C = w.shape[0], self.C
+        m, C = w.shape[0], self.C_op
         scale = w.repeat_interleave(C)  # (m*C,)
         if mask is None or bool(mask.all()):
             y = conv(relu)
@@ -182,10 +210,13 @@ class NB201SearchNetwork(nn.Module):
         N: cells per stage.
         num_classes: classifier outputs.
         ops: candidate ops (subset of `NB201_OPS`).
-        generator: seeds the initial weights and alphas (the global RNG is not touched).
+        partial_channels: PC-DARTS's K (1: off); must divide C.
+        edge_normalization: PC-DARTS's per-edge betas (a ``(6,)`` parameter ``betas``).
+        generator: seeds the initial weights, alphas and betas (the global RNG is not touched).
     """
 
     def __init__(self, *, C: int = 16, N: int = 5, num_classes: int = 10, ops: Sequence[str] = NB201_OPS,
+                 partial_channels: int = 1, edge_normalization: bool = False,
                  generator: torch.Generator | None = None):
         super().__init__()
         if C < 1 or N < 1 or num_classes < 1:
@@ -193,7 +224,9 @@ class NB201SearchNetwork(nn.Module):
         unknown = [o for o in ops if o not in NB201_OPS]
         if unknown or not ops or len(set(ops)) != len(ops):
             raise ValueError(f"ops must be distinct names from {', '.join(NB201_OPS)}; got {list(ops)}")
+        check_partial_channels(partial_channels, [C, 2 * C, 4 * C])
         self.C, self.N, self.num_classes, self.ops = C, N, num_classes, tuple(ops)
+        self.partial_channels, self.edge_normalization = partial_channels, bool(edge_normalization)
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         layers: list[nn.Module] = []
         c = C
@@ -201,46 +234,55 @@ class NB201SearchNetwork(nn.Module):
             if stage > 0:
                 layers.append(ResNetBasicBlock(c, 2 * c, stride=2))
                 c *= 2
-            layers.extend(NB201SearchCell(c, self.ops) for _ in range(N))
+            layers.extend(NB201SearchCell(c, self.ops, partial_channels) for _ in range(N))
         self.layers = nn.ModuleList(layers)
         self.lastact = nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(inplace=True))
         self.classifier = nn.Linear(c, num_classes)
         self.alphas = nn.Parameter(torch.zeros(len(NB201_EDGES), len(self.ops)))
+        if self.edge_normalization:
+            self.betas = nn.Parameter(torch.zeros(len(NB201_EDGES)))
         self.reset_parameters(generator)
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """Initialise weights (Kaiming) and alphas (``1e-3 * N(0, 1)``) from `generator`."""
+        """Initialise weights (Kaiming), alphas and then betas (each ``1e-3 * N(0, 1)``) from `generator`."""
         reset_weights_(self, generator)
         self.alphas.copy_(1e-3 * torch.randn(self.alphas.shape, generator=generator))
+        if self.edge_normalization:
+            self.betas.copy_(1e-3 * torch.randn(self.betas.shape, generator=generator))
 
     def weight_parameters(self) -> list[nn.Parameter]:
-        """All parameters except the alphas."""
-        return [p for name, p in self.named_parameters() if name != "alphas"]
+        """All parameters except the architecture ones (alphas, betas)."""
+        return [p for name, p in self.named_parameters() if name not in ("alphas", "betas")]
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        """The alphas, ``[(6, len(ops))]``."""
-        return [self.alphas]
+        """The alphas ``(6, len(ops))``, then the betas ``(6,)`` under edge normalization."""
+        return [self.alphas, self.betas] if self.edge_normalization else [self.alphas]
+
+    def edge_weights(self) -> torch.Tensor | None:
+        """``(6,)`` softmax of the betas over each node's incoming edges, or None without edge normalization."""
+        return segment_softmax(self.betas, NB201_NODE_EDGES) if self.edge_normalization else None
 
     def forward(self, x: torch.Tensor, *, genotype: NB201Genotype | None = None) -> torch.Tensor:
         """Logits of the mixture (softmax of alphas), or of one fixed `genotype` through the same weights.
 
         Args:
             x: ``(B, 3, H, W)`` images.
-            genotype: if given, each edge runs only its chosen op (one-hot weights, no alphas).
+            genotype: if given, each edge runs only its chosen op (one-hot weights, no alphas, no betas).
 
         Returns:
             ``(B, num_classes)`` logits.
         """
-        active = None  # the cell never computes `none` (it is zero): it acts only through the softmax
+        active = edge_weights = None  # the cell never computes `none` (it is zero): it acts only through the softmax
         if genotype is None:
             weights = F.softmax(self.alphas, dim=-1)
+            edge_weights = self.edge_weights()
         else:
             active = self.genotype_mask(genotype)
             weights = active.to(device=x.device, dtype=self.alphas.dtype)
         out = self.stem(x)
         for layer in self.layers:
-            out = layer(out, weights, active) if isinstance(layer, NB201SearchCell) else layer(out)
+            out = layer(out, weights, active, edge_weights) if isinstance(layer, NB201SearchCell) else layer(out)
         out = self.lastact(out)
         return self.classifier(out.mean(dim=(2, 3)))
 

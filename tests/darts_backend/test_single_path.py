@@ -107,7 +107,8 @@ def test_manual_recalibration_gives_the_same_score() -> None:
 def spos_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("spos")
     config = SearchRunConfig(method="spos", data="synthetic", seed=2, channels=4, cells=1, epochs=1, batch_size=16,
-                             limit_train=64, threads=1, select_candidates=2, select_calibration=8, select_images=8)
+                             limit_train=64, threads=1,
+                             options=("select_candidates=2", "select_calibration=8", "select_images=8"))
     run_search(config, out, progress=False)
     return out
 

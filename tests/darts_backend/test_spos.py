@@ -14,7 +14,7 @@ from darts_backend.runs.presets import preset_values
 from darts_backend.runs.results import load_outcome
 from darts_backend.runs.search import SearchRunConfig, run_search
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig
-from darts_backend.searchers import SearcherConfig, SposSearcher, create_searcher
+from darts_backend.searchers import SposConfig, SposSearcher, create_searcher
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from nasspace import get_space
 from nasspace.nb201 import NB201_EDGES
@@ -34,17 +34,17 @@ def _darts(seed: int = 0) -> DartsSearchNetwork:
 
 def test_sampling_is_seeded_and_uniform_over_the_space() -> None:
     def paths(seed: int, n: int = 30) -> list[str]:
-        searcher = SposSearcher(_nb201(), seed=seed)
+        searcher = SposSearcher(_nb201(), SposConfig(seed=seed))
         return [str(searcher.sample_path()) for _ in range(n)]
 
     assert paths(3) == paths(3) and paths(3) != paths(4)
-    searcher = SposSearcher(_nb201(), seed=0)
+    searcher = SposSearcher(_nb201(), SposConfig(seed=0))
     counts = {op: 0 for op in searcher.network.ops}
     for _ in range(400):
         for op in searcher.sample_path().ops:
             counts[op] += 1
     assert all(abs(c / 2400 - 0.2) < 0.04 for c in counts.values())  # 5 ops, none included, each ~1/5
-    darts = SposSearcher(_darts(), seed=1)
+    darts = SposSearcher(_darts(), SposConfig(seed=1))
     ops = {op for _ in range(50) for op, _ in darts.sample_path().normal}
     assert "none" not in ops and len(ops) == 7
 
@@ -62,7 +62,7 @@ def _conv_rows(network: NB201SearchNetwork, path) -> tuple[set, set]:
 
 def test_a_step_trains_only_the_sampled_path_nb201(batch_factory) -> None:
     network = _nb201()
-    searcher = SposSearcher(network, SearcherConfig(), seed=5)
+    searcher = SposSearcher(network, SposConfig(seed=5))
     x, y = batch_factory(1)
     before = {name: p.detach().clone() for name, p in network.named_parameters()}
     searcher.train_step((x, y))
@@ -82,7 +82,7 @@ def test_a_step_trains_only_the_sampled_path_nb201(batch_factory) -> None:
 
 def test_a_step_trains_only_the_sampled_path_darts(batch_factory) -> None:
     network = _darts()
-    searcher = SposSearcher(network, SearcherConfig(), seed=2)
+    searcher = SposSearcher(network, SposConfig(seed=2))
     x, y = batch_factory(1)
     before = {name: p.detach().clone() for name, p in network.named_parameters()}
     searcher.train_step((x, y))
@@ -113,7 +113,7 @@ def test_step_and_genotype_contract(batch_factory) -> None:
 
 
 def _trainer(out_dir, seed: int = 7, epochs: int = 3) -> SearchTrainer:
-    searcher = SposSearcher(_nb201(), SearcherConfig(epochs=epochs), seed=seed)
+    searcher = SposSearcher(_nb201(), SposConfig(epochs=epochs, seed=seed))
     data = synthetic_images(48, size=8, generator=torch.Generator().manual_seed(0))
     return SearchTrainer(searcher, BatchLoader(data, 8, seed=0), None, out_dir, TrainerConfig(epochs=epochs, progress=False))
 
@@ -144,8 +144,8 @@ def test_resume_continues_identically(tmp_path) -> None:
 
 def test_a_run_selects_its_genotype_and_reruns_identically(tmp_path) -> None:
     config = SearchRunConfig(method="spos", data="synthetic", seed=1, channels=4, cells=1, epochs=1, batch_size=16,
-                             limit_train=96, valid_fraction=0.25, threads=1, select_candidates=6,
-                             select_calibration=8, select_images=16)
+                             limit_train=96, valid_fraction=0.25, threads=1,
+                             options=("select_candidates=6", "select_calibration=8", "select_images=16"))
     result = run_search(config, tmp_path / "a", progress=False)
     selection = json.loads((tmp_path / "a" / "selection.json").read_text())
     ranked = selection["ranked"]
@@ -167,7 +167,8 @@ def test_darts_space_run_and_cli(tmp_path, capsys) -> None:
     out = tmp_path / "d"
     code = main(["search", "--method", "spos", "--space", "darts", "--data", "synthetic", "--out", str(out), "--seed", "0",
                  "--channels", "4", "--cells", "3", "--epochs", "1", "--batch-size", "16", "--limit-train", "64",
-                 "--select-candidates", "3", "--select-calibration", "8", "--select-images", "8", "--no-progress"])
+                 "--option", "select_candidates=3", "--option", "select_calibration=8", "--option", "select_images=8",
+                 "--no-progress"])
     assert code == 0 and "selection.json" in capsys.readouterr().out
     genotype = json.loads((out / "genotype.json").read_text())
     assert genotype["space"] == "darts"
@@ -178,11 +179,15 @@ def test_presets_and_bad_options() -> None:
     paper = SearchRunConfig(method="spos", **preset_values("paper", "spos", "nb201"), preset="paper")
     assert (paper.channels, paper.cells, paper.epochs, paper.batch_size, paper.limit_train) == (16, 5, 250, 64, None)
     assert (paper.optim.w_lr, paper.optim.w_nesterov, paper.optim.w_weight_decay) == (0.025, True, 5e-4)
-    assert (paper.select_candidates, paper.select_calibration, paper.select_images) == (100, 20000, 5000)
+    o = paper.optim
+    assert (o.select_candidates, o.select_calibration, o.select_images, o.seed) == (100, 20000, 5000, 0)
     cpu = SearchRunConfig(method="spos", space="darts", **preset_values("cpu", "spos", "darts"), preset="cpu")
     assert (cpu.channels, cpu.cells, cpu.epochs, cpu.limit_train) == (8, 5, 10, 10000)
+    assert SearchRunConfig(method="spos", seed=7).optim.seed == 7  # the run seeds the path sampler
     with pytest.raises(ValueError, match="select_candidates, select_calibration and select_images must be >= 1"):
-        SearchRunConfig(method="spos", select_candidates=0)
+        SearchRunConfig(method="spos", options=("select_candidates=0",))
+    with pytest.raises(ValueError, match="partial channels and edge normalization do not apply"):
+        SearchRunConfig(method="spos", partial_channels=2)
     with pytest.raises(ValueError, match="single-path sampling needs"):
         SposSearcher(DartsSearchNetwork(C=4, num_cells=3, mode="per_cell"))
     assert len(NB201_EDGES) == 6 and get_space("nb201").name == "nb201"
