@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -140,3 +142,23 @@ def test_screeners_by_name_and_errors(spos_run) -> None:
         SinglePathEvaluator(NB201SearchNetwork(C=4, N=1), _batches(1), [])
     with pytest.raises(ValueError, match="calibration_images and batch_size must be >= 1"):
         load_single_path_evaluator(spos_run, calibration_images=0)
+
+
+def test_a_run_on_the_whole_train_split_scores_on_its_selection_share(tmp_path) -> None:
+    config = SearchRunConfig(method="spos", data="synthetic", seed=3, channels=4, cells=1, epochs=1, batch_size=50,
+                             valid_fraction=0.1, threads=1,
+                             options=("select_candidates=1", "select_calibration=8", "select_images=8"))
+    run_search(config, tmp_path, progress=False)  # synthetic: 1,000 images, 900 train the weights
+    evaluator = load_single_path_evaluator(tmp_path, images=60, calibration_images=40, batch_size=50)
+    assert (evaluator.num_images, evaluator.num_calibration_images) == (60, 40)
+    gen = torch.Generator().manual_seed(3)
+    trained, held = load_dataset("synthetic", "train", generator=gen).split(0.9, generator=gen)
+    key = lambda images: {x.numpy().tobytes() for x in images}  # noqa: E731
+    mean = torch.tensor((0.4914, 0.4822, 0.4465)).view(1, 3, 1, 1) * 255
+    inv = 1 / (torch.tensor((0.2470, 0.2435, 0.2616)).view(1, 3, 1, 1) * 255)
+    used = key(x for b, _ in evaluator.batches + evaluator.calibration for x in b)
+    assert used <= key((held.images.float() - mean) * inv) and not used & key((trained.images.float() - mean) * inv)
+    with pytest.raises(ValueError, match="none of it is held out"):  # a mixture-trained run on all images has none
+        from darts_backend.evaluate.supernet import held_out_images
+
+        held_out_images(tmp_path, {**json.loads((tmp_path / "config.json").read_text()), "method": "single-darts"}, 8)
