@@ -100,7 +100,7 @@ def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str
     """``KEY=VALUE`` strings as typed field values of config class `cls` (a later KEY wins).
 
     Values are read by the field's annotation: tuples of floats (comma-separated), floats (``none``
-    for None), ints, bools (``1``/``true``/``yes``), else strings.
+    for None), ints, bools (``1``/``true``/``yes`` or ``0``/``false``/``no``), else strings.
 
     Raises:
         ValueError: an option without ``=``, or a KEY that is not a field of `cls` (the message lists them).
@@ -120,6 +120,8 @@ def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str
             elif kind.startswith("int"):
                 values[key] = None if value == "none" else int(value)
             elif kind == "bool":
+                if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ValueError
                 values[key] = value.lower() in ("1", "true", "yes")
             else:
                 values[key] = value
