@@ -148,6 +148,8 @@ def _add_retrain_parser(sub: Any) -> None:
     retrain.add_argument("--valid-fraction", type=float, default=0.1,
                          help="share of the training images held out for the accuracy attached (default 0.1)")
     retrain.add_argument("--pareto-axis", choices=list(COST_AXES), help="default: the run's (else params)")
+    retrain.add_argument("--all-snapshots", action="store_true",
+                         help="retrain every snapshot (snapshots.json, into DIR/retrain_snapshots/), not only the set")
     retrain.add_argument("--device")
     _add_speed_flags(retrain)
     retrain.add_argument("--no-progress", action="store_true")
@@ -252,13 +254,15 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _retrain_set(args: argparse.Namespace) -> int:
-    entries = retrain_set(args.run, _overlay(TrainConfig(), args), cost=args.pareto_axis, progress=not args.no_progress)
+    set_file = "snapshots.json" if args.all_snapshots else "genotypes.json"
+    entries = retrain_set(args.run, _overlay(TrainConfig(), args), cost=args.pareto_axis, set_file=set_file,
+                          progress=not args.no_progress)
     for i, e in enumerate(entries):
         mark = "*" if e["retrained_front"] else " "
         print(f"{mark}[{i}] params {e['params']:.4f}M  flops {e['flops']:.2f}M  retrained held-out acc "
               f"{100 * e['retrained_acc']:.2f}%  test acc {100 * e['retrained_test_acc']:.2f}%")
-    print(f"accuracies attached to {args.run}/genotypes.json (* = Pareto front); pareto.png redrawn; "
-          f"member runs in {args.run}/retrain/")
+    print(f"accuracies attached to {args.run}/{set_file} (* = Pareto front); pareto.png redrawn; "
+          f"member runs in {args.run}/{entries[0]['retrain']['dir'].split('/')[0]}/")
     return 0
 
 

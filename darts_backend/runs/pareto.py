@@ -83,7 +83,7 @@ def plot_pareto(entries: Sequence[dict[str, Any]], path: str | Path, *, accuracy
     if ordered:
         ax.step([float(entries[i][cost]) for i in ordered], [100 * _accuracy(entries[i], accuracy) for i in ordered],
                 where="post", color="tab:blue", label="Pareto front")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     if len(measured) < len(entries):
         ax.text(0.01, 0.01, f"{len(entries) - len(measured)} not measured", transform=ax.transAxes, fontsize=7)
     ax.set_xlabel(COST_AXES[cost])

@@ -1,6 +1,7 @@
 """Retraining every member of a set-emitting search and attaching its accuracy to the set file.
 
-Member *i* of ``RUN/genotypes.json`` trains from scratch with `runs.train.run_train` in
+Member *i* of ``RUN/genotypes.json`` (or, with ``set_file="snapshots.json"``, of every snapshot, front
+or not) trains from scratch with `runs.train.run_train` in
 ``RUN/retrain/<i>/`` on the training images less a held-out share (`TrainConfig.valid_fraction` > 0).
 As soon as it finishes, ``genotypes.json`` is rewritten atomically with the member's
 ``retrained_acc`` (top-1 on that held-out share: the Pareto axis), ``retrained_test_acc`` (the test
@@ -21,10 +22,10 @@ from darts_backend.runs.files import write_json
 from darts_backend.runs.pareto import COST_AXES, pareto_indices, plot_pareto
 from darts_backend.runs.train import TrainConfig, run_train
 
-__all__ = ["SET_FILE", "RETRAIN_DIR", "retrain_set"]
+__all__ = ["SET_FILES", "retrain_set"]
 
-SET_FILE = "genotypes.json"
-RETRAIN_DIR = "retrain"
+SET_FILES = {"genotypes.json": "retrain", "snapshots.json": "retrain_snapshots"}
+"""The set files a run folder holds, and the folder their members retrain in."""
 _NOT_SETTINGS = frozenset({"genotype", "index", "device", "threads", "compile"})
 """TrainConfig fields that do not change what a member's accuracy means (they may differ on resume)."""
 
@@ -39,11 +40,11 @@ def _read_set(path: Path) -> list[dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot read the set {path}: {exc}") from None
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) and "space" in e for e in entries):
-        raise ValueError(f"{path}: expected a non-empty JSON list of genotypes (a dnad/fx-darts run's {SET_FILE})")
+        raise ValueError(f"{path}: expected a non-empty JSON list of genotypes (a dnad/fx-darts run's set file)")
     return entries
 
 
-def _check_settings(entries: list[dict[str, Any]], folder: Path, settings: dict[str, Any]) -> None:
+def _check_settings(entries: list[dict[str, Any]], path: Path, folder: Path, settings: dict[str, Any]) -> None:
     """Refuse to mix settings: a member recorded, or a member folder started, with others (before any work)."""
     for i, entry in enumerate(entries):
         stored = entry.get("retrain", {}).get("settings")
@@ -52,28 +53,31 @@ def _check_settings(entries: list[dict[str, Any]], folder: Path, settings: dict[
             stored = {k: v for k, v in json.loads(config_file.read_text()).items() if k in settings}
         if stored is not None and stored != settings:
             changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
-            raise ValueError(f"member {i} of {folder.parent / SET_FILE} was retrained with other settings "
+            raise ValueError(f"member {i} of {path} was retrained with other settings "
                              f"({', '.join(changed)}); use the same flags to resume")
 
 
-def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = None,
+def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = None, set_file: str = "genotypes.json",
                 progress: bool = True) -> list[dict[str, Any]]:
-    """Retrain each member of ``run_dir/genotypes.json`` (skipping finished ones); returns the updated set.
+    """Retrain each member of ``run_dir/set_file`` (skipping finished ones); returns the updated set.
 
     Args:
         run_dir: a ``dnad`` / ``fx-darts`` run folder.
         train: the training settings of every member (``genotype`` and ``index`` are set per member);
             ``valid_fraction`` must be > 0, since the set's accuracy axis is held-out accuracy.
         cost: ``params`` or ``flops`` for the front and the plot (None: the run's ``pareto_axis``, else params).
+        set_file: ``genotypes.json`` (the emitted set) or ``snapshots.json`` (every snapshot).
         progress: show each member's progress bar.
 
     Raises:
         ValueError: no set file, no held-out share, an unknown axis, or members trained with other settings.
     """
     run = Path(run_dir)
-    path = run / SET_FILE
+    if set_file not in SET_FILES:
+        raise ValueError(f"unknown set file {set_file!r}; valid: {', '.join(SET_FILES)}")
+    path = run / set_file
     if not path.is_file():
-        raise ValueError(f"{run} holds no {SET_FILE}; give the folder of a dnad or fx-darts search run")
+        raise ValueError(f"{run} holds no {set_file}; give the folder of a dnad or fx-darts search run")
     if train.valid_fraction <= 0:
         raise ValueError("retraining a set needs a held-out share (valid_fraction > 0): the Pareto axis is the "
                          "accuracy on images the member never trained on")
@@ -83,9 +87,9 @@ def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = N
     if cost not in COST_AXES:
         raise ValueError(f"unknown cost axis {cost!r}; valid: {', '.join(COST_AXES)}")
     entries = _read_set(path)
-    folder = run / RETRAIN_DIR
+    folder = run / SET_FILES[set_file]
     settings = _settings(train)
-    _check_settings(entries, folder, settings)
+    _check_settings(entries, path, folder, settings)
     for i, entry in enumerate(entries):
         if entry.get("retrain", {}).get("settings") == settings and "retrained_acc" in entry:
             continue
@@ -94,7 +98,7 @@ def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = N
                            resume=(member_dir / "checkpoint.pt").is_file(), progress=progress)
         entries = _read_set(path)  # as on disk (only this call writes it)
         entries[i] = {**entries[i], "retrained_acc": result["valid_acc"], "retrained_test_acc": result["test_acc"],
-                      "retrain": {"dir": f"{RETRAIN_DIR}/{i}", "epochs": train.epochs, "settings": settings}}
+                      "retrain": {"dir": f"{folder.name}/{i}", "epochs": train.epochs, "settings": settings}}
         write_json(path, entries)
     front = set(pareto_indices(entries, accuracy="retrained_acc", cost=cost))
     entries = [{**e, "retrained_front": i in front} for i, e in enumerate(entries)]

@@ -191,8 +191,19 @@ def test_retrain_resumes_without_retraining_finished_members(tmp_path: Path, mon
 
 def test_retrain_set_cli(tmp_path: Path, capsys) -> None:
     _fake_set(tmp_path, 2)
-    code = main(["retrain-set", "--run", str(tmp_path), "--data", "synthetic", "--channels", "2", "--cells", "3",
-                 "--epochs", "1", "--batch-size", "16", "--limit-train", "40", "--device", "cpu", "--no-progress"])
+    flags = ["--data", "synthetic", "--channels", "2", "--cells", "3", "--epochs", "1", "--batch-size", "16",
+             "--limit-train", "40", "--device", "cpu", "--no-progress"]
+    code = main(["retrain-set", "--run", str(tmp_path), *flags])
     out = capsys.readouterr().out
     assert code == 0 and "retrained held-out acc" in out and ("*[0]" in out or "*[1]" in out)
+    assert (tmp_path / "retrain" / "1" / "result.json").is_file()
+    # every snapshot instead of the set: its own file and folder, the set left as it was
+    before = (tmp_path / "genotypes.json").read_text()
+    snapshots = [{k: v for k, v in e.items() if not k.startswith("retrain")} for e in json.loads(before)]
+    (tmp_path / "snapshots.json").write_text(json.dumps(snapshots + snapshots[:1]))
+    assert main(["retrain-set", "--run", str(tmp_path), "--all-snapshots", *flags]) == 0
+    retrained = json.loads((tmp_path / "snapshots.json").read_text())
+    assert len(retrained) == 3 and all("retrained_acc" in e for e in retrained)
+    assert (tmp_path / "retrain_snapshots" / "2" / "result.json").is_file()
+    assert (tmp_path / "genotypes.json").read_text() == before
     assert main(["retrain-set", "--run", str(tmp_path / "none"), "--data", "synthetic"]) == 2
