@@ -8,7 +8,6 @@ anything run before), an upper bound of what the steps need.
 
 from __future__ import annotations
 
-import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -49,7 +48,12 @@ class BenchConfig:
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident set size of this process in MB (``ru_maxrss``: KB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process in MB (``ru_maxrss``: KB on Linux, bytes on macOS; NaN where
+    the `resource` module does not exist, as on Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return float("nan")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 

@@ -110,6 +110,15 @@ def test_a_distilling_shrinking_step_runs_under_bf16_autocast() -> None:
     assert metrics["kd"] > 0 and all(math.isfinite(v) for v in metrics.values())
 
 
+@pytest.mark.parametrize("method", ["single-darts", "darts"])
+def test_a_bf16_step_issues_no_host_sync(method: str, tiny_network, batches, sync_counter) -> None:
+    searcher = create_searcher(method, tiny_network, SearcherConfig(epochs=1))
+    searcher.autocast_dtype = torch.bfloat16
+    with sync_counter:
+        searcher.train_step(batches[0], batches[1])
+    assert sync_counter.calls == []
+
+
 def test_compile_network_compiles_in_place_only_when_asked() -> None:
     net = NB201SearchNetwork(C=4, N=1, generator=torch.Generator().manual_seed(0))
     keys = list(net.state_dict())
