@@ -7,9 +7,15 @@
     darts-backend search --method dnad|fx-darts --space darts --data PATH --out DIR
         [--nodes K --ops A,B --warmup-epochs W --prune-every P --milestone F --option KEY=VALUE ...
          --teacher FILE --teacher-checkpoint PT ...]
-    darts-backend train --genotype FILE --data PATH --out DIR [--index I ...]
-    darts-backend bench [--method M --channels C --cells N --batch-size B --steps S --threads T
+        [--heldout-fraction F --pareto-axis params|flops]
+    darts-backend train --genotype FILE --data PATH --out DIR [--index I --valid-fraction F ...]
+    darts-backend retrain-set --run DIR --data PATH [--epochs E --channels C --cells N --valid-fraction F
+        --pareto-axis params|flops ...]
+    darts-backend bench [--method M --channels C --cells N --batch-size B --steps S --threads T --device D
         --partial-channels K --edge-normalization]
+
+Every training command takes ``--compile`` (``torch.compile``, off by default) and ``--bf16/--no-bf16``
+(bfloat16 autocast on CUDA, on by default, ignored on CPU); CUDA runs also turn on cuDNN autotuning.
     darts-backend zc --space nb201|darts (--cells FILE | --all) --proxies synflow,jacov,... --data PATH --out FILE
         [--batch-size B --seed S --channels C --network-cells N --cache-dir DIR --threads T]
     darts-backend evaluator-bench --evaluator mixture:RUN --evaluator single-path:RUN --evaluator zc:synflow ...
@@ -17,8 +23,9 @@
          --calibration-images C --zc-data PATH --cache-dir DIR --threads T]
 
 Single-genotype searches run through `darts_backend.runs.search`, set-emitting ones (``dnad``,
-``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`, zero-cost passes through `darts_backend.runs.zero_cost`, the evaluator bench through
-`darts_backend.runs.evaluator_bench`.
+``fx-darts``) through `darts_backend.runs.set_search`, training through `darts_backend.runs.train`, retraining a
+set through `darts_backend.runs.retrain`, zero-cost passes through `darts_backend.runs.zero_cost`, the evaluator bench
+through `darts_backend.runs.evaluator_bench`.
 Flags left unset fall back to the ``--preset`` (`darts_backend.runs.presets`: ``paper`` is each
 method's published setting, ``cpu`` a CPU-sized run of it), else to the run config's defaults.
 """
@@ -34,7 +41,9 @@ from typing import Any
 from darts_backend.evaluate import ZeroCostConfig, get_proxy, list_proxies
 from darts_backend.evaluate.zero_cost import SPACES as ZC_SPACES
 from darts_backend.runs.bench import BenchConfig, benchmark_throughput
+from darts_backend.runs.pareto import COST_AXES
 from darts_backend.runs.presets import PRESETS, preset_values
+from darts_backend.runs.retrain import retrain_set
 from darts_backend.runs.search import SPACES, SearchRunConfig, run_search
 from darts_backend.runs.set_search import METHODS as SET_METHODS
 from darts_backend.runs.set_search import SPACES as SET_SPACES
@@ -53,10 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_search_parser(sub)
     _add_train_parser(sub)
+    _add_retrain_parser(sub)
     _add_bench_parser(sub)
     _add_zc_parser(sub)
     _add_evaluator_bench_parser(sub)
     return parser
+
+
+def _add_speed_flags(parser: argparse.ArgumentParser) -> None:
+    """``--compile`` and ``--bf16/--no-bf16``, shared by every command that trains."""
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="torch.compile the network (off by default; minutes of compilation on CPU)")
+    parser.add_argument("--bf16", dest="mixed_precision", action=argparse.BooleanOptionalAction, default=None,
+                        help="bfloat16 autocast of the forward pass on CUDA (default on; ignored on CPU)")
 
 
 def _add_search_parser(sub: Any) -> None:
@@ -99,6 +117,11 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--teacher-index", type=int, help="genotype index in --teacher (a list)")
     search.add_argument("--teacher-channels", type=int, help="teacher C (default 16)")
     search.add_argument("--teacher-cells", type=int, help="teacher cells for darts genotypes (default 8)")
+    search.add_argument("--heldout-fraction", type=float,
+                        help="dnad/fx-darts: share of the training images held out to score each snapshot (default 0.1)")
+    search.add_argument("--pareto-axis", choices=list(COST_AXES),
+                        help="dnad/fx-darts: cost the set is Pareto-filtered on against held-out accuracy (default params)")
+    _add_speed_flags(search)
 
 
 def _add_train_parser(sub: Any) -> None:
@@ -111,9 +134,31 @@ def _add_train_parser(sub: Any) -> None:
         train.add_argument(flag, type=int)
     for flag in ("--lr", "--lr-min", "--weight-decay"):
         train.add_argument(flag, type=float)
+    train.add_argument("--valid-fraction", type=float,
+                       help="share of the training images held out for valid_acc (default 0: none)")
     train.add_argument("--device")
+    _add_speed_flags(train)
     train.add_argument("--resume", action="store_true")
     train.add_argument("--no-progress", action="store_true")
+
+
+def _add_retrain_parser(sub: Any) -> None:
+    retrain = sub.add_parser("retrain-set", help="train every member of a dnad/fx-darts set and attach its held-out "
+                                                 "accuracy to DIR/genotypes.json (rerun to resume)")
+    retrain.add_argument("--run", required=True, help="the dnad/fx-darts run folder (holds genotypes.json)")
+    retrain.add_argument("--data", required=True)
+    for flag in ("--seed", "--channels", "--cells", "--epochs", "--batch-size", "--limit-train", "--limit-test", "--threads"):
+        retrain.add_argument(flag, type=int)
+    for flag in ("--lr", "--lr-min", "--weight-decay"):
+        retrain.add_argument(flag, type=float)
+    retrain.add_argument("--valid-fraction", type=float, default=0.1,
+                         help="share of the training images held out for the accuracy attached (default 0.1)")
+    retrain.add_argument("--pareto-axis", choices=list(COST_AXES), help="default: the run's (else params)")
+    retrain.add_argument("--all-snapshots", action="store_true",
+                         help="retrain every snapshot (snapshots.json, into DIR/retrain_snapshots/), not only the set")
+    retrain.add_argument("--device")
+    _add_speed_flags(retrain)
+    retrain.add_argument("--no-progress", action="store_true")
 
 
 def _add_bench_parser(sub: Any) -> None:
@@ -130,6 +175,7 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--partial-channels", type=int, help="PC-DARTS's K (default: the method's)")
     bench.add_argument("--edge-normalization", action=argparse.BooleanOptionalAction, default=None,
                        help="PC-DARTS's edge betas (default: the method's)")
+    _add_speed_flags(bench)
 
 
 def _add_zc_parser(sub: Any) -> None:
@@ -194,6 +240,9 @@ def _search_config(cls: type, args: argparse.Namespace) -> Any:
     given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "options" in given:
         given["options"] = tuple(values.get("options", ())) + tuple(given["options"])
+    if args.mixed_precision is not None:  # a field of the method's config: an option, recorded with the others
+        given["options"] = tuple(given.get("options", values.get("options", ()))) + \
+            (f"mixed_precision={str(args.mixed_precision).lower()}",)
     return cls(**{**values, **given, "preset": args.preset})
 
 
@@ -218,8 +267,10 @@ def _set_search(args: argparse.Namespace) -> int:
     config = _search_config(DartsSearchConfig, args)
     entries = run_darts_search(config, args.out, resume=args.resume, progress=not args.no_progress)
     for i, e in enumerate(entries):
-        print(f"[{i}] params {e['params']:.4f}M  flops {e['flops']:.2f}M  search_acc {100 * e['search_acc']:.2f}%  ({e['reason']})")
-    print(f"results in {args.out}: genotypes.json ({len(entries)} genotypes), pareto.png, metrics.jsonl, checkpoint.pt")
+        heldout = "n/a" if e["heldout_acc"] is None else f"{100 * e['heldout_acc']:.2f}%"
+        print(f"[{i}] params {e['params']:.4f}M  flops {e['flops']:.2f}M  held-out acc {heldout}  ({e['reason']})")
+    print(f"results in {args.out}: genotypes.json ({len(entries)} on the held-out Pareto front), snapshots.json, "
+          "pareto.png, metrics.jsonl, checkpoint.pt")
     return 0
 
 
@@ -230,10 +281,25 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain_set(args: argparse.Namespace) -> int:
+    set_file = "snapshots.json" if args.all_snapshots else "genotypes.json"
+    entries = retrain_set(args.run, _overlay(TrainConfig(), args), cost=args.pareto_axis, set_file=set_file,
+                          progress=not args.no_progress)
+    for i, e in enumerate(entries):
+        mark = "*" if e["retrained_front"] else " "
+        print(f"{mark}[{i}] params {e['params']:.4f}M  flops {e['flops']:.2f}M  retrained held-out acc "
+              f"{100 * e['retrained_acc']:.2f}%  test acc {100 * e['retrained_test_acc']:.2f}%")
+    print(f"accuracies attached to {args.run}/{set_file} (* = Pareto front); pareto.png redrawn; "
+          f"member runs in {args.run}/{entries[0]['retrain']['dir'].split('/')[0]}/")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     stats = benchmark_throughput(_overlay(BenchConfig(), args))
+    memory = (f"peak CUDA memory {stats['peak_memory_mb']:.1f} MB (max_memory_allocated)" if stats["cuda"] else
+              f"peak memory: CUDA only; process peak RSS {stats['peak_memory_mb']:.1f} MB")
     print(f"{stats['images_per_s']:.1f} img/s ({stats['seconds_per_step']:.3f} s/step wall, "
-          f"{stats['cpu_seconds_per_step']:.3f} s/step CPU, {int(stats['threads'])} threads)")
+          f"{stats['cpu_seconds_per_step']:.3f} s/step CPU, {int(stats['threads'])} threads); {memory}")
     return 0
 
 
@@ -305,6 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _zc(args)
         if args.command == "evaluator-bench":
             return _evaluator_bench(args)
+        if args.command == "retrain-set":
+            return _retrain_set(args)
         return _bench(args)
     except ValueError as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)

@@ -23,7 +23,7 @@ from darts_backend.runs.path_selection import select_path
 from darts_backend.searchers import SearcherConfig, SposSearcher, create_searcher, parse_options, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.supernets.partial import check_partial_channels
-from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_network, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.space import Genotype
 
@@ -54,6 +54,8 @@ class SearchRunConfig:
         device: ``auto`` (CUDA if present), ``cpu``, ``cuda``.
         threads: CPU threads for torch (None: leave torch's default).
         channels_last: channels-last memory format on CUDA (ignored on CPU, where it is slower here).
+        compile: compile the supernet's forward with ``torch.compile`` (`runs.trainer.compile_network`);
+            off by default (minutes of compilation on CPU); may change on resume.
         optim: optimiser settings, resolved on construction to the method's config class with `options`
             applied, ``epochs`` set to `epochs` and (for a method with a ``seed`` field, such as
             ``ms-darts``) ``seed`` set to `seed` unless an option sets it: the stored configuration shows
@@ -77,6 +79,7 @@ class SearchRunConfig:
     device: str = "auto"
     threads: int | None = None
     channels_last: bool = True
+    compile: bool = False
     optim: SearcherConfig = field(default_factory=SearcherConfig)
     partial_channels: int | None = None
     edge_normalization: bool | None = None
@@ -154,7 +157,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     network = build_search_network(config.space, config.channels, config.cells, images.num_classes, generator=init_gen,
                                    partial_channels=config.partial_channels, edge_normalization=config.edge_normalization)
     network = network.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    searcher = create_searcher(config.method, network, config.optim)
+    searcher = create_searcher(config.method, compile_network(network, config.compile), config.optim)
 
     loader_args: dict[str, Any] = {"device": device, "channels_last": channels_last}
     train_loader = BatchLoader(train_set, config.batch_size, seed=config.seed, **loader_args)
@@ -168,6 +171,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
         trainer.resume(upgrade=_upgrade_stored)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {**resolved, "resolved_device": str(device), "resolved_threads": torch.get_num_threads(),
+                                     "resolved_autocast": str(searcher.autocast_dtype or "off"),
                                      "train_images": len(train_set), "valid_images": len(valid_set or ())})
     trainer.fit()
 
@@ -193,7 +197,7 @@ def _upgrade_stored(stored: dict[str, Any]) -> dict[str, Any]:
     optim = stored.get("optim")
     if isinstance(optim, dict) and "epochs" in stored:
         stored = {**stored, "optim": {**optim, "epochs": stored["epochs"]}}
-    return {"partial_channels": 1, "edge_normalization": False, "options": [], **stored}
+    return {"partial_channels": 1, "edge_normalization": False, "options": [], "compile": False, **stored}
 
 
 def build_search_network(space: str, channels: int, cells: int, num_classes: int,

@@ -1,16 +1,23 @@
 """A DARTS-space search run: data, flexible supernet, optional teacher, DNAD / FX-DARTS, result files.
 
+A share of the training images (`DartsSearchConfig.heldout_fraction`) is held out: the search never
+trains on it, and each snapshot's ``heldout_acc`` is the supernet's accuracy on it at that moment.
+
 Run folder: ``config.json``, ``metrics.jsonl``, ``alphas.json``, ``checkpoint.pt`` (every epoch; resume
-from it), ``genotypes.json`` (the emitted set: a JSON list of shared-format ``flex`` genotypes, each
-with ``params`` and ``flops`` in millions, ``search_acc``, and the step/epoch/reason of its snapshot),
-``pareto.png`` (params vs search accuracy of the set) and ``result.json``.
+from it), ``snapshots.json`` (every snapshot: shared-format ``flex`` genotype, ``params`` and ``flops``
+in millions, ``heldout_acc``, ``search_acc`` (training batches, for diagnosis), the step/epoch/reason of
+the snapshot, and ``pareto``: whether it is on the front), ``genotypes.json`` (the emitted set: the
+snapshots on the Pareto front of ``heldout_acc`` against `DartsSearchConfig.pareto_axis`, largest
+first), ``pareto.png`` (held-out accuracy against that axis, front drawn) and ``result.json``.
+``darts-backend retrain-set`` (`darts_backend.runs.retrain`) later trains each member and redraws
+``pareto.png`` from the retrained accuracies.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +34,14 @@ from darts_backend.searchers.fx_darts import FXDartsConfig, FXDartsSearcher
 from darts_backend.searchers.base import parse_options
 from darts_backend.searchers.shrinking import ShrinkingSearcher
 from darts_backend.supernets.darts import DartsSearchNetwork
-from darts_backend.runs.train import load_genotype_file
-from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
-from nasspace.atomic import atomic_path
+from darts_backend.runs.pareto import COST_AXES, pareto_indices, plot_pareto
+from darts_backend.runs.train import evaluate, load_genotype_file
+from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_network, load_run_checkpoint, prepare_run
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 
-__all__ = ["SPACES", "METHODS", "DartsSearchConfig", "run_darts_search", "load_search_network", "plot_set"]
+__all__ = ["SPACES", "METHODS", "DartsSearchConfig", "run_darts_search", "load_search_network", "heldout_score",
+           "select_set"]
 
 SPACES = ("darts",)
 METHODS: dict[str, tuple[type[ShrinkingSearcher], str, tuple[str, ...]]] = {
@@ -54,6 +62,9 @@ class DartsSearchConfig:
         channels, cells, nodes: supernet C, cell count, nodes per cell.
         ops: candidate ops (comma-separated; empty: the method's default set).
         epochs, batch_size, limit_train: schedule and data size.
+        heldout_fraction: share of the (limited) training images held out of the search to measure each
+            snapshot's ``heldout_acc`` (in (0, 1); the search trains on the rest).
+        pareto_axis: the cost the set is Pareto-filtered on against ``heldout_acc``: ``params`` or ``flops``.
         warmup_epochs, prune_every, milestone: shrinking settings (None: the method's default).
         teacher: genotype JSON file of the teacher network; only together with `teacher_checkpoint` (its
             trained weights), since an untrained teacher would distil toward a random network.
@@ -63,6 +74,8 @@ class DartsSearchConfig:
         teacher_channels, teacher_cells: teacher C and cells (darts genotypes).
         options: ``KEY=VALUE`` overrides of the method's config fields (e.g. ``gamma_init=0.1``).
         device, threads: where and how to run.
+        compile: compile the supernet's forward with ``torch.compile`` (off by default; it recompiles after
+            each deletion, which pays off only on long GPU runs). May change on resume.
         preset: the named preset the values came from (`darts_backend.runs.presets`), or None. DNAD's
             ``paper`` preset distils from a trained teacher, so it needs `teacher_checkpoint`.
     """
@@ -78,6 +91,8 @@ class DartsSearchConfig:
     epochs: int = 50
     batch_size: int = 64
     limit_train: int | None = None
+    heldout_fraction: float = 0.1
+    pareto_axis: str = "params"
     warmup_epochs: int | None = None
     prune_every: int | None = None
     milestone: float | None = None
@@ -89,6 +104,7 @@ class DartsSearchConfig:
     options: tuple[str, ...] = ()
     device: str = "auto"
     threads: int | None = None
+    compile: bool = False
     preset: str | None = None
 
     def __post_init__(self) -> None:
@@ -98,6 +114,11 @@ class DartsSearchConfig:
             raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
             raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+        if not 0.0 < self.heldout_fraction < 1.0:
+            raise ValueError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}: the set is selected "
+                             "on the accuracy of images the search never trains on")
+        if self.pareto_axis not in COST_AXES:
+            raise ValueError(f"unknown pareto_axis {self.pareto_axis!r}; valid: {', '.join(COST_AXES)}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         if self.preset == "paper" and self.method == "dnad" and self.teacher_checkpoint is None:
@@ -156,7 +177,9 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
             raise ValueError(f"{name} file {path} does not exist")
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     start = time.perf_counter()
-    images = load_dataset(config.data, "train", limit=config.limit_train, generator=torch.Generator().manual_seed(config.seed))
+    data_gen = torch.Generator().manual_seed(config.seed)
+    images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen)
+    train_set, heldout_set = images.split(1 - config.heldout_fraction, generator=data_gen)
     input_size = (3, int(images.images.shape[2]), int(images.images.shape[3]))
     searcher_cls, normalization, default_ops = METHODS[config.method]
     ops = tuple(o.strip() for o in config.ops.split(",") if o.strip()) or default_ops
@@ -168,23 +191,54 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     if teacher is not None:
         distiller = FeatureDistiller(teacher, network.feature_channels(), teacher.channels(input_size),
                                      config.searcher_config().stage_weights).to(device)
-    searcher = searcher_cls(network, config.searcher_config(), distiller=distiller, input_size=input_size)
-    loader = BatchLoader(images, config.batch_size, seed=config.seed, device=device)
+    heldout = BatchLoader(heldout_set, config.batch_size, device=device, augment=False, shuffle=False, drop_last=False)
+    searcher = searcher_cls(compile_network(network, config.compile), config.searcher_config(), distiller=distiller,
+                            input_size=input_size, score=heldout_score(heldout))
+    loader = BatchLoader(train_set, config.batch_size, seed=config.seed, device=device)
     resolved = asdict(config)
     trainer = _DartsTrainer(searcher, loader, None, out, TrainerConfig(epochs=config.epochs, progress=progress),
                             run_config=resolved)
     if resume:
         trainer.resume()
     write_json(out / "config.json", {**resolved, "searcher": asdict(searcher.config), "resolved_device": str(device),
-                                     "train_images": len(images), "ops": list(ops)})
+                                     "resolved_autocast": str(searcher.autocast_dtype or "off"),
+                                     "train_images": len(train_set), "heldout_images": len(heldout_set), "ops": list(ops)})
     trainer.fit()
-    entries = [s.to_json() for s in searcher.finalize()]
+    snapshots, entries = select_set([s.to_json() for s in searcher.finalize()], cost=config.pareto_axis)
+    write_json(out / "snapshots.json", snapshots)
     write_json(out / "genotypes.json", entries)
-    plot_set(entries, out / "pareto.png", title=f"{config.method}: emitted set")
+    plot_pareto(snapshots, out / "pareto.png", accuracy="heldout_acc", cost=config.pareto_axis,
+                accuracy_label="supernet held-out accuracy (%)", title=f"{config.method}: snapshots, held-out front")
     write_json(out / "result.json", {"method": config.method, "seed": config.seed, "size": len(entries),
-                                     "points": [{k: e[k] for k in ("params", "flops", "search_acc", "reason")} for e in entries],
+                                     "snapshots": len(snapshots), "pareto_axis": config.pareto_axis,
+                                     "points": [{k: e[k] for k in ("params", "flops", "heldout_acc", "search_acc", "reason")}
+                                                for e in entries],
                                      "seconds_this_call": round(time.perf_counter() - start, 1)})
     return entries
+
+
+def heldout_score(loader: BatchLoader) -> Callable[[torch.nn.Module], float]:
+    """A snapshot score: top-1 accuracy of the network on `loader`'s (held-out) images, in eval mode,
+    leaving the network in the mode it was in."""
+
+    def score(network: torch.nn.Module) -> float:
+        training = network.training
+        acc = evaluate(network, loader)
+        network.train(training)
+        return acc
+
+    return score
+
+
+def select_set(snapshots: Sequence[dict[str, Any]], *, cost: str = "params"
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(snapshots with a "pareto" flag, the emitted set)``: the set keeps, in order, the snapshots on the
+    Pareto front of ``heldout_acc`` (up) against `cost` (down); without any held-out accuracy (a run that
+    had no score) it keeps them all."""
+    measured = any(isinstance(s.get("heldout_acc"), (int, float)) for s in snapshots)
+    front = set(pareto_indices(snapshots, accuracy="heldout_acc", cost=cost)) if measured else set(range(len(snapshots)))
+    flagged = [{**s, "pareto": i in front} for i, s in enumerate(snapshots)]
+    return flagged, [s for s in flagged if s["pareto"]]
 
 
 def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
@@ -210,27 +264,3 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
                                  num_classes=int(weights["classifier.weight"].shape[0]))
     network.load_state_dict(weights)
     return network.to(device).eval(), config
-
-
-def plot_set(entries: Sequence[dict[str, Any]], path: Path, *, title: str = "") -> None:
-    """Params (M) vs search accuracy of the emitted set, saved atomically as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    xs, ys = [e["params"] for e in entries], [100 * e["search_acc"] for e in entries]
-    ax.plot(xs, ys, "o-")
-    for i, (x, y) in enumerate(zip(xs, ys)):
-        ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-    ax.set_xlabel("parameters (M)")
-    ax.set_ylabel("search accuracy (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
-    finally:
-        plt.close(fig)

@@ -7,6 +7,7 @@ a distillation teacher) and ``result.json`` (params, FLOPs, final test accuracy)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -20,7 +21,8 @@ from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
 from darts_backend.networks.darts import DartsNetwork
-from darts_backend.runs.trainer import CHECKPOINT, prepare_run
+from darts_backend.runs.trainer import CHECKPOINT, compile_network, prepare_run
+from darts_backend.searchers.base import autocast_dtype
 from nasspace.space import Genotype, get_space
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
@@ -48,7 +50,11 @@ class TrainConfig:
     Attributes:
         genotype: JSON file with a genotype or a list (``genotypes.json``); `index` picks one.
         channels, cells: network C and cell count (cells: darts genotypes only).
+        valid_fraction: share of the training images held out (never trained on) for ``valid_acc``, the
+            accuracy a Pareto set is selected on (0: no held-out split; ``valid_acc`` is then None).
         lr, lr_min, momentum, weight_decay, grad_clip: SGD (Nesterov) with cosine annealing.
+        mixed_precision: bfloat16 autocast of the forward pass on CUDA (ignored on CPU).
+        compile: compile the network's forward with ``torch.compile`` (off by default).
     """
 
     genotype: str = ""
@@ -61,6 +67,7 @@ class TrainConfig:
     batch_size: int = 96
     limit_train: int | None = None
     limit_test: int | None = None
+    valid_fraction: float = 0.0
     lr: float = 0.025
     lr_min: float = 0.0
     momentum: float = 0.9
@@ -68,16 +75,26 @@ class TrainConfig:
     grad_clip: float = 5.0
     device: str = "auto"
     threads: int | None = None
+    mixed_precision: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if min(self.channels, self.cells, self.epochs, self.batch_size) < 1:
+            raise ValueError("channels, cells, epochs and batch_size must be >= 1")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader: BatchLoader) -> float:
+def evaluate(model: torch.nn.Module, loader: BatchLoader, autocast: torch.dtype | None = None) -> float:
     """Top-1 accuracy of `model` over `loader` (counted on the device, read once at the end)."""
     model.eval()
     correct: torch.Tensor | None = None
     total = 0
     for x, y in loader:
-        hits = (model(x).argmax(1) == y).sum()
+        with torch.autocast(x.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext():
+            logits = model(x)
+        hits = (logits.argmax(1) == y).sum()
         correct = hits if correct is None else correct + hits
         total += y.shape[0]
     model.train()
@@ -85,7 +102,9 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader) -> float:
 
 
 def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train the genotype's network on the train split, test each epoch; returns ``result.json``'s content."""
+    """Train the genotype's network on the train split (less the held-out share), test each epoch; returns
+    ``result.json``'s content: ``params``, ``flops``, ``test_acc`` and ``valid_acc`` (None without a held-out share).
+    """
     from tqdm.auto import tqdm
 
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
@@ -93,15 +112,22 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     gen = torch.Generator().manual_seed(config.seed)
     train = load_dataset(config.data, "train", limit=config.limit_train, generator=gen)
     test = load_dataset(config.data, "test", limit=config.limit_test, generator=gen) if config.data != "synthetic" else train
+    valid = None
+    if config.valid_fraction > 0:
+        train, valid = train.split(1 - config.valid_fraction, generator=gen)
     torch.manual_seed(config.seed)  # module initialisation below uses the global RNG
     model = DartsNetwork(genotype, C=config.channels, num_cells=config.cells, num_classes=train.num_classes).to(device)
     size = (3, int(train.images.shape[2]), int(train.images.shape[3]))
     params, flops = count_parameters(model), count_flops(model, size, convention="macs")
+    compile_network(model, config.compile)
+    amp = autocast_dtype(device, config.mixed_precision)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=True,
                           weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.epochs, eta_min=config.lr_min)
     train_loader = BatchLoader(train, config.batch_size, seed=config.seed, device=device)
     test_loader = BatchLoader(test, config.batch_size, device=device, augment=False, shuffle=False, drop_last=False)
+    valid_loader = None if valid is None else BatchLoader(valid, config.batch_size, device=device, augment=False,
+                                                          shuffle=False, drop_last=False)
     start_epoch = 0
     if resume and (out / CHECKPOINT).is_file():
         state = load_checkpoint(out / CHECKPOINT, map_location=device)
@@ -109,27 +135,36 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start_epoch = int(state["epoch"])
-    write_json(out / "config.json", {**asdict(config), "space": genotype.space_name, "params_m": params, "flops_m": flops})
-    test_acc = float("nan")
+    write_json(out / "config.json", {**asdict(config), "space": genotype.space_name, "params_m": params, "flops_m": flops,
+                                     "resolved_autocast": str(amp or "off"), "train_images": len(train),
+                                     "valid_images": 0 if valid is None else len(valid)})
+    test_acc, valid_acc = float("nan"), None
     for epoch in range(start_epoch, config.epochs):
         train_loader.set_epoch(epoch)
         loss_sum, steps, t0 = torch.zeros((), device=device), 0, time.perf_counter()  # read once per epoch
         for x, y in tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, leave=False):
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y)
+            with torch.autocast(device.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             opt.step()
             loss_sum, steps = loss_sum + loss.detach(), steps + 1
         sched.step()
-        test_acc = evaluate(model, test_loader)
+        test_acc = evaluate(model, test_loader, amp)
+        valid_acc = None if valid_loader is None else evaluate(model, valid_loader, amp)
         append_jsonl(out / "metrics.jsonl", {"epoch": epoch + 1, "loss": float(loss_sum) / max(steps, 1),
-                                              "test_acc": test_acc, "seconds": round(time.perf_counter() - t0, 2)})
+                                              "test_acc": test_acc, "valid_acc": valid_acc,
+                                              "seconds": round(time.perf_counter() - t0, 2)})
         save_checkpoint(out / CHECKPOINT, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                            "scheduler": sched.state_dict(), "epoch": epoch + 1,
                                            "genotype": json.dumps(model.genotype.to_json()),
                                            "train_config": json.dumps(asdict(config))})
+    if start_epoch >= config.epochs:  # resumed after the last epoch: measure the trained network again
+        test_acc = evaluate(model, test_loader, amp)
+        valid_acc = None if valid_loader is None else evaluate(model, valid_loader, amp)
     result = {"genotype": str(genotype), "space": genotype.space_name, "params": params, "flops": flops,
-              "test_acc": test_acc, "epochs": config.epochs}
+              "test_acc": test_acc, "valid_acc": valid_acc, "epochs": config.epochs}
     write_json(out / "result.json", result)
     return result

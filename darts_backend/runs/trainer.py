@@ -24,9 +24,9 @@ from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
 
-__all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "CHECKPOINT", "METRICS", "ALPHAS", "load_run_checkpoint"]
+__all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "compile_network", "CHECKPOINT", "METRICS", "ALPHAS", "load_run_checkpoint"]
 
-_MAY_CHANGE_ON_RESUME = frozenset({"device", "threads", "channels_last"})
+_MAY_CHANGE_ON_RESUME = frozenset({"device", "threads", "channels_last", "compile"})
 CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 ALPHAS = "alphas.json"
@@ -75,7 +75,22 @@ def prepare_run(out_dir: str | Path, *, resume: bool, threads: int | None, devic
         raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
     if threads is not None:
         torch.set_num_threads(threads)
-    return out, select_device(device)
+    chosen = select_device(device)
+    if chosen.type == "cuda":  # fixed input shapes: let cuDNN pick the fastest kernels once
+        torch.backends.cudnn.benchmark = True
+    return out, chosen
+
+
+def compile_network(network: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """`network` with its forward compiled by ``torch.compile`` when `enabled` (in place: parameters, buffers
+    and ``state_dict`` keys are unchanged, so checkpoints load either way).
+
+    Compilation happens at the first forward call and recompiles when the supernet's plan changes
+    (a shrinking deletion); on CPU the first call takes minutes, so it is off by default.
+    """
+    if enabled:
+        network.compile()
+    return network
 
 
 def load_run_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:

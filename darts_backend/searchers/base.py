@@ -30,6 +30,7 @@ __all__ = [
     "list_searchers",
     "searcher_class",
     "parse_options",
+    "autocast_dtype",
 ]
 
 C = TypeVar("C", bound="SearcherConfig")
@@ -53,7 +54,9 @@ class SearcherConfig:
         a_betas: Adam betas for the alphas.
         a_weight_decay: alpha weight decay.
         epochs: length of the cosine schedule.
-        mixed_precision: bfloat16 autocast on CUDA (ignored on CPU; no gradient scaler, so no host sync).
+        mixed_precision: bfloat16 autocast of the forward pass on a CUDA device that supports it (ignored on
+            CPU, where bf16 convolutions are slower than fp32 here); losses and gradients stay float32 and
+            no gradient scaler is needed, so no host sync. `autocast_dtype` resolves it once per searcher.
     """
 
     w_lr: float = 0.025
@@ -85,11 +88,19 @@ class SearcherConfig:
         return cls(**{f.name: getattr(config, f.name) for f in fields(SearcherConfig)})
 
 
+def autocast_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
+    """The autocast dtype of a step on `device`: bfloat16 on a CUDA device that supports it when `enabled`,
+    else None (full precision; always on CPU). Resolved once, so the step never queries the device."""
+    if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
 def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings as typed field values of config class `cls` (a later KEY wins).
 
     Values are read by the field's annotation: tuples of floats (comma-separated), floats (``none``
-    for None), ints, bools (``1``/``true``/``yes``), else strings.
+    for None), ints, bools (``1``/``true``/``yes`` or ``0``/``false``/``no``), else strings.
 
     Raises:
         ValueError: an option without ``=``, or a KEY that is not a field of `cls` (the message lists them).
@@ -109,6 +120,8 @@ def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str
             elif kind.startswith("int"):
                 values[key] = None if value == "none" else int(value)
             elif kind == "bool":
+                if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                    raise ValueError
                 values[key] = value.lower() in ("1", "true", "yes")
             else:
                 values[key] = value
@@ -149,6 +162,7 @@ class Searcher(ABC):
             self.w_optimizer, T_max=config.epochs, eta_min=config.w_lr_min,
         )
         self.epoch = 0
+        self.autocast_dtype = autocast_dtype(network.alphas.device, config.mixed_precision)
 
     @abstractmethod
     def train_step(self, train_batch: Batch, valid_batch: Batch | None) -> dict[str, torch.Tensor]:
@@ -206,10 +220,10 @@ class Searcher(ABC):
     # helpers for subclasses -------------------------------------------------------------------
 
     def _autocast(self, x: torch.Tensor) -> contextlib.AbstractContextManager[Any]:
-        """bfloat16 autocast on CUDA when enabled, else a no-op."""
-        if self.config.mixed_precision and x.device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        """Autocast to `autocast_dtype` on `x`'s device, or a no-op when it is None."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=x.device.type, dtype=self.autocast_dtype)
 
     def _loss(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Cross-entropy and accuracy of the supernet on `batch`: two 0-dim tensors."""

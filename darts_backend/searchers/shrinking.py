@@ -10,13 +10,19 @@ when the parameter count crosses the next milestone (every `ShrinkConfig.milesto
 size at the end of the warm-up). Snapshots keep a strictly decreasing FLOP count: a candidate no
 smaller than the last snapshot is not recorded, except one the method asked for, which replaces it. Each snapshot holds the ``flex`` genotype, its
 parameters and FLOPs (millions, `networks.darts.genotype_cost` at the supernet's C and cell count),
-and its *search accuracy*: the supernet's mean training-batch accuracy since the previous check.
+its *held-out accuracy* ``heldout_acc`` (the accuracy of the supernet, whose alive pairs are then exactly
+that architecture, on images it never trains on, measured by the `score` callable the run passes in; NaN
+without one) and, for diagnosis only, its *search accuracy*: the supernet's mean training-batch accuracy
+since the previous check. A Pareto set is selected on the held-out accuracy (`darts_backend.runs.pareto`),
+never on the search accuracy, which rewards overfitting the training batches.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,7 +32,7 @@ import torch.nn.functional as F
 from darts_backend.searchers.distill import DEFAULT_STAGE_WEIGHTS, FeatureDistiller
 from darts_backend.networks import count_parameters
 from darts_backend.networks.darts import DartsNetwork, genotype_cost
-from darts_backend.searchers.base import Batch, Searcher, SearcherConfig
+from darts_backend.searchers.base import Batch, Searcher, SearcherConfig, autocast_dtype
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.flex import FlexGenotype, FlexSpace
 
@@ -99,18 +105,24 @@ class Snapshot:
     step: int
     epoch: int
     reason: str
+    heldout_acc: float = math.nan
 
     def to_json(self) -> dict[str, Any]:
-        """The genotype's shared-format JSON plus ``params``, ``flops`` (millions) and the search record."""
+        """The genotype's shared-format JSON plus ``params``, ``flops`` (millions) and the search record
+        (``heldout_acc`` is None when it was not measured)."""
+        heldout = None if math.isnan(self.heldout_acc) else round(self.heldout_acc, 6)
         return {**self.genotype.to_json(), "params": round(self.params, 6), "flops": round(self.flops, 6),
-                "search_acc": round(self.search_acc, 6), "step": self.step, "epoch": self.epoch, "reason": self.reason}
+                "heldout_acc": heldout, "search_acc": round(self.search_acc, 6), "step": self.step,
+                "epoch": self.epoch, "reason": self.reason}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Snapshot":
         genotype = FlexSpace().from_json(data)
         assert isinstance(genotype, FlexGenotype)
+        heldout = data.get("heldout_acc")
         return cls(genotype, float(data["params"]), float(data["flops"]), float(data["search_acc"]),
-                   int(data["step"]), int(data["epoch"]), str(data["reason"]))
+                   int(data["step"]), int(data["epoch"]), str(data["reason"]),
+                   math.nan if heldout is None else float(heldout))
 
 
 class ShrinkingSearcher(Searcher):
@@ -121,6 +133,9 @@ class ShrinkingSearcher(Searcher):
         config: the method's config (a plain `SearcherConfig` contributes only its epochs).
         distiller: optional feature distiller (its adapters train with the weights).
         input_size: ``(3, H, W)`` of the images, for FLOP counts.
+        score: the held-out accuracy of the supernet as it stands (called once per snapshot, at a check,
+            so its host read adds no sync to a step; it must leave the network in training mode). None:
+            snapshots carry no ``heldout_acc``.
 
     Raises:
         ValueError: the network is not in ``per_cell`` mode.
@@ -129,12 +144,14 @@ class ShrinkingSearcher(Searcher):
     config_class: type[ShrinkConfig] = ShrinkConfig
 
     def __init__(self, network: DartsSearchNetwork, config: SearcherConfig | None = None, *,
-                 distiller: FeatureDistiller | None = None, input_size: tuple[int, int, int] = (3, 32, 32)):
+                 distiller: FeatureDistiller | None = None, input_size: tuple[int, int, int] = (3, 32, 32),
+                 score: Callable[[DartsSearchNetwork], float] | None = None):
         if not isinstance(network, DartsSearchNetwork) or network.mode != "per_cell":
             raise ValueError(f"{type(self).__name__} searches the DARTS space: it needs a DartsSearchNetwork in 'per_cell' mode "
                              "(CLI: --space darts)")
         cfg = self.config_class.coerce(config)
         self.network, self.config, self.distiller, self.input_size = network, cfg, distiller, input_size
+        self.score = score
         weights = network.weight_parameters() + (distiller.adapter_parameters() if distiller else [])
         self.w_optimizer = torch.optim.Adam(weights, lr=cfg.w_lr, betas=cfg.w_betas, weight_decay=cfg.w_weight_decay)
         if cfg.a_optimizer == "sgd":
@@ -145,6 +162,7 @@ class ShrinkingSearcher(Searcher):
                                                 weight_decay=cfg.a_weight_decay)
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.w_optimizer, T_max=cfg.epochs, eta_min=cfg.w_lr_min)
         self.epoch = 0
+        self.autocast_dtype = autocast_dtype(network.alphas.device, cfg.mixed_precision)
         self.steps = 0
         self.steps_per_epoch = 0
         self.finished = False
@@ -198,16 +216,17 @@ class ShrinkingSearcher(Searcher):
             return {k: torch.zeros((), device=device) for k in self._metric_keys}
         x, y = train_batch
         self._zero_grad()
-        with self._autocast(x):
+        kd = None
+        with self._autocast(x):  # the adapters read the student's (possibly bf16) features inside it too
             if self.distiller is not None:
                 logits, features = self.network(x, return_features=True)
+                kd = self.distiller(x, features).float()
             else:
-                logits, features = self.network(x), []
+                logits = self.network(x)
         ce = F.cross_entropy(logits.float(), y)
         task = ce
         metrics: dict[str, torch.Tensor] = {"ce": ce.detach()}
-        if self.distiller is not None:
-            kd = self.distiller(x, features)
+        if kd is not None:
             task = ce + self.config.kd_weight * kd
             metrics["kd"] = kd.detach()
         if self.in_warmup or self.finished:
@@ -329,7 +348,8 @@ class ShrinkingSearcher(Searcher):
                 return
             self.snapshots.pop()
         acc = float(self._acc_sum) / max(self._acc_count, 1e-9)
-        self.snapshots.append(Snapshot(genotype, params, flops, acc, self.steps, self.epoch, reason))
+        heldout = math.nan if self.score is None else float(self.score(self.network))
+        self.snapshots.append(Snapshot(genotype, params, flops, acc, self.steps, self.epoch, reason, heldout))
 
     def genotype(self) -> FlexGenotype:
         """The current (alive) flex genotype."""
