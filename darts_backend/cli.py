@@ -30,6 +30,7 @@ from darts_backend.runs.set_search import SPACES as SET_SPACES
 from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.runs.train import TrainConfig, run_train
 from darts_backend.searchers import list_searchers
+from nasspace.errors import NasSpaceError, describe_os_error
 
 __all__ = ["main", "build_parser"]
 
@@ -167,7 +168,11 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code (2 on a bad option or input, with a one-line error)."""
+    """Entry point; returns the process exit code (2 on a bad option or input, with a one-line error).
+
+    Operating-system errors (read-only folder, full disk, ``--out`` naming a file) are one line too,
+    naming the path and the cause.
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
@@ -175,8 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "search":
             return _set_search(args) if args.method in SET_METHODS else _search(args)
         return _bench(args)
-    except ValueError as exc:
+    except (ValueError, NasSpaceError) as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"darts-backend: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
 
 

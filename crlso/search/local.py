@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from nasspace import Genotype
 
-from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.search.base import Searcher, SearchExhausted, register_searcher, sample_unseen
 
 __all__ = ["LocalSearch", "LocalConfig"]
 
@@ -72,4 +72,4 @@ class LocalSearch(Searcher):
                 if str(candidate) not in self.seen:
                     return self.mark([candidate], "neighbour")
             self._move()
-        raise RuntimeError("local search found nothing to evaluate")
+        raise SearchExhausted("local search found nothing to evaluate")

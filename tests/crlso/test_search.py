@@ -129,3 +129,29 @@ def test_crlso_on_nb201_never_grows_its_cells(nb201_cifar10, tiny_crlso_options)
     searcher = create_searcher("crlso", get_space("nb201"), seed=2, options=tiny_crlso_options)
     run_search(searcher, oracle, budget=16, progress=False)
     assert len(searcher.latent.cells) == 15625 == searcher.latent.mu.shape[0] == len(searcher.latent.bank)
+
+
+def test_a_search_that_runs_out_of_cells_ends_cleanly() -> None:
+    """Issue 16 item 9: a searcher with nothing unseen left stops the loop with what it has, no RuntimeError."""
+    import warnings
+
+    import numpy as np
+
+    from crlso.search.base import create_searcher, run_search, sample_unseen
+
+    space = get_space("nb201")
+    cells = list(space.enumerate())
+    seen = {str(g) for g in cells[1:]}
+    rng = np.random.default_rng(0)
+    assert str(sample_unseen(space, rng, seen, max_tries=5)) == str(cells[0])  # found past the rejection draws
+    with pytest.raises(RuntimeError, match="already evaluated"):
+        sample_unseen(space, rng, seen | {str(cells[0])}, max_tries=5)
+
+    searcher = create_searcher("local", space, seed=0, options={"n_init": 2})
+    searcher.seen.update(seen)  # all but one cell already known: the climb must run dry
+    oracle = Oracle(lambda g: 1.0, budget=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        queries = run_search(searcher, oracle, budget=10, progress=False)
+    assert [str(q.genotype) for q in queries] == [str(cells[0])]
+    assert any("ended after 1 of 10" in str(w.message) for w in caught)
