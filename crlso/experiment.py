@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from nasspace import get_space
+from nasspace.options import AT_LEAST_ONE, check_numbers
 from nasspace.oracle import Oracle, Query
 
 from crlso.atomic import save_torch_atomic, write_json_atomic
@@ -75,6 +76,11 @@ class RunConfig:
     data_dir: str | None = None
     supernet: str | None = None
     variant: str | None = None
+
+    def __post_init__(self) -> None:
+        check_numbers(self, {"budget": AT_LEAST_ONE})
+        if self.data_dir is not None:  # stored resolved: a resume from another folder reads the same tables
+            object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON data, with the method's fully resolved options beside it.

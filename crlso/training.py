@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from nasspace import Genotype
 from nasspace.fetch import DataStore
+from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.atomic import save_torch_atomic
 from crlso.cells import TRAINING_SOURCES, training_cells_batch
@@ -84,6 +85,10 @@ class ModelConfig:
     predictor_layers: int = 3
     readout: str = "sum"  # of the VAE encoder: "sum" or "positions" (see crlso.encoder)
 
+    def __post_init__(self) -> None:
+        check_numbers(self, dict.fromkeys(("gnn_hidden", "gnn_layers", "latent_dim", "decoder_hidden", "decoder_blocks",
+                                           "icnn_hidden", "icnn_layers", "predictor_hidden", "predictor_layers"), AT_LEAST_ONE))
+
 
 def default_model_config(space: str) -> ModelConfig:
     """The model sizes a space starts from. DARTS genotypes (30-node graphs, 32 categorical choices)
@@ -105,6 +110,9 @@ class PretrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_numbers(self, {"epochs": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE, "lr": POSITIVE})
+
 
 @dataclass(frozen=True)
 class SemiSupervisedConfig:
@@ -120,6 +128,9 @@ class SemiSupervisedConfig:
     prediction_weight: float = 10.0
     label_weight: float = 5.0
     grad_clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_numbers(self, {"joint_batch_size": AT_LEAST_ONE, "predictor_lr": POSITIVE, "joint_lr": POSITIVE})
 
 
 def default_device() -> torch.device:

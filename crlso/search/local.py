@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import Searcher, SearchExhausted, register_searcher, sample_unseen
 
@@ -16,6 +17,9 @@ class LocalConfig:
     """Random cells evaluated before the first climb starts from the best of them."""
 
     n_init: int = 10
+
+    def __post_init__(self) -> None:
+        check_numbers(self, default=AT_LEAST_ONE)
 
 
 @register_searcher("local")

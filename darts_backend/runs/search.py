@@ -21,6 +21,7 @@ from darts_backend.searchers import SearcherConfig, create_searcher, searcher_cl
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
+from nasspace.options import AT_LEAST_ONE, OPEN_FRACTION, check_numbers
 from nasspace.space import Genotype
 
 __all__ = ["SPACES", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
@@ -76,6 +77,8 @@ class SearchRunConfig:
             raise ValueError("channels, cells, epochs and batch_size must be >= 1")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        check_numbers(self, {**dict.fromkeys(("channels", "cells", "epochs", "batch_size", "limit_train", "threads"), AT_LEAST_ONE),
+                             "valid_fraction": OPEN_FRACTION})
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         if self.optim.epochs != self.epochs:

@@ -29,6 +29,7 @@ from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.runs.train import load_genotype_file
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, load_run_checkpoint, prepare_run
 from nasspace.atomic import atomic_path
+from nasspace.options import AT_LEAST_ONE, Bounds, check_numbers
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 
@@ -97,6 +98,9 @@ class DartsSearchConfig:
             raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
             raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+        check_numbers(self, dict.fromkeys(("channels", "cells", "nodes", "epochs", "batch_size", "limit_train", "prune_every",
+                                           "teacher_channels", "teacher_cells", "threads"), AT_LEAST_ONE)
+                      | {"teacher_index": Bounds(None), "seed": Bounds(None)})
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         if self.preset == "paper" and self.method == "dnad" and self.teacher_checkpoint is None:

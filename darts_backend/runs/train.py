@@ -21,6 +21,7 @@ from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpo
 from darts_backend.networks import count_flops, count_parameters
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.runs.trainer import CHECKPOINT, prepare_run
+from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.space import Genotype, get_space
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
@@ -68,6 +69,12 @@ class TrainConfig:
     grad_clip: float = 5.0
     device: str = "auto"
     threads: int | None = None
+
+    def __post_init__(self) -> None:
+        check_numbers(self, {**dict.fromkeys(("channels", "cells", "epochs", "batch_size", "limit_train", "limit_test",
+                                              "threads"), AT_LEAST_ONE),
+                             "lr": POSITIVE, "momentum": Bounds(0.0, 1.0, high_open=True),
+                             "index": Bounds(None), "seed": Bounds(None)})  # index -1: the last genotype
 
 
 @torch.no_grad()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from crlso.search import create_searcher, list_searchers, run_search, searcher_config
@@ -155,3 +157,36 @@ def test_a_search_that_runs_out_of_cells_ends_cleanly() -> None:
         queries = run_search(searcher, oracle, budget=10, progress=False)
     assert [str(q.genotype) for q in queries] == [str(cells[0])]
     assert any("ended after 1 of 10" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("method, option, value, allowed", [
+    ("crlso", "step_size", "nan", "> 0"),
+    ("crlso", "noise", "inf", ">= 0"),
+    ("crlso", "batch_size", "-3", ">= 1"),
+    ("crlso", "steps", "-1", ">= 1"),
+    ("crlso", "n_init", "-5", ">= 1"),
+    ("crlso", "batch_size", "0", ">= 1"),
+    ("crlso", "model", '{"latent_dim": "abc"}', "an integer >= 1"),
+    ("crlso", "model", '{"latent_dim": 0}', ">= 1"),
+    ("crlso", "pretrain", '{"lr": -1}', "> 0"),
+    ("crlso", "joint", '{"adam_betas": [0.9, 1.5]}', "< 1"),
+    ("latent_bo", "mc_samples", "0", ">= 1"),
+    ("rea", "population_size", "0", ">= 1"),
+    ("local", "n_init", "-5", ">= 1"),
+])
+def test_numeric_options_are_validated_when_the_config_is_built(method, option, value, allowed) -> None:
+    """Issue 16 item 8: one ValueError line naming the option and the allowed range, before any work."""
+    with pytest.raises(ValueError, match=r"option \w+=.*allowed: .*" + re.escape(allowed)) as info:
+        searcher_config(method, {option: value})
+    assert "\n" not in str(info.value)
+    searcher_config("crlso-paper", {"step_size": "0"})  # zero is a value (the paper-nograd variant), not rejected there
+
+
+def test_zero_is_not_the_default_on_the_command_line(tmp_path, capsys) -> None:
+    from crlso.cli import main
+
+    for flag in ("--latent-dim", "--pretrain-epochs"):
+        assert main(["train", flag, "0", "--out", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err
+        assert "allowed: an integer >= 1" in err and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()

@@ -50,3 +50,19 @@ def test_a_run_stored_before_the_epochs_were_resolved_still_resumes(tmp_path: Pa
     save_checkpoint(tmp_path / CHECKPOINT, state)
     run_search(config, tmp_path, resume=True, progress=False)
     assert json.loads((tmp_path / "config.json").read_text())["optim"]["epochs"] == 2
+
+
+def test_numeric_flags_are_validated_before_training(tmp_path: Path, capsys) -> None:
+    """Issue 16 item 8: --epochs 0 used to write test_acc NaN, --lr nan trained garbage with exit 0."""
+    import pytest
+
+    from darts_backend.cli import main
+
+    for flag, value in (("--epochs", "0"), ("--lr", "nan"), ("--batch-size", "-3"), ("--limit-train", "0")):
+        assert main(["train", "--genotype", str(tmp_path / "g.json"), "--data", "synthetic", "--out", str(tmp_path / "t"),
+                     flag, value]) == 2
+        err = capsys.readouterr().err
+        assert "allowed:" in err and err.count("\n") == 1, (flag, err)
+    assert not (tmp_path / "t").exists()
+    with pytest.raises(ValueError, match=r"option limit_train=0 is out of range; allowed: an integer >= 1"):
+        SearchRunConfig(limit_train=0)
