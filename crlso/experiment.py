@@ -164,14 +164,26 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
         return _run_locked(config, config_json, out, progress)
 
 
+def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
+    """Whether ``out`` already holds this run's config (False when it holds none).
+
+    Raises:
+        FileExistsError: it holds another run's config.
+        RunFolderError: its ``config.json`` does not parse.
+    """
+    config_path = out / "config.json"
+    if not config_path.exists():
+        return False
+    existing = read_json_file(config_path)
+    if not isinstance(existing, dict) or not _same_run(existing, config_json):
+        raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
+    return True
+
+
 def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool) -> dict[str, Any]:
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
-    if config_path.exists():
-        existing = read_json_file(config_path)
-        if not isinstance(existing, dict) or not _same_run(existing, config_json):
-            raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
-        if summary_path.exists():
-            return read_json_file(summary_path)
+    if check_folder_config(config_json, out) and summary_path.exists():
+        return read_json_file(summary_path)
 
     # Oracle and searcher first: a config that cannot run leaves no config.json behind to block a fixed one.
     space = get_space(config.space)
@@ -408,6 +420,15 @@ def run_comparison(
         for name, (method, variant, method_options) in runs.items():
             config = dataclasses.replace(base, method=method, variant=variant, seed=seed, budget=horizon, options=method_options)
             tasks.append((config, str(out / "runs" / name / f"seed_{seed}")))
+    # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
+    if base.supernet is None:
+        table = load_table(base.dataset, base.data_dir)
+        if horizon > len(table):
+            raise ValueError(f"budget {horizon} exceeds the {len(table)} distinct cells of the {base.dataset} table; "
+                             f"allowed: 1..{len(table)}")
+        table.metric(base.search_metric), table.metric(base.report_metric)
+    for config, folder in tasks:
+        check_folder_config(config.to_json(), Path(folder))
     for method, _, method_options in runs.values():  # build each shared unlabelled VAE once, before the workers start
         cfg = searcher_config(method, method_options)
         if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", ""):

@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (`crlso.run_folder.RunFolderError`) and operating-system errors (read-only folder, full disk, a
     file where a folder belongs: one line naming the path and the cause).
     """
+    from crlso.executors import TaskFailed
     from crlso.run_folder import RunFolderError
 
     parser = build_parser()
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"crlso {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
+    except TaskFailed as exc:  # a run of a comparison failed; the others' folders are kept
+        print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"crlso {args.command}: interrupted", file=sys.stderr)
         return 130
