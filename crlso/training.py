@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,6 @@ from nasspace import Genotype
 from nasspace.fetch import DataStore
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
-from crlso.atomic import save_torch_atomic
 from crlso.cells import TRAINING_SOURCES, training_cells_batch
 from crlso.decoder import create_decoder
 from crlso.encoder import GNNBody, GraphEncoder
@@ -250,15 +250,20 @@ def cached_pretrained_vae(
     Returns:
         The VAE (eval mode) and the path of its cache file.
     """
+    from crlso.torch_files import CorruptFile, load_torch_checked, save_torch_checked
+
     device = device or default_device()
     path = vae_cache_path(model_config, config, cache_dir)
     vae = build_vae(model_config).to(device)
-    if path.exists():
-        state = torch.load(path, map_location=device, weights_only=True)
-        vae.load_state_dict(state["state_dict"])
-        return vae.eval(), path
+    if path.exists():  # the cache checks itself (sha256 beside it); a damaged one is rebuilt, not used
+        try:
+            state = load_torch_checked(path, map_location=device)
+            vae.load_state_dict(state["state_dict"])
+            return vae.eval(), path
+        except (CorruptFile, KeyError, TypeError, RuntimeError) as exc:
+            warnings.warn(f"the cached VAE is damaged and is rebuilt: {exc}", stacklevel=2)
     trained = pretrain_vae(model_config, config, device=device, progress=progress, store=store)
-    save_torch_atomic(
+    save_torch_checked(
         path,
         {"state_dict": trained.state_dict(), "model_config": dataclasses.asdict(model_config), "pretrain_config": dataclasses.asdict(config)},
     )

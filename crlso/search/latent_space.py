@@ -92,7 +92,10 @@ class LatentSpace:
         self.index = {str(g): i for i, g in enumerate(self.cells)}
         self.device = mu.device
         if vae_state is not None:
-            self.vae.load_state_dict(vae_state)
+            try:
+                self.vae.load_state_dict(vae_state)
+            except RuntimeError as exc:
+                raise ValueError(f"the given VAE weights do not fit a VAE of these sizes ({str(exc).splitlines()[0]})") from None
             mu = encode(self.vae, self.bank)
         self.mu = mu
         self._recon: Tensor | None = None  # decoder targets of every cell, built at the first regularize

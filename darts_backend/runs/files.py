@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +13,7 @@ import torch
 
 from nasspace.atomic import atomic_path, write_json_atomic
 
-__all__ = ["write_json", "append_jsonl", "save_checkpoint", "load_checkpoint"]
+__all__ = ["write_json", "append_jsonl", "save_checkpoint", "load_checkpoint", "checkpoint_errors"]
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -32,5 +35,29 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by `save_checkpoint` (``weights_only=True``)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """Load a checkpoint written by `save_checkpoint` (``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: the file is damaged, truncated, or not a checkpoint dict (one line naming the path).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    with checkpoint_errors(path):
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} is not a darts-backend checkpoint (it holds a {type(state).__name__})")
+    return state
+
+
+@contextlib.contextmanager
+def checkpoint_errors(path: str | Path) -> Iterator[None]:
+    """Turn what a damaged or foreign checkpoint raises while it is read or restored (unpickling,
+    truncation, a missing key, a size mismatch) into one ``ValueError`` naming `path`."""
+    try:
+        yield
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, IndexError, TypeError, AttributeError,
+            UnicodeDecodeError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(f"{path} is damaged or not a checkpoint of this run ({type(exc).__name__}: {first[:200]})") from None

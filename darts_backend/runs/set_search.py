@@ -19,7 +19,7 @@ import torch
 
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.runs.files import load_checkpoint, write_json
+from darts_backend.runs.files import checkpoint_errors, load_checkpoint, write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
@@ -139,16 +139,17 @@ def _teacher(config: DartsSearchConfig, num_classes: int, device: torch.device) 
     if config.teacher_checkpoint is None:
         return None
     state = load_checkpoint(config.teacher_checkpoint, map_location=device)
-    if config.teacher is not None:
-        genotype = load_genotype_file(config.teacher, config.teacher_index)
-    else:
-        genotype = get_space("flex").from_json(json.loads(state["genotype"]))
-    channels, cells = config.teacher_channels, config.teacher_cells
-    if "train_config" in state:
-        saved = json.loads(state["train_config"])
-        channels, cells = int(saved["channels"]), int(saved["cells"])
-    model = DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes).to(device)
-    model.load_state_dict(state["model"])
+    with checkpoint_errors(config.teacher_checkpoint):
+        if config.teacher is not None:
+            genotype = load_genotype_file(config.teacher, config.teacher_index)
+        else:
+            genotype = get_space("flex").from_json(json.loads(state["genotype"]))
+        channels, cells = config.teacher_channels, config.teacher_cells
+        if "train_config" in state:
+            saved = json.loads(state["train_config"])
+            channels, cells = int(saved["channels"]), int(saved["cells"])
+        model = DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes).to(device)
+        model.load_state_dict(state["model"])
     return FeatureTeacher(model, model.stage_end_names())
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, checkpoint_errors, load_checkpoint, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.runs.trainer import CHECKPOINT, prepare_run
@@ -112,10 +112,11 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     start_epoch = 0
     if resume and (out / CHECKPOINT).is_file():
         state = load_checkpoint(out / CHECKPOINT, map_location=device)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch = int(state["epoch"])
+        with checkpoint_errors(out / CHECKPOINT):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            start_epoch = int(state["epoch"])
     write_json(out / "config.json", {**asdict(config), "space": genotype.space_name, "params_m": params, "flops_m": flops})
     test_acc = float("nan")
     for epoch in range(start_epoch, config.epochs):

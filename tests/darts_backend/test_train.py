@@ -66,3 +66,23 @@ def test_numeric_flags_are_validated_before_training(tmp_path: Path, capsys) -> 
     assert not (tmp_path / "t").exists()
     with pytest.raises(ValueError, match=r"option limit_train=0 is out of range; allowed: an integer >= 1"):
         SearchRunConfig(limit_train=0)
+
+
+def test_a_corrupt_checkpoint_or_an_out_that_is_a_file_is_one_line(tmp_path: Path, capsys) -> None:
+    """Issue 16 items 6 and 7: raw UnpicklingError/EOFError/NotADirectoryError tracebacks before."""
+    from darts_backend.cli import main
+
+    base = ["search", "--method", "single-darts", "--data", "synthetic", "--channels", "2", "--cells", "1",
+            "--epochs", "1", "--batch-size", "16", "--limit-train", "16", "--no-progress"]
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert main([*base, "--out", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert str(a_file) in err and err.count("\n") == 1
+    out = tmp_path / "run"
+    assert main([*base, "--epochs", "2", "--out", str(out)]) == 0
+    for damage in (b"\x80\x04garbage", (out / CHECKPOINT).read_bytes()[:200]):
+        (out / CHECKPOINT).write_bytes(damage)
+        assert main([*base, "--epochs", "2", "--out", str(out), "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert f"{out / CHECKPOINT} is damaged or not a checkpoint" in err and err.count("\n") == 1
