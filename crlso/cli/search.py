@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from crlso.cli.common import add_data_dir
@@ -29,6 +30,10 @@ def resolve_search_metric(args: argparse.Namespace) -> str:
 
     if args.search_metric is None:
         args.search_metric = default_search_metric(args.dataset)
+    elif args.search_metric.startswith("test_acc"):
+        print(f"crlso {args.command}: warning: --search-metric {args.search_metric} shows the searcher test accuracy, "
+              f"the held-out metric results are reported on; the protocol searches on "
+              f"{default_search_metric(args.dataset)}", file=sys.stderr)
     return args.search_metric
 
 

@@ -162,8 +162,8 @@ def _cast(value: Any, default: Any, key: str) -> Any:
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ValueError(f"option {key}={value!r} is not a JSON object") from None
+            except (json.JSONDecodeError, RecursionError):
+                raise ValueError(f"option {key}={value[:80]!r} is not a JSON object") from None
         if dataclasses.is_dataclass(value):
             return value
         if not isinstance(value, Mapping):

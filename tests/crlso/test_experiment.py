@@ -209,3 +209,17 @@ def test_os_errors_are_one_line_naming_the_path(tmp_path, nb201_cifar10, capsys)
         err = capsys.readouterr().err.strip()
         assert err.startswith("crlso search: error:") and str(a_file) in err and "\n" not in err
     assert a_file.read_text() == "x"
+
+
+def test_smaller_items_of_issue_16(tmp_path, nb201_cifar10, capsys, monkeypatch, data_store) -> None:
+    """A relative --data-dir is stored resolved; --search-metric test_acc warns; deep JSON is a clean error."""
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig(method="random", budget=3, data_dir=".")
+    assert config.data_dir == str(tmp_path)
+    assert RunConfig(method="random", budget=3, data_dir=str(data_store.data_dir)).to_json()["data_dir"] == str(data_store.data_dir.resolve())
+    assert main(["search", "--method", "random", "--budget", "3", "--search-metric", "test_acc", "--out", str(tmp_path / "t")]) == 0
+    assert "warning: --search-metric test_acc" in capsys.readouterr().err
+    deep = '{"latent_dim": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert main(["search", "--method", "crlso", "--budget", "3", "--option", f"model={deep}", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a JSON object" in err and err.count("\n") == 1
