@@ -21,6 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from nasspace.atomic import folder_lock
+from nasspace.errors import FolderBusy
+
 __all__ = ["RunFolderError", "RunLogError", "RunFolderBusy", "read_queries", "check_logged", "lock_run_folder",
            "read_json_file", "remove_stale_temporaries", "LOG_KEYS"]
 
@@ -141,24 +144,16 @@ def check_logged(records: Sequence[dict[str, Any]], path: str | Path, *, space: 
 
 @contextlib.contextmanager
 def lock_run_folder(folder: str | Path) -> Iterator[Path]:
-    """Hold an exclusive lock on ``folder`` (created if needed) while the block runs.
+    """Hold an exclusive lock on ``folder`` (created if needed) while the block runs (`nasspace.atomic.folder_lock`).
 
     Raises:
         RunFolderBusy: another process holds it.
     """
-    import fcntl
-
-    folder = Path(folder)
-    lock_path = folder / ".lock"
-    handle = open(lock_path, "a")
     try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunFolderBusy(f"{folder} is in use by another run (lock {lock_path}); wait for it or choose another --out") from None
-        yield folder
-    finally:
-        handle.close()  # closing releases the lock
+        with folder_lock(folder) as path:
+            yield path
+    except FolderBusy as exc:
+        raise RunFolderBusy(str(exc)) from None
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:

@@ -9,6 +9,7 @@ __all__ = [
     "ChecksumError",
     "MetricUnavailable",
     "BudgetExhausted",
+    "FolderBusy",
     "describe_os_error",
 ]
 
@@ -41,6 +42,10 @@ class MetricUnavailable(NasSpaceError, KeyError):
 
 class BudgetExhausted(NasSpaceError, RuntimeError):
     """An oracle was asked for a new genotype after its query or cost budget was spent."""
+
+
+class FolderBusy(NasSpaceError, RuntimeError):
+    """Another process holds the lock of a run folder (`nasspace.atomic.folder_lock`)."""
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from nasspace.atomic import atomic_path, write_json_atomic
+from nasspace.atomic import atomic_path, folder_lock, write_json_atomic
 
-__all__ = ["write_json", "append_jsonl", "save_checkpoint", "load_checkpoint", "checkpoint_errors"]
+__all__ = ["write_json", "append_jsonl", "save_checkpoint", "load_checkpoint", "checkpoint_errors", "locked_run"]
 
 
 def write_json(path: str | Path, data: Any) -> None:
@@ -61,3 +62,29 @@ def checkpoint_errors(path: str | Path) -> Iterator[None]:
             UnicodeDecodeError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(f"{path} is damaged or not a checkpoint of this run ({type(exc).__name__}: {first[:200]})") from None
+
+
+def locked_run(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate ``run(config, out_dir, ...)`` to hold the run folder's lock while it runs.
+
+    A second process writing into the same folder gets `nasspace.errors.FolderBusy` before any work.
+    ``out_dir`` naming a file is a ``NotADirectoryError`` naming it. A folder created only to be
+    locked is removed again when the run fails before writing anything into it.
+    """
+
+    @functools.wraps(run)
+    def locked(config: Any, out_dir: str | Path, *args: Any, **kwargs: Any) -> Any:
+        folder = Path(out_dir)
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"--out {out_dir} is a file, not a run folder")
+        created = not folder.exists()
+        try:
+            with folder_lock(folder, what="darts-backend run"):
+                return run(config, out_dir, *args, **kwargs)
+        except BaseException:
+            if created and [p.name for p in folder.iterdir()] == [".lock"]:
+                (folder / ".lock").unlink()
+                folder.rmdir()
+            raise
+
+    return locked

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.runs.files import write_json
+from darts_backend.runs.files import locked_run, write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
@@ -107,6 +107,7 @@ def nb201_lookup(genotype: Genotype, dataset: str = "cifar10") -> float | None:
         return None
 
 
+@locked_run
 def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = False,
                progress: bool = True) -> SearchResult:
     """Run (or resume) a search and write the run folder.

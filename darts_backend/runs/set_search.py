@@ -19,7 +19,7 @@ import torch
 
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.runs.files import checkpoint_errors, load_checkpoint, write_json
+from darts_backend.runs.files import checkpoint_errors, load_checkpoint, locked_run, write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
@@ -163,6 +163,7 @@ class _DartsTrainer(SearchTrainer):
                 "history": self.alpha_history}
 
 
+@locked_run
 def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: bool = False,
                      progress: bool = True) -> list[dict[str, Any]]:
     """Run (or resume) a set-emitting search; returns the entries written to ``genotypes.json``.

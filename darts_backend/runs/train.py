@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.runs.files import append_jsonl, checkpoint_errors, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, checkpoint_errors, load_checkpoint, locked_run, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.runs.trainer import CHECKPOINT, prepare_run
@@ -91,6 +91,7 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader) -> float:
     return 0.0 if correct is None else float(correct) / max(total, 1)
 
 
+@locked_run
 def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train the genotype's network on the train split, test each epoch; returns ``result.json``'s content."""
     from tqdm.auto import tqdm

@@ -86,3 +86,16 @@ def test_a_corrupt_checkpoint_or_an_out_that_is_a_file_is_one_line(tmp_path: Pat
         assert main([*base, "--epochs", "2", "--out", str(out), "--resume"]) == 2
         err = capsys.readouterr().err
         assert f"{out / CHECKPOINT} is damaged or not a checkpoint" in err and err.count("\n") == 1
+
+
+def test_a_second_writer_of_a_supernet_run_folder_is_refused(tmp_path: Path, capsys) -> None:
+    """Issue 16 item 4: two runs into one --out both exited 0 and interleaved their files."""
+    from darts_backend.cli import main
+    from nasspace.atomic import folder_lock
+
+    out = tmp_path / "run"
+    with folder_lock(out):  # another darts-backend search is writing here
+        assert main(["search", "--method", "single-darts", "--data", "synthetic", "--channels", "2", "--cells", "1",
+                     "--epochs", "1", "--batch-size", "16", "--limit-train", "16", "--no-progress", "--out", str(out)]) == 2
+    assert "is in use by another darts-backend run" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
