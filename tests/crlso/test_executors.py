@@ -169,14 +169,16 @@ def test_compare_checks_its_inputs_before_starting_workers(tmp_path, capsys, dat
     assert not any((tmp_path / name).exists() for name in ("a", "b", "c"))
 
 
-def test_pool_workers_exit_when_the_parent_is_killed(tmp_path) -> None:
+@pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
+def test_pool_workers_exit_when_the_parent_is_killed(signame, tmp_path) -> None:
     import signal
     import subprocess
     import time
 
     script = ("import time\nfrom crlso.executors import LocalExecutor\n"
               "LocalExecutor(workers=1).map(time.sleep, [3600], progress=False)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              stderr=subprocess.DEVNULL)
     try:
         workers: list[int] = []
         deadline = time.monotonic() + 60
@@ -185,8 +187,8 @@ def test_pool_workers_exit_when_the_parent_is_killed(tmp_path) -> None:
             workers = [p for p in _children(parent.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
         assert workers, "the pool worker did not start"
         time.sleep(1.0)  # the worker is blocked in its task
-        parent.send_signal(signal.SIGKILL)
-        parent.wait()
+        parent.send_signal(getattr(signal, signame))
+        parent.wait(timeout=30)  # a parent that hangs on its workers fails here instead of blocking the suite
         deadline = time.monotonic() + 15
         while any(Path(f"/proc/{p}").exists() for p in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
