@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ def load_torch(path: str | Path, *, map_location: str | torch.device = "cpu") ->
     if not path.is_file():
         raise FileNotFoundError(f"no file at {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol notes on a foreign file; the error says it all
+            return torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, KeyError, IndexError, AttributeError,
             TypeError, UnicodeDecodeError, MemoryError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

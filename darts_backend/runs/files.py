@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import pickle
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with checkpoint_errors(path):
+    with checkpoint_errors(path), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's pickle-protocol notes on a foreign file; the error says it all
         state = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(state, dict):
         raise ValueError(f"{path} is not a darts-backend checkpoint (it holds a {type(state).__name__})")
