@@ -18,6 +18,12 @@ Opening a folder that holds the same config resumes it: logged queries are repla
 oracle and checked against the re-run seeded searcher (`crlso.search.base.run_search`), so the
 finished run has exactly the queries of an uninterrupted one. A folder with a different config is
 an error. Only this layer reads the reporting metric (test accuracy), after the search.
+
+What keeps a folder trustworthy lives in `crlso.run_folder`: one writer at a time (a lock), the log
+read strictly (only a torn last line is dropped; any other bad line is an error naming it), and on
+a table every logged value checked against the table before it is replayed. A budget above the
+table's cells is refused before any work; a searcher that runs out of cells ends with its summary
+(``ended_early``).
 """
 
 from __future__ import annotations
