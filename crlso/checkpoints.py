@@ -1,7 +1,8 @@
 """Checkpoints: ``state_dict``s + the config that builds the models + genotypes, never pickled modules.
 
 Everything in a checkpoint is a tensor, a number, a string, or a list/dict of those, so it loads
-with ``torch.load(..., weights_only=True)``.
+with ``torch.load(..., weights_only=True)``. Its sha256 is written beside it (``checkpoint.pt.sha256``,
+`crlso.torch_files`) and checked on load; a damaged or foreign file is one ``ValueError`` naming it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import torch
 
-from crlso.atomic import save_torch_atomic
+from crlso.torch_files import load_torch_checked, save_torch_checked
 from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_models", "load_trained_vae", "check_trained_model"]
@@ -36,7 +37,7 @@ def save_checkpoint(
         "state_dicts": {name: module.state_dict() for name, module in models.items()},
         "genotypes": list(genotypes or []),
     }
-    return save_torch_atomic(path, payload)
+    return save_torch_checked(path, payload)
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -49,16 +50,34 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    payload = load_torch_checked(path, map_location=map_location)  # CorruptFile (a ValueError) names the path
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} is not a crlso checkpoint (format {FORMAT_VERSION})")
+    for key, kind in (("model_config", dict), ("config", dict), ("state_dicts", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise ValueError(f"{path} is not a complete crlso checkpoint: {key!r} is missing or not a {kind.__name__}")
     return payload
+
+
+def _model_config(payload: dict[str, Any], path: Path) -> ModelConfig:
+    try:
+        return ModelConfig(**payload["model_config"])
+    except TypeError as exc:
+        raise ValueError(f"{path}: its model_config does not fit this version of crlso ({exc})") from None
+
+
+def _load_state(module: torch.nn.Module, state: Any, name: str, path: Path) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{path}: the {name} weights do not fit the model its config builds ({first[:200]})") from None
 
 
 def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, torch.nn.Module]:
     """Rebuild the models named in a checkpoint (``vae``, ``icnn``, ``predictor``) and load them."""
     payload = load_checkpoint(path, map_location=map_location)
-    config = ModelConfig(**payload["model_config"])
+    config = _model_config(payload, Path(path))
     builders = {"vae": build_vae, "icnn": build_icnn, "predictor": build_predictor}
     models = {}
     for name, state in payload["state_dicts"].items():
@@ -69,7 +88,7 @@ def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -
         for key, value in state.items():  # top-level buffers added after building (target scaling)
             if "." not in key and key not in own:
                 module.register_buffer(key, torch.zeros_like(value))
-        module.load_state_dict(state)
+        _load_state(module, state, name, Path(path))
         models[name] = module.to(map_location).eval()
     return models
 
@@ -106,7 +125,7 @@ def load_trained_vae(model_dir: str | Path, *, space: str) -> tuple[ModelConfig,
         ValueError: the model is of another space, or holds no VAE.
     """
     path, payload = _trained_checkpoint(model_dir)
-    model = ModelConfig(**payload["model_config"])
+    model = _model_config(payload, path)
     if model.space != space:
         raise ValueError(f"the model in {model_dir} is for space {model.space!r}; this search is on {space!r}")
     if "vae" not in payload["state_dicts"]:

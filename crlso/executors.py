@@ -4,7 +4,11 @@ Every executor has one method, ``map(fn, items)``, returning ``fn(item)`` for ea
 order. ``fn`` must be a picklable module-level function and each call independent of the others.
 
 - ``local`` (default): a pool of spawned local processes, one torch thread each. A task whose
-  worker process dies (killed, out of memory) or raises is run again, up to ``max_retries`` times.
+  worker process dies (killed, out of memory) is run again, up to ``max_retries`` times; a task that
+  raises is not (a bad dataset, missing data or a config mismatch fails the same way every time),
+  and the map stops with `TaskFailed` at once, stopping the other workers (their runs resume later).
+  SIGTERM of the parent interrupts the map the same way; workers exit on their own when the parent
+  dies without stopping them (SIGKILL).
 - ``ray``: each item is one Ray task (``pip install crlso[ray]``) with ``max_retries`` on worker
   death and on exceptions. It joins a running cluster when given ``address``, otherwise starts a
   local Ray instance with ``workers`` CPUs and shuts it down afterwards. On a multi-node cluster
@@ -16,9 +20,10 @@ killed run from its own ``queries.jsonl``, so a retried task ends with the same 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "TaskFailed", "create_executor", "list_executors"]
@@ -59,6 +64,32 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
+# Seconds between a pool worker's checks that its parent is alive.
+PARENT_POLL_SECONDS = 1.0
+
+
+def _exit_with_parent(parent: int, poll: float = PARENT_POLL_SECONDS) -> None:
+    """Exit this process (code 1) as soon as its parent ``parent`` is gone (killed, or ended by SIGTERM).
+
+    A pool worker blocked on its task queue would otherwise wait forever for a parent that died
+    without closing the pool (SIGKILL, or SIGTERM's default action).
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _pool_worker_init(parent: int) -> None:
+    _exit_with_parent(parent)
+    _worker_init()
+
+
 class LocalExecutor(Executor):
     """A pool of ``workers`` spawned local processes; dead or failing tasks are retried."""
 
@@ -68,29 +99,72 @@ class LocalExecutor(Executor):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        from concurrent.futures.process import BrokenProcessPool
+
         from tqdm import tqdm
 
         results: dict[int, R] = {}
         attempts = dict.fromkeys(range(len(items)), 0)
         context = multiprocessing.get_context("spawn")
-        with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
+        with tqdm(total=len(items), desc=desc, disable=not progress) as bar, _sigterm_interrupts():
             while len(results) < len(items):
                 pending = [i for i in range(len(items)) if i not in results]
                 # a fresh pool per round: a killed worker breaks the whole pool
-                with ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=context,
-                                         initializer=_worker_init) as pool:
+                pool = ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=context,
+                                           initializer=_pool_worker_init, initargs=(os.getpid(),))
+                with _stopped_on_error(pool):
                     futures = {pool.submit(fn, items[i]): i for i in pending}
                     for future in as_completed(futures):
                         i = futures[future]
                         try:
                             results[i] = future.result()
                             bar.update()
-                        except Exception as exc:  # noqa: BLE001 - retried, then re-raised as TaskFailed
+                        except BrokenProcessPool as exc:  # a worker died: the task resumes in a fresh pool
                             attempts[i] += 1
                             if attempts[i] > self.max_retries:
-                                pool.shutdown(wait=False, cancel_futures=True)
-                                raise TaskFailed(f"task {i} ({desc}) failed {attempts[i]} times; last error: {exc!r}") from exc
+                                raise TaskFailed(f"task {i} ({desc}): its worker died {attempts[i]} times; "
+                                                 f"last error: {exc!r}") from exc
+                        except Exception as exc:  # the task raised: it would raise again, so no retry
+                            raise TaskFailed(f"task {i} ({desc}) failed (not retried: only worker deaths are): "
+                                             f"{type(exc).__name__}: {exc}") from exc
         return [results[i] for i in range(len(items))]
+
+
+@contextlib.contextmanager
+def _stopped_on_error(pool: Any) -> Iterator[None]:
+    """Shut ``pool`` down when the block ends; on an error or interrupt, first stop its workers at once
+    (their runs resume from their logs) instead of waiting for the tasks still running."""
+    try:
+        yield
+    except BaseException:
+        workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+        for process in workers:
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """In the main thread, turn SIGTERM into KeyboardInterrupt while the block runs, so that a
+    terminated parent stops its workers (and the CLI exits with its one-line message)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _import_ray() -> Any:

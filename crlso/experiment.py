@@ -18,6 +18,12 @@ Opening a folder that holds the same config resumes it: logged queries are repla
 oracle and checked against the re-run seeded searcher (`crlso.search.base.run_search`), so the
 finished run has exactly the queries of an uninterrupted one. A folder with a different config is
 an error. Only this layer reads the reporting metric (test accuracy), after the search.
+
+What keeps a folder trustworthy lives in `crlso.run_folder`: one writer at a time (a lock), the log
+read strictly (only a torn last line is dropped; any other bad line is an error naming it), and on
+a table every logged value checked against the table before it is replayed. A budget above the
+table's cells is refused before any work; a searcher that runs out of cells ends with its summary
+(``ended_early``).
 """
 
 from __future__ import annotations
@@ -35,10 +41,12 @@ from typing import Any
 import numpy as np
 
 from nasspace import get_space
+from nasspace.options import AT_LEAST_ONE, check_numbers
 from nasspace.oracle import Oracle, Query
 
 from crlso.atomic import save_torch_atomic, write_json_atomic
 from crlso.executors import Executor, LocalExecutor
+from crlso.run_folder import check_logged, lock_run_folder, read_json_file, read_queries, remove_stale_temporaries
 from crlso.search.base import create_searcher, run_search, searcher_config
 
 __all__ = [
@@ -78,6 +86,11 @@ class RunConfig:
     supernet: str | None = None
     variant: str | None = None
 
+    def __post_init__(self) -> None:
+        check_numbers(self, {"budget": AT_LEAST_ONE})
+        if self.data_dir is not None:  # stored resolved: a resume from another folder reads the same tables
+            object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
+
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON data, with the method's fully resolved options beside it.
 
@@ -108,28 +121,6 @@ def load_table(dataset: str, data_dir: str | None = None):
     from nasspace.fetch import DataStore
 
     return NB201Table(dataset, store=DataStore(data_dir))
-
-
-def read_queries(path: str | Path) -> list[dict[str, Any]]:
-    """The complete lines of a ``queries.jsonl``; a torn last line (killed mid-write) is dropped
-    and cut from the file so appends continue cleanly."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    records, good = [], 0
-    for line in raw.splitlines(keepends=True):
-        if not line.endswith(b"\n"):
-            break
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-        good += len(line)
-    if good != len(raw):
-        with open(path, "r+b") as handle:
-            handle.truncate(good)
-    return records
 
 
 def best_so_far(values: list[float], report: list[float]) -> list[float]:
@@ -163,24 +154,53 @@ def _same_run(existing: dict[str, Any], current: dict[str, Any]) -> bool:
 def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume, or just read back) one search into ``out_dir``; returns its summary.
 
+    The folder is locked while the run writes (`crlso.run_folder.lock_run_folder`); its log is read
+    strictly and, on a table, each logged value is checked against the table before it is replayed.
+
     Raises:
         FileExistsError: ``out_dir`` holds a run with a different config.
+        RunFolderBusy: another process is writing into ``out_dir``.
+        RunLogError: a line of ``queries.jsonl`` is malformed or disagrees with the table (names the line).
+        ValueError: the budget exceeds the number of distinct cells of the table.
     """
     out = Path(out_dir)
     config_json = config.to_json()  # validates the method and its options first
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a run folder")
     out.mkdir(parents=True, exist_ok=True)
+    with lock_run_folder(out):
+        remove_stale_temporaries(out)
+        return _run_locked(config, config_json, out, progress)
+
+
+def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
+    """Whether ``out`` already holds this run's config (False when it holds none).
+
+    Raises:
+        FileExistsError: it holds another run's config.
+        RunFolderError: its ``config.json`` does not parse.
+    """
+    config_path = out / "config.json"
+    if not config_path.exists():
+        return False
+    existing = read_json_file(config_path)
+    if not isinstance(existing, dict) or not _same_run(existing, config_json):
+        raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
+    return True
+
+
+def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool) -> dict[str, Any]:
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
-    if config_path.exists():
-        existing = json.loads(config_path.read_text())
-        if not _same_run(existing, config_json):
-            raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
-        if summary_path.exists():
-            return json.loads(summary_path.read_text())
+    if check_folder_config(config_json, out) and summary_path.exists():
+        return read_json_file(summary_path)
 
     # Oracle and searcher first: a config that cannot run leaves no config.json behind to block a fixed one.
     space = get_space(config.space)
     if config.supernet is None:
         table = load_table(config.dataset, config.data_dir)
+        if config.budget > len(table):
+            raise ValueError(f"budget {config.budget} exceeds the {len(table)} distinct cells of the {config.dataset} table; "
+                             f"allowed: 1..{len(table)}")
         oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
     else:  # no table for this space: a supernet's inherited-weights accuracy is the search metric
         from crlso.search.hybrid import supernet_oracle
@@ -192,10 +212,11 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
 
         check_trained_model(model_dir, space=config.space, dataset=config.dataset, metric=config.search_metric)
     searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
+    records = read_queries(log_path)[: config.budget]  # before config.json: a bad log leaves a fresh folder as it was
+    replayed = check_logged(records, log_path, space=space, table=table, metric=config.search_metric)
     if not config_path.exists():
         write_json_atomic(config_path, config_json)
-    records = read_queries(log_path)[: config.budget]
-    oracle.replay((space.parse(r["genotype"]), r["value"], r.get("cost", 0.0)) for r in records)
+    oracle.replay(replayed)
     logged = oracle.history
 
     start = time.perf_counter()
@@ -214,6 +235,8 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
     summary = summarize(config, [str(q.genotype) for q in queries], [q.value for q in queries], table)
     summary["wall_seconds"] = elapsed  # of this session only, when the run was resumed
     summary["resumed_from_step"] = len(logged)
+    if len(queries) < config.budget:  # the searcher ran out of cells (run_search warned)
+        summary["ended_early"] = f"{config.method} found no unseen cell after {len(queries)} of {config.budget} queries"
     if callable(getattr(searcher, "stats", None)):  # e.g. the hybrid's seeds, screened and proposed cells
         summary["searcher_stats"] = searcher.stats()
     summary.update(provenance_summary([searcher.provenance(q.genotype) for q in queries], [q.value for q in queries]))
@@ -447,6 +470,15 @@ def run_comparison(
         for name, (method, variant, method_options) in runs.items():
             config = dataclasses.replace(base, method=method, variant=variant, seed=seed, budget=horizon, options=method_options)
             tasks.append((config, str(out / "runs" / name / f"seed_{seed}")))
+    # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
+    if base.supernet is None:
+        table = load_table(base.dataset, base.data_dir)
+        if horizon > len(table):
+            raise ValueError(f"budget {horizon} exceeds the {len(table)} distinct cells of the {base.dataset} table; "
+                             f"allowed: 1..{len(table)}")
+        table.metric(base.search_metric), table.metric(base.report_metric)
+    for config, folder in tasks:
+        check_folder_config(config.to_json(), Path(folder))
     for method, _, method_options in runs.values():  # build each shared unlabelled VAE once, before the workers start
         cfg = searcher_config(method, method_options)
         if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", ""):

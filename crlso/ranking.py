@@ -175,6 +175,8 @@ def read_genotypes(path: str | Path, *, space: str = "nb201", fmt: str = "auto")
             items = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputFormatError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        except RecursionError:
+            raise InputFormatError(f"{path} is JSON nested too deeply to be a list of genotypes") from None
         if not isinstance(items, list):
             raise InputFormatError(f"{path} must hold a JSON list of genotypes")
         for number, item in enumerate(items, start=1):
@@ -192,6 +194,8 @@ def read_genotypes(path: str | Path, *, space: str = "nb201", fmt: str = "auto")
             good.append((number, _genotype(entry, space)))
         except json.JSONDecodeError as exc:
             bad.append(BadLine(number, stripped, f"not valid JSON: {exc.msg}"))
+        except RecursionError:
+            bad.append(BadLine(number, stripped[:80], "JSON nested too deeply"))
         except (GenotypeError, ValueError) as exc:
             bad.append(BadLine(number, stripped, str(exc)))
     return good, bad

@@ -250,7 +250,9 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
         chosen = by_search_metric(searched)
         from crlso.training import ModelConfig, build_vae
 
-        state = torch.load(chosen.folder / "latent_space.pt", map_location=device, weights_only=True)
+        from crlso.torch_files import load_torch
+
+        state = load_torch(chosen.folder / "latent_space.pt", map_location=device)
         vae = build_vae(ModelConfig(**state["model_config"])).to(device)
         vae.load_state_dict(state["vae"])
         vae.eval()

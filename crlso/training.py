@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +31,8 @@ from tqdm import tqdm
 
 from nasspace import Genotype
 from nasspace.fetch import DataStore
+from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
-from crlso.atomic import save_torch_atomic
 from crlso.cells import TRAINING_SOURCES, training_cells_batch
 from crlso.decoder import create_decoder
 from crlso.encoder import GNNBody, GraphEncoder
@@ -84,6 +85,10 @@ class ModelConfig:
     predictor_layers: int = 3
     readout: str = "sum"  # of the VAE encoder: "sum" or "positions" (see crlso.encoder)
 
+    def __post_init__(self) -> None:
+        check_numbers(self, dict.fromkeys(("gnn_hidden", "gnn_layers", "latent_dim", "decoder_hidden", "decoder_blocks",
+                                           "icnn_hidden", "icnn_layers", "predictor_hidden", "predictor_layers"), AT_LEAST_ONE))
+
 
 def default_model_config(space: str) -> ModelConfig:
     """The model sizes a space starts from. DARTS genotypes (30-node graphs, 32 categorical choices)
@@ -105,6 +110,9 @@ class PretrainConfig:
     grad_clip: float = 5.0
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_numbers(self, {"epochs": AT_LEAST_ONE, "batch_size": AT_LEAST_ONE, "lr": POSITIVE})
+
 
 @dataclass(frozen=True)
 class SemiSupervisedConfig:
@@ -120,6 +128,9 @@ class SemiSupervisedConfig:
     prediction_weight: float = 10.0
     label_weight: float = 5.0
     grad_clip: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_numbers(self, {"joint_batch_size": AT_LEAST_ONE, "predictor_lr": POSITIVE, "joint_lr": POSITIVE})
 
 
 def default_device() -> torch.device:
@@ -239,15 +250,20 @@ def cached_pretrained_vae(
     Returns:
         The VAE (eval mode) and the path of its cache file.
     """
+    from crlso.torch_files import CorruptFile, load_torch_checked, save_torch_checked
+
     device = device or default_device()
     path = vae_cache_path(model_config, config, cache_dir)
     vae = build_vae(model_config).to(device)
-    if path.exists():
-        state = torch.load(path, map_location=device, weights_only=True)
-        vae.load_state_dict(state["state_dict"])
-        return vae.eval(), path
+    if path.exists():  # the cache checks itself (sha256 beside it); a damaged one is rebuilt, not used
+        try:
+            state = load_torch_checked(path, map_location=device)
+            vae.load_state_dict(state["state_dict"])
+            return vae.eval(), path
+        except (CorruptFile, KeyError, TypeError, RuntimeError) as exc:
+            warnings.warn(f"the cached VAE is damaged and is rebuilt: {exc}", stacklevel=2)
     trained = pretrain_vae(model_config, config, device=device, progress=progress, store=store)
-    save_torch_atomic(
+    save_torch_checked(
         path,
         {"state_dict": trained.state_dict(), "model_config": dataclasses.asdict(model_config), "pretrain_config": dataclasses.asdict(config)},
     )

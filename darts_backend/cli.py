@@ -51,6 +51,7 @@ from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.runs.train import TrainConfig, run_train
 from darts_backend.runs.zero_cost import read_cells, run_zero_cost
 from darts_backend.searchers import list_searchers
+from nasspace.errors import NasSpaceError, describe_os_error
 from nasspace.space import get_space
 
 __all__ = ["main", "build_parser"]
@@ -360,7 +361,11 @@ def _evaluator_bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit code (2 on a bad option or input, with a one-line error)."""
+    """Entry point; returns the process exit code (2 on a bad option or input, with a one-line error).
+
+    Operating-system errors (read-only folder, full disk, ``--out`` naming a file) are one line too,
+    naming the path and the cause.
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
@@ -374,8 +379,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "retrain-set":
             return _retrain_set(args)
         return _bench(args)
-    except ValueError as exc:
+    except (ValueError, NasSpaceError) as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"darts-backend: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
 
 

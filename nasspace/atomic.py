@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic", "write_json_atomic"]
+from nasspace.errors import FolderBusy
+
+__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic", "write_json_atomic", "folder_lock"]
 
 
 @contextlib.contextmanager
@@ -53,3 +55,26 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike[str], data: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
     """``data`` as JSON (indented, sorted keys by default), written atomically."""
     return write_text_atomic(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str], *, what: str = "run") -> Iterator[Path]:
+    """Hold an exclusive ``fcntl.flock`` on ``<folder>/.lock`` (folder created if needed) while the block runs.
+
+    One writer per run folder: a second process gets `FolderBusy` at once instead of interleaving
+    its writes. The lock is released when the block ends or its process dies (no stale locks).
+
+    Raises:
+        FolderBusy: another process holds the lock.
+    """
+    import fcntl
+
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    lock_path = target / ".lock"
+    with open(lock_path, "a") as handle:  # closing the file releases the lock
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusy(f"{target} is in use by another {what} (lock {lock_path}); wait for it or choose another --out") from None
+        yield target

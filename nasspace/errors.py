@@ -9,6 +9,8 @@ __all__ = [
     "ChecksumError",
     "MetricUnavailable",
     "BudgetExhausted",
+    "FolderBusy",
+    "describe_os_error",
 ]
 
 
@@ -40,3 +42,19 @@ class MetricUnavailable(NasSpaceError, KeyError):
 
 class BudgetExhausted(NasSpaceError, RuntimeError):
     """An oracle was asked for a new genotype after its query or cost budget was spent."""
+
+
+class FolderBusy(NasSpaceError, RuntimeError):
+    """Another process holds the lock of a run folder (`nasspace.atomic.folder_lock`)."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line naming the path(s) and the cause of an operating-system error, for a CLI to print.
+
+    Example: ``/runs/x/config.json: Read-only file system``.
+    """
+    cause = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    if not paths or not exc.strerror:
+        return str(exc) or cause
+    return f"{' -> '.join(paths)}: {cause}"

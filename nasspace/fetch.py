@@ -5,6 +5,12 @@ too) lists every file with its URL, checksums, size and license. ``DataStore`` r
 folder, reports what is present, and fetches a file from a mirror folder laid out as
 ``<mirror>/<owner>/<repo>/<commit>/<path>`` (the raw-URL path) or from its URL. A file is written to a
 temporary name, verified, then renamed: a failed fetch leaves nothing behind.
+
+Every file handed out by `DataStore.path` is verified against the manifest, cheaply: a verified
+file's size and modification time are remembered (in this process, and in
+``$CRLSO_CACHE_DIR/verified-files.json``, default ``~/.cache/crlso``), and the checksum is
+recomputed only when either changes. A same-size edit of a table is thus caught on load, not only
+by ``crlso data info --verify``.
 """
 
 from __future__ import annotations
@@ -94,11 +100,14 @@ class DataStore:
     Args:
         data_dir: the folder holding fetched files (default: `default_data_dir`).
         manifest: entries by name (default: the packaged manifest).
+        verify: `path` checks each file against the manifest (cached by size and mtime; see the module doc).
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str] | None = None, manifest: dict[str, ManifestEntry] | None = None):
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, manifest: dict[str, ManifestEntry] | None = None,
+                 *, verify: bool = True):
         self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         self.manifest = manifest if manifest is not None else load_manifest()
+        self.verify = verify
 
     def entry(self, name: str) -> ManifestEntry:
         if name not in self.manifest:
@@ -110,6 +119,7 @@ class DataStore:
 
         Raises:
             DataError: when it is not there, with the command that fetches it.
+            ChecksumError: it differs from the manifest (says how to fetch it again).
         """
         entry = self.entry(name)
         path = self.data_dir / entry.filename
@@ -120,6 +130,8 @@ class DataStore:
                 else f"place {entry.filename} in {self.data_dir} by hand"
             )
             raise DataError(f"data file {name!r} ({entry.filename}) is not in {self.data_dir}; get it with: {how}")
+        if self.verify:
+            _verify_cached(path, entry)
         return path
 
     def has(self, name: str) -> bool:
@@ -246,3 +258,49 @@ def verify_file(path: Path, entry: ManifestEntry) -> None:
         expected = getattr(entry, field)
         if expected and digests[field] != expected:
             raise ChecksumError(f"{entry.name}: {field} of {path.name} is {digests[field]}, the manifest says {expected}")
+
+
+# -- verification on load, cached by size and mtime ------------------------------------------------
+_VERIFIED: dict[str, tuple[int, int, str]] = {}  # resolved path -> (size, mtime_ns, manifest digest) of this process
+
+
+def _verification_cache() -> Path:
+    return Path(os.environ.get("CRLSO_CACHE_DIR", Path.home() / ".cache" / "crlso")).expanduser() / "verified-files.json"
+
+
+def _verify_cached(path: Path, entry: ManifestEntry) -> None:
+    """`verify_file` unless this file, at this size and mtime, was verified against this manifest entry before.
+
+    Raises:
+        ChecksumError: the file differs from the manifest.
+    """
+    if not entry.has_checksum and entry.size is None:
+        return
+    stat = path.stat()
+    key = str(path.resolve())
+    stamp = (stat.st_size, stat.st_mtime_ns, entry.sha256 or entry.git_blob or entry.md5 or str(entry.size))
+    if _VERIFIED.get(key) == stamp:
+        return
+    cache_file = _verification_cache()
+    try:
+        cached = json.loads(cache_file.read_text())
+        if not isinstance(cached, dict):
+            cached = {}
+    except (OSError, ValueError, RecursionError):
+        cached = {}
+    if cached.get(key) == list(stamp):
+        _VERIFIED[key] = stamp
+        return
+    try:
+        verify_file(path, entry)
+    except ChecksumError as exc:
+        raise ChecksumError(f"{exc}; the file was changed or damaged: fetch it again with "
+                            f"crlso data fetch {entry.name} --force --data-dir {path.parent} [--mirror DIR]") from None
+    _VERIFIED[key] = stamp
+    cached[key] = list(stamp)
+    try:
+        from nasspace.atomic import write_json_atomic
+
+        write_json_atomic(cache_file, cached)
+    except OSError:
+        pass  # an unwritable cache only costs a re-check next time

@@ -93,7 +93,7 @@ class SearchSpace(ABC):
         if isinstance(data, str):
             try:
                 data = json.loads(data)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise GenotypeError(f"genotype JSON is not valid JSON: {exc}") from None
         if not isinstance(data, Mapping):
             raise GenotypeError(f"genotype JSON must be an object, got {type(data).__name__}")
@@ -189,7 +189,7 @@ def genotype_from_json(data: Mapping[str, Any] | str) -> Genotype:
     if isinstance(data, str):
         try:
             data = json.loads(data)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise GenotypeError(f"genotype JSON is not valid JSON: {exc}") from None
     if not isinstance(data, Mapping) or "space" not in data:
         raise GenotypeError("genotype JSON must be an object with a 'space' field")

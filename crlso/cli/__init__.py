@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from nasspace.errors import NasSpaceError
+from nasspace.errors import NasSpaceError, describe_os_error
 
 __all__ = ["main", "build_parser"]
 
@@ -29,14 +29,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the command; expected errors print one line and return 2."""
+    """Parse ``argv`` and run the command; expected errors print one line and return 2.
+
+    Expected errors: bad input (``ValueError``, `nasspace.errors.NasSpaceError`), an unusable run folder
+    (`crlso.run_folder.RunFolderError`) and operating-system errors (read-only folder, full disk, a
+    file where a folder belongs: one line naming the path and the cause).
+    """
+    from crlso.executors import TaskFailed
+    from crlso.run_folder import RunFolderError
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (NasSpaceError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (NasSpaceError, ValueError, RunFolderError, FileExistsError) as exc:
         print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"crlso {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except TaskFailed as exc:  # a run of a comparison failed; the others' folders are kept
+        print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"crlso {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from crlso.atomic import write_json_atomic
-from crlso.cli.search import add_search_options, parse_options, resolve_search_metric, with_cache_dir
+from crlso.cli.search import add_search_options, check_cache_dir, parse_options, resolve_search_metric, with_cache_dir
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
 
@@ -83,9 +83,16 @@ def run(args: argparse.Namespace) -> int:
     resolved = searcher_config("hybrid", options)
     if darts and resolved.screen:
         raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
+    check_cache_dir(resolved.cache_dir)
     out = Path(args.out)
-    if args.supernet is not None:
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a folder")
+    if args.supernet is not None:  # read it before any pre-training: its space must be the search's
         supernet = Path(args.supernet)
+        found = supernet_seeds(str(supernet), resolved.alpha_top)[0].space.name
+        if found != args.space:
+            raise ValueError(f"--supernet {supernet} searched the {found} space; --space {args.space} needs a "
+                             f"{args.space} supernet (or give --space {found})")
     else:
         supernet = run_supernet_search(
             out / "supernet", method=args.supernet_method, data=args.data, seed=args.supernet_seed, channels=args.channels,

@@ -36,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from crlso.checkpoints import load_checkpoint, load_models
     from crlso.ranking import SCORERS, read_genotypes, score_genotypes, write_ranking
 
+    for name, other in (("input", args.input), ("--checkpoint", args.checkpoint)):
+        if Path(args.out).resolve() == Path(other).resolve():
+            raise ValueError(f"--out {args.out} is the {name} file; writing the ranking there would overwrite it")
     if args.by is not None and args.by not in SCORERS:
         raise ValueError(f"unknown --by {args.by!r}; valid: {', '.join(SCORERS)}")
     space = load_checkpoint(args.checkpoint)["model_config"].get("space", "nb201")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from crlso.cli.common import add_data_dir
@@ -29,6 +30,10 @@ def resolve_search_metric(args: argparse.Namespace) -> str:
 
     if args.search_metric is None:
         args.search_metric = default_search_metric(args.dataset)
+    elif args.search_metric.startswith("test_acc"):
+        print(f"crlso {args.command}: warning: --search-metric {args.search_metric} shows the searcher test accuracy, "
+              f"the held-out metric results are reported on; the protocol searches on "
+              f"{default_search_metric(args.dataset)}", file=sys.stderr)
     return args.search_metric
 
 
@@ -52,6 +57,22 @@ def parse_options(items: list[str], methods: list[str]) -> dict[str, dict[str, s
     return options
 
 
+def check_cache_dir(cache_dir: str | None) -> None:
+    """Refuse a cache folder that is a file, before any pre-training would fail on it.
+
+    Raises:
+        NotADirectoryError: ``cache_dir`` (or a parent of it) is a file.
+    """
+    if not cache_dir:
+        return
+    path = Path(cache_dir).expanduser()
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(f"cache folder {path}: {folder} is a file, not a folder")
+            return
+
+
 def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) -> dict[str, dict[str, str]]:
     """Give ``cache_dir`` (resolved) to every method whose config has a ``cache_dir`` option.
 
@@ -64,6 +85,7 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
 
     if not cache_dir:
         return options
+    check_cache_dir(cache_dir)
     for method, method_options in options.items():
         try:
             fields = {f.name for f in dataclasses.fields(searcher_config(VARIANTS[method].method if method in VARIANTS else method))}

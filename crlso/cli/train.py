@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
     hidden = {} if args.hidden is None else {
         name: args.hidden for name in ("gnn_hidden", "decoder_hidden", "icnn_hidden", "predictor_hidden")}
-    sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim else {}), **hidden}
+    sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim is not None else {}), **hidden}
     model = dataclasses.replace(default_model_config(args.space), **sizes)
-    pretrain = PretrainConfig(**({"epochs": args.pretrain_epochs} if args.pretrain_epochs else {}))
+    pretrain = PretrainConfig(**({"epochs": args.pretrain_epochs} if args.pretrain_epochs is not None else {}))
     semi = SemiSupervisedConfig(**({"joint_epochs": args.epochs} if args.epochs is not None else {}),
                                 **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
     store = data_store(args)

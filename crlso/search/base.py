@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from nasspace.space import SearchSpace
 __all__ = [
     "Searcher",
     "SearchDiverged",
+    "SearchExhausted",
     "register_searcher",
     "create_searcher",
     "list_searchers",
@@ -45,6 +47,13 @@ __all__ = [
 
 class SearchDiverged(RuntimeError):
     """A resumed search proposed something other than what its log recorded."""
+
+
+class SearchExhausted(RuntimeError):
+    """A searcher has no unseen genotype left to propose (the space, or the part it can reach, is used up).
+
+    `run_search` ends the search cleanly on it, with the queries made so far.
+    """
 
 
 class Searcher(ABC):
@@ -153,8 +162,8 @@ def _cast(value: Any, default: Any, key: str) -> Any:
         if isinstance(value, str):
             try:
                 value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ValueError(f"option {key}={value!r} is not a JSON object") from None
+            except (json.JSONDecodeError, RecursionError):
+                raise ValueError(f"option {key}={value[:80]!r} is not a JSON object") from None
         if dataclasses.is_dataclass(value):
             return value
         if not isinstance(value, Mapping):
@@ -182,16 +191,24 @@ def create_searcher(name: str, space: SearchSpace, *, seed: int, options: Mappin
 
 
 def sample_unseen(space: SearchSpace, rng: np.random.Generator, seen: set[str], *, max_tries: int = 10_000) -> Genotype:
-    """A uniform random genotype not in ``seen`` (rejection sampling, bounded).
+    """A uniform random genotype not in ``seen``: rejection sampling, then, when ``max_tries`` draws
+    all hit ``seen`` and the space can be enumerated, a uniform pick among the unseen rest.
 
     Raises:
-        RuntimeError: no unseen genotype found in ``max_tries`` draws.
+        SearchExhausted: every genotype of an enumerable space is in ``seen``, or none was found
+            in ``max_tries`` draws of a space too large to enumerate.
     """
     for _ in range(max_tries):
         genotype = space.sample(rng)
         if str(genotype) not in seen:
             return genotype
-    raise RuntimeError(f"no unseen genotype after {max_tries} random draws")
+    try:
+        rest = [g for g in space.enumerate() if str(g) not in seen]
+    except NotImplementedError:
+        raise SearchExhausted(f"no unseen genotype after {max_tries} random draws") from None
+    if not rest:
+        raise SearchExhausted(f"every {space.name} genotype was already evaluated ({len(seen)})")
+    return rest[int(rng.integers(len(rest)))]
 
 
 def sample_unseen_batch(space: SearchSpace, rng: np.random.Generator, exclude: set[str], count: int) -> list[Genotype]:
@@ -229,7 +246,9 @@ def run_search(
         on_query: called with each *new* charged query, right after the oracle answered.
 
     Returns:
-        All queries of the run, in order (``len <= budget``).
+        All queries of the run, in order (``len <= budget``). Fewer than ``budget`` when the searcher
+        ran out of genotypes (`SearchExhausted`, or ``STALL_LIMIT`` rounds in a row with nothing new):
+        the search then ends cleanly, with a warning.
 
     Raises:
         SearchDiverged: the searcher's proposals disagree with ``logged``.
@@ -240,7 +259,11 @@ def run_search(
     stalls = 0
     with tqdm(total=budget, desc=desc or searcher.name, disable=not progress, leave=False) as bar:
         while len(run) < budget:
-            proposals = searcher.ask(budget - len(run))
+            try:
+                proposals = searcher.ask(budget - len(run))
+            except SearchExhausted as exc:
+                warnings.warn(f"{searcher.name} ended after {len(run)} of {budget} queries: {exc}", stacklevel=2)
+                break
             told_g: list[Genotype] = []
             told_v: list[float] = []
             told_keys: set[str] = set()
@@ -271,5 +294,7 @@ def run_search(
             searcher.tell(told_g, told_v)
             stalls = stalls + 1 if len(run) == before else 0
             if stalls >= STALL_LIMIT:
-                raise RuntimeError(f"{searcher.name} proposed nothing new {STALL_LIMIT} times in a row")
+                warnings.warn(f"{searcher.name} ended after {len(run)} of {budget} queries: it proposed nothing new "
+                              f"{STALL_LIMIT} times in a row", stacklevel=2)
+                break
     return run

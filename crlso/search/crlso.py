@@ -53,6 +53,7 @@ import torch
 from torch import Tensor
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.icnn import create_head
 from crlso.predictor import GNNPredictor
@@ -62,6 +63,11 @@ from crlso.training import ModelConfig, PretrainConfig, build_predictor, fit_icn
 
 __all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of"]
 
+# Options that must be >= 1 or > 0 (every other numeric option must be finite and >= 0).
+CRLSO_BOUNDS = {
+    **dict.fromkeys(("n_init", "batch_size", "top_k", "starts", "steps", "pool_factor", "explore_distance"), AT_LEAST_ONE),
+    **dict.fromkeys(("step_size", "predictor_lr", "icnn_lr"), POSITIVE),
+}
 _RANKERS = ("predictor", "icnn")
 _STALL_ACTIONS = ("explore", "neighbours")
 
@@ -104,6 +110,9 @@ class CRLSOConfig:
     cache_dir: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+    def __post_init__(self) -> None:
+        check_numbers(self, CRLSO_BOUNDS)
 
 
 def errors_of(values: list[float]) -> Tensor:

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.icnn import create_head
 from crlso.search.base import register_searcher, sample_unseen_batch
@@ -79,6 +80,10 @@ class PaperConfig:
     cache_dir: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+    def __post_init__(self) -> None:  # step_size 0 is the paper-nograd variant
+        check_numbers(self, {**dict.fromkeys(("n_init", "batch_size", "top_k", "minibatch"), AT_LEAST_ONE),
+                             **dict.fromkeys(("predictor_lr", "ft_lr"), POSITIVE)})
 
 
 def _fit_minibatch(module: nn.Module, inputs: Any, targets: Tensor, *, epochs: int, lr: float, batch: int,

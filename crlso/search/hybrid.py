@@ -44,9 +44,10 @@ from typing import Any, Protocol
 
 from nasspace import Genotype
 from nasspace.oracle import Oracle
+from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import register_searcher, sample_unseen_batch
-from crlso.search.crlso import CRLSOConfig, CRLSOSearch
+from crlso.search.crlso import CRLSO_BOUNDS, CRLSOConfig, CRLSOSearch
 
 __all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "supernet_oracle", "run_supernet_search"]
 
@@ -81,6 +82,9 @@ class HybridConfig(CRLSOConfig):
         if self.screen_images < 1 or self.screen_calibration < 1:
             raise ValueError(f"screen_images and screen_calibration must be >= 1, got {self.screen_images}, "
                              f"{self.screen_calibration}")
+
+    def __post_init__(self) -> None:
+        check_numbers(self, {**CRLSO_BOUNDS, "screen_factor": AT_LEAST_ONE, "screen_images": AT_LEAST_ONE})
 
 
 def supernet_seeds(run_dir: str, alpha_top: int) -> list[Genotype]:

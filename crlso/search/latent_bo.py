@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 from crlso.training import ModelConfig, PretrainConfig
@@ -71,6 +72,10 @@ class LatentBOConfig:
     cache_dir: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+    def __post_init__(self) -> None:  # prescreen 0 keeps every cell
+        check_numbers(self, dict.fromkeys(("n_init", "batch_size", "num_restarts", "raw_samples", "mc_samples", "maxiter",
+                                           "fit_maxiter", "score_chunk"), AT_LEAST_ONE))
 
 
 @register_searcher("latent_bo")

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers, check_value
 
 from crlso.cells import training_cells_batch
 from crlso.search.base import Searcher
@@ -64,6 +65,13 @@ class JointFitConfig:
     label_weight: float = 5.0
     adam_betas: tuple[float, float] = (0.9, 0.999)
 
+    def __post_init__(self) -> None:
+        check_numbers(self, {"batch_size": AT_LEAST_ONE, "lr": POSITIVE})
+        if len(self.adam_betas) != 2:
+            raise ValueError(f"option adam_betas={self.adam_betas!r} needs two values; allowed: each >= 0 and < 1")
+        for beta in self.adam_betas:
+            check_value("adam_betas", beta, Bounds(0.0, 1.0, high_open=True))
+
 
 class LatentSpace:
     """A searcher's own VAE, the cells it knows (``cells``, positions ``index``) and their codes ``mu (N, d)``.
@@ -84,7 +92,10 @@ class LatentSpace:
         self.index = {str(g): i for i, g in enumerate(self.cells)}
         self.device = mu.device
         if vae_state is not None:
-            self.vae.load_state_dict(vae_state)
+            try:
+                self.vae.load_state_dict(vae_state)
+            except RuntimeError as exc:
+                raise ValueError(f"the given VAE weights do not fit a VAE of these sizes ({str(exc).splitlines()[0]})") from None
             mu = encode(self.vae, self.bank)
         self.mu = mu
         self._recon: Tensor | None = None  # decoder targets of every cell, built at the first regularize

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, check_numbers
 
-from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.search.base import Searcher, SearchExhausted, register_searcher, sample_unseen
 
 __all__ = ["LocalSearch", "LocalConfig"]
 
@@ -16,6 +17,9 @@ class LocalConfig:
     """Random cells evaluated before the first climb starts from the best of them."""
 
     n_init: int = 10
+
+    def __post_init__(self) -> None:
+        check_numbers(self, default=AT_LEAST_ONE)
 
 
 @register_searcher("local")
@@ -72,4 +76,4 @@ class LocalSearch(Searcher):
                 if str(candidate) not in self.seen:
                     return self.mark([candidate], "neighbour")
             self._move()
-        raise RuntimeError("local search found nothing to evaluate")
+        raise SearchExhausted("local search found nothing to evaluate")

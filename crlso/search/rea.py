@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from nasspace import Genotype
+from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import Searcher, register_searcher, sample_unseen
 
@@ -19,6 +20,9 @@ class REAConfig:
     population_size: int = 20
     sample_size: int = 5
     max_mutation_tries: int = 50
+
+    def __post_init__(self) -> None:
+        check_numbers(self, default=AT_LEAST_ONE)
 
 
 @register_searcher("rea")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.runs.files import write_json
+from darts_backend.runs.files import locked_run, write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.runs.path_selection import select_path
 from darts_backend.searchers import SearcherConfig, SposSearcher, create_searcher, parse_options, searcher_class
@@ -25,6 +25,7 @@ from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.supernets.partial import check_partial_channels
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_network, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
+from nasspace.options import AT_LEAST_ONE, OPEN_FRACTION, check_numbers
 from nasspace.space import Genotype
 
 __all__ = ["SPACES", "METHODS", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
@@ -96,6 +97,8 @@ class SearchRunConfig:
             raise ValueError("channels, cells, epochs and batch_size must be >= 1")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        check_numbers(self, {**dict.fromkeys(("channels", "cells", "epochs", "batch_size", "limit_train", "threads"), AT_LEAST_ONE),
+                             "valid_fraction": OPEN_FRACTION})
         if self.preset is not None and self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         defaults = cls.network_options
@@ -137,6 +140,7 @@ def nb201_lookup(genotype: Genotype, dataset: str = "cifar10") -> float | None:
         return None
 
 
+@locked_run
 def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = False,
                progress: bool = True) -> SearchResult:
     """Run (or resume) a search and write the run folder.

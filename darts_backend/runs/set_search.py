@@ -26,7 +26,7 @@ import torch
 
 from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.searchers.distill import FeatureDistiller, FeatureTeacher
-from darts_backend.runs.files import load_checkpoint, write_json
+from darts_backend.runs.files import checkpoint_errors, load_checkpoint, locked_run, write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.searchers.dnad import DNADConfig, DNADSearcher
@@ -37,6 +37,7 @@ from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.runs.pareto import COST_AXES, pareto_indices, plot_pareto
 from darts_backend.runs.train import evaluate, load_genotype_file
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_network, load_run_checkpoint, prepare_run
+from nasspace.options import AT_LEAST_ONE, Bounds, check_numbers
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 
@@ -114,6 +115,9 @@ class DartsSearchConfig:
             raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
             raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+        check_numbers(self, dict.fromkeys(("channels", "cells", "nodes", "epochs", "batch_size", "limit_train", "prune_every",
+                                           "teacher_channels", "teacher_cells", "threads"), AT_LEAST_ONE)
+                      | {"teacher_index": Bounds(None), "seed": Bounds(None)})
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ValueError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}: the set is selected "
                              "on the accuracy of images the search never trains on")
@@ -142,16 +146,17 @@ def _teacher(config: DartsSearchConfig, num_classes: int, device: torch.device) 
     if config.teacher_checkpoint is None:
         return None
     state = load_checkpoint(config.teacher_checkpoint, map_location=device)
-    if config.teacher is not None:
-        genotype = load_genotype_file(config.teacher, config.teacher_index)
-    else:
-        genotype = get_space("flex").from_json(json.loads(state["genotype"]))
-    channels, cells = config.teacher_channels, config.teacher_cells
-    if "train_config" in state:
-        saved = json.loads(state["train_config"])
-        channels, cells = int(saved["channels"]), int(saved["cells"])
-    model = DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes).to(device)
-    model.load_state_dict(state["model"])
+    with checkpoint_errors(config.teacher_checkpoint):
+        if config.teacher is not None:
+            genotype = load_genotype_file(config.teacher, config.teacher_index)
+        else:
+            genotype = get_space("flex").from_json(json.loads(state["genotype"]))
+        channels, cells = config.teacher_channels, config.teacher_cells
+        if "train_config" in state:
+            saved = json.loads(state["train_config"])
+            channels, cells = int(saved["channels"]), int(saved["cells"])
+        model = DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes).to(device)
+        model.load_state_dict(state["model"])
     return FeatureTeacher(model, model.stage_end_names())
 
 
@@ -165,6 +170,7 @@ class _DartsTrainer(SearchTrainer):
                 "history": self.alpha_history}
 
 
+@locked_run
 def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: bool = False,
                      progress: bool = True) -> list[dict[str, Any]]:
     """Run (or resume) a set-emitting search; returns the entries written to ``genotypes.json``.

@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.data import BatchLoader, load_dataset
-from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, checkpoint_errors, load_checkpoint, locked_run, save_checkpoint, write_json
 from darts_backend.networks import count_flops, count_parameters
 from darts_backend.networks.darts import DartsNetwork
 from darts_backend.runs.trainer import CHECKPOINT, compile_network, prepare_run
 from darts_backend.searchers.base import autocast_dtype
+from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.space import Genotype, get_space
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
@@ -84,6 +85,12 @@ class TrainConfig:
         if not 0.0 <= self.valid_fraction < 1.0:
             raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
 
+    def __post_init__(self) -> None:
+        check_numbers(self, {**dict.fromkeys(("channels", "cells", "epochs", "batch_size", "limit_train", "limit_test",
+                                              "threads"), AT_LEAST_ONE),
+                             "lr": POSITIVE, "momentum": Bounds(0.0, 1.0, high_open=True),
+                             "index": Bounds(None), "seed": Bounds(None)})  # index -1: the last genotype
+
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: BatchLoader, autocast: torch.dtype | None = None) -> float:
@@ -101,6 +108,7 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader, autocast: torch.dtype 
     return 0.0 if correct is None else float(correct) / max(total, 1)
 
 
+@locked_run
 def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train the genotype's network on the train split (less the held-out share), test each epoch; returns
     ``result.json``'s content: ``params``, ``flops``, ``test_acc`` and ``valid_acc`` (None without a held-out share).
@@ -131,10 +139,11 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     start_epoch = 0
     if resume and (out / CHECKPOINT).is_file():
         state = load_checkpoint(out / CHECKPOINT, map_location=device)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch = int(state["epoch"])
+        with checkpoint_errors(out / CHECKPOINT):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            start_epoch = int(state["epoch"])
     write_json(out / "config.json", {**asdict(config), "space": genotype.space_name, "params_m": params, "flops_m": flops,
                                      "resolved_autocast": str(amp or "off"), "train_images": len(train),
                                      "valid_images": 0 if valid is None else len(valid)})

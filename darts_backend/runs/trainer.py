@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from darts_backend.data.loader import BatchLoader
-from darts_backend.runs.files import append_jsonl, load_checkpoint, save_checkpoint, write_json
+from darts_backend.runs.files import append_jsonl, checkpoint_errors, load_checkpoint, save_checkpoint, write_json
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
@@ -103,7 +103,8 @@ def load_run_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu")
     if not path.is_file():
         raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
     state = load_checkpoint(path, map_location=device)
-    return state, json.loads(state["run_config"])
+    with checkpoint_errors(path):
+        return state, json.loads(state["run_config"])
 
 
 class SearchTrainer:
@@ -147,16 +148,18 @@ class SearchTrainer:
         if not self.checkpoint_path.is_file():
             return 0
         state = load_checkpoint(self.checkpoint_path, map_location=self.searcher.network.alphas.device)
-        stored = json.loads(state["run_config"])
+        with checkpoint_errors(self.checkpoint_path):
+            stored = json.loads(state["run_config"])
         if upgrade is not None:
             stored = upgrade(stored)
         changed = sorted(k for k in set(stored) | set(self.run_config)
                          if k not in _MAY_CHANGE_ON_RESUME and stored.get(k) != self.run_config.get(k))
         if changed:
             raise ValueError(f"cannot resume {self.checkpoint_path}: settings differ from the checkpoint's: {', '.join(changed)}")
-        self.searcher.load_state_dict(state["searcher"])
-        self.alpha_history = json.loads(state["alpha_history"])
-        self.start_epoch = int(state["epoch"])
+        with checkpoint_errors(self.checkpoint_path):
+            self.searcher.load_state_dict(state["searcher"])
+            self.alpha_history = json.loads(state["alpha_history"])
+            self.start_epoch = int(state["epoch"])
         self._truncate_metrics(self.start_epoch)
         return self.start_epoch
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.supernets import NB201SearchNetwork
+from nasspace.options import POSITIVE, Bounds, check_numbers, check_value
 from nasspace.space import Genotype
 
 __all__ = [
@@ -76,6 +77,9 @@ class SearcherConfig:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.w_lr <= 0 or self.a_lr <= 0:
             raise ValueError(f"learning rates must be positive, got w_lr={self.w_lr}, a_lr={self.a_lr}")
+        check_numbers(self, {"w_lr": POSITIVE, "a_lr": POSITIVE})  # nan/inf too; subclasses' fields: finite, >= 0
+        for beta in self.a_betas:
+            check_value("a_betas", beta, Bounds(0.0, 1.0, high_open=True))
 
     @classmethod
     def coerce(cls: type[C], config: SearcherConfig | None) -> C:

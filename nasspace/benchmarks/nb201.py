@@ -226,16 +226,21 @@ class NB201Table:
     def _load_source(self, source: str) -> None:
         if source in self._loaded_sources:
             return
-        try:
-            if source == "valid":
-                self._read_valid_file()
-            elif source == "mini":
-                self._read_mini_file()
-            elif source == "seed":
-                self._read_seed_files()
-        except DataError as exc:
-            raise MetricUnavailable(f"{exc}") from None
+        if not self._source_present(source):  # not fetched: unavailable, with how to get it
+            try:
+                self._read_source(source)
+            except DataError as exc:
+                raise MetricUnavailable(f"{exc}") from None
+        self._read_source(source)  # fetched: a damaged or incomplete file is a DataError, not "unavailable"
         self._loaded_sources.add(source)
+
+    def _read_source(self, source: str) -> None:
+        if source == "valid":
+            self._read_valid_file()
+        elif source == "mini":
+            self._read_mini_file()
+        elif source == "seed":
+            self._read_seed_files()
 
     def _read_test_file(self) -> tuple[list[str], np.ndarray]:
         path = self.store.path("nb201-test")
@@ -245,17 +250,25 @@ class NB201Table:
             for row in csv.DictReader(handle):
                 arch_strings.append(row["ArchitectureString"])
                 values.append(row[column])
-        return arch_strings, np.asarray(values, dtype=np.float64)
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except ValueError as exc:
+            raise DataError(f"{path.name}: column {column} holds a non-number ({exc})") from None
+        return arch_strings, _complete(array, "test_acc", arch_strings, path)
 
     def _read_valid_file(self) -> None:
         path = self.store.path(_VALID_FILE[self.dataset])
         valid, time = np.full(len(self), np.nan), np.full(len(self), np.nan)
         with open(path, newline="") as handle:
             for row in csv.DictReader(handle):
-                i = self._aligned_index(row["arch_str"], int(row["index"]), path)
-                valid[i] = float(row["valid-accuracy"])
-                time[i] = float(row["train-all-time"])
-        self._metrics["valid_acc"], self._metrics["train_time"] = valid, time
+                try:
+                    i = self._aligned_index(row["arch_str"], int(row["index"]), path)
+                    valid[i] = float(row["valid-accuracy"])
+                    time[i] = float(row["train-all-time"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise DataError(f"{path.name}: bad row for {row.get('arch_str')!r} ({exc})") from None
+        self._metrics["valid_acc"] = _complete(valid, "valid_acc", self._arch_strings, path)
+        self._metrics["train_time"] = _complete(time, "train_time", self._arch_strings, path)
 
     def _read_mini_file(self) -> None:
         path = self.store.path("nb201-12ep")
@@ -265,7 +278,7 @@ class NB201Table:
         for metric, column in (("valid_acc_12ep", f"{prefix}-val"), ("test_acc_12ep", f"{prefix}-test")):
             values = np.full(len(self), np.nan)
             values[order] = columns[column].astype(np.float64)
-            self._metrics[metric] = values
+            self._metrics[metric] = _complete(values, metric, self._arch_strings, path)
 
     def _read_seed_files(self) -> None:
         configs = self.store.path("nb201-seed-configs").read_text().split()
@@ -275,10 +288,23 @@ class NB201Table:
             raise DataError(f"{array_path.name} has shape {accs.shape}, but configs.txt lists {len(configs)} cells")
         values = np.full(len(self), np.nan)
         values[[self._aligned_index(s, None, array_path) for s in configs]] = accs
-        self._metrics["test_acc_seed"] = values
+        self._metrics["test_acc_seed"] = _complete(values, "test_acc_seed", self._arch_strings, array_path)
 
     def _aligned_index(self, arch: str, index: int | None, path: Path) -> int:
         position = self._index.get(arch)
         if position is None or (index is not None and position != index):
             raise DataError(f"{path.name}: cell {arch!r} does not match the official index order")
         return position
+
+
+def _complete(values: np.ndarray, metric: str, arch_strings: list[str], path: Path) -> np.ndarray:
+    """``values`` when every cell has a finite value.
+
+    Raises:
+        DataError: a cell is NaN or infinite (missing from ``path``, or written so), naming the first one.
+    """
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise DataError(f"{path.name}: {metric} of {bad.size} cell(s) is missing or not finite, first "
+                        f"{arch_strings[bad[0]]!r} (index {bad[0]}); a table must answer every cell")
+    return values

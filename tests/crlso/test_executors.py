@@ -136,3 +136,75 @@ def test_local_executor_retries_a_killed_worker(local_reference, tmp_path, data_
     [summary] = LocalExecutor(workers=1, max_retries=1).map(_killing_task, items, progress=False)
     assert summary["resumed_from_step"] == 5
     assert _stable(summary) == _summaries(local_reference)["runs/random/seed_1/summary.json"]
+
+
+# -- issue 16 items 5 and 10 --------------------------------------------------------------------------
+def _failing_task(marker: str) -> int:
+    """Counts its attempts in ``marker``, then raises like a run with a bad dataset."""
+    with open(marker, "a") as handle:
+        handle.write("attempt\n")
+    raise ValueError("unknown NB201 dataset 'cifar11'")
+
+
+def test_local_executor_does_not_retry_a_task_that_raises(tmp_path) -> None:
+    marker = tmp_path / "attempts"
+    with pytest.raises(TaskFailed, match=r"not retried.*ValueError: unknown NB201 dataset 'cifar11'"):
+        LocalExecutor(workers=1, max_retries=3).map(_failing_task, [str(marker)], progress=False)
+    assert marker.read_text().count("attempt") == 1
+
+
+def test_compare_checks_its_inputs_before_starting_workers(tmp_path, capsys, data_store) -> None:
+    from crlso.cli import main
+
+    base = ["compare", "--seeds", "1", "--budgets", "5", "--workers", "1"]
+    assert main([*base, "--methods", "random,random", "--out", str(tmp_path / "a")]) == 2
+    assert "named twice" in capsys.readouterr().err
+    assert main([*base, "--methods", "random", "--dataset", "cifar11", "--out", str(tmp_path / "b")]) == 2
+    assert "unknown NB201 dataset 'cifar11'" in capsys.readouterr().err
+    assert main([*base, "--methods", "random", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "c")]) == 2
+    assert "is not in" in capsys.readouterr().err
+    assert main([*base, "--methods", "random", "--out", str(tmp_path / "d")]) == 0
+    assert main([*base, "--methods", "random", "--budgets", "6", "--out", str(tmp_path / "d")]) == 2  # another config
+    assert "holds a run with another config" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in ("a", "b", "c"))
+
+
+@pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
+def test_pool_workers_exit_when_the_parent_is_killed(signame, tmp_path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    script = ("import time\nfrom crlso.executors import LocalExecutor\n"
+              "LocalExecutor(workers=1).map(time.sleep, [3600], progress=False)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              stderr=subprocess.DEVNULL)
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 60
+        while not workers and time.monotonic() < deadline:
+            time.sleep(0.5)
+            workers = [p for p in _children(parent.pid) if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]
+        assert workers, "the pool worker did not start"
+        time.sleep(1.0)  # the worker is blocked in its task
+        parent.send_signal(getattr(signal, signame))
+        parent.wait(timeout=30)  # a parent that hangs on its workers fails here instead of blocking the suite
+        deadline = time.monotonic() + 15
+        while any(Path(f"/proc/{p}").exists() for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{p}").exists() for p in workers), "a pool worker outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out

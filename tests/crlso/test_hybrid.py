@@ -154,3 +154,23 @@ def test_cli_runs_both_steps_resumes_and_refuses_other_settings(tmp_path, supern
     assert "exactly one of --supernet" in capsys.readouterr().err
     assert main([*args[:args.index("--epochs") + 1], "2", *args[args.index("--epochs") + 2:]]) == 2
     assert "other settings (epochs)" in capsys.readouterr().err
+
+
+def test_cli_checks_inputs_before_any_pretraining(tmp_path, supernet_run, capsys, monkeypatch) -> None:
+    """Issue 16 item 10: a space mismatch or a cache path that is a file used to fail after minutes of pre-training."""
+    import crlso.search.latent_space as latent_space
+
+    def no_pretraining(*args, **kwargs):
+        raise AssertionError("pre-training started before the inputs were checked")
+
+    monkeypatch.setattr(latent_space, "latent_model", no_pretraining)
+    assert main(["hybrid", "--supernet", str(supernet_run), "--space", "darts", "--budget", "5",
+                 "--out", str(tmp_path / "h")]) == 2
+    assert "searched the nb201 space; --space darts needs a darts supernet" in capsys.readouterr().err
+    a_file = tmp_path / "cache-file"
+    a_file.write_text("")
+    assert main(["hybrid", "--supernet", str(supernet_run), "--budget", "5", "--cache-dir", str(a_file),
+                 "--out", str(tmp_path / "h")]) == 2
+    err = capsys.readouterr().err
+    assert f"{a_file} is a file, not a folder" in err and err.count("\n") == 1
+    assert not (tmp_path / "h").exists()

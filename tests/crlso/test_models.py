@@ -118,3 +118,63 @@ def test_default_model_configs_keep_the_nb201_cache_key() -> None:
     assert vae_cache_path(ModelConfig(), PretrainConfig()).name == "vae-nb201-0b7f27b8b67878e7.pt"
     darts = default_model_config("darts")
     assert darts.readout == "positions" and vae_cache_path(darts, PretrainConfig()) != vae_cache_path(ModelConfig(space="darts"), PretrainConfig())
+
+
+# -- issue 16 item 7: checkpoints and caches -----------------------------------------------------------
+def _flip_byte(path, offset: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    offset = len(data) // 2 if offset is None else offset
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped", "foreign", "other_sizes"])
+def test_a_corrupt_or_foreign_checkpoint_is_one_clear_error(damage, tmp_path) -> None:
+    models = {"vae": build_vae(TINY), "icnn": build_icnn(TINY)}
+    path = save_checkpoint(tmp_path / "ckpt.pt", models=models, model_config=TINY)
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:300])
+    elif damage == "garbage":
+        path.write_bytes(b"\x80\x04not a torch file" * 10)
+    elif damage == "flipped":
+        _flip_byte(path, 40)  # inside the zip directory names
+    elif damage == "foreign":
+        torch.save({"format_version": 1, "model_config": {"hidden": 3}, "config": {}, "state_dicts": {}}, path)
+    else:
+        bigger = ModelConfig(**{**TINY.__dict__, "latent_dim": 12})
+        save_checkpoint(path, models={"vae": build_vae(bigger)}, model_config=TINY)
+    with pytest.raises(ValueError, match=str(path).replace(".", r"\.")) as info:
+        load_models(path)
+    assert "\n" not in str(info.value)
+
+
+def test_a_damaged_vae_cache_is_detected_and_rebuilt(tmp_path, monkeypatch) -> None:
+    import warnings
+
+    import crlso.training as training
+    from crlso.torch_files import checksum_path
+    from crlso.training import PretrainConfig, cached_pretrained_vae
+
+    pretrained = []
+    real = training.pretrain_vae
+    monkeypatch.setattr(training, "pretrain_vae", lambda *a, **k: pretrained.append(1) or real(*a, **k))
+    tiny, pretrain = TINY, PretrainConfig(epochs=1, batch_size=4096)
+    vae, path = cached_pretrained_vae(tiny, pretrain, cache_dir=tmp_path, device=torch.device("cpu"), progress=False)
+    assert checksum_path(path).is_file() and len(pretrained) == 1
+    reference = {k: v.clone() for k, v in vae.state_dict().items()}
+    cached_pretrained_vae(tiny, pretrain, cache_dir=tmp_path, device=torch.device("cpu"), progress=False)
+    assert len(pretrained) == 1  # a sound cache is used
+
+    for damage in ("flip a weight bit", "truncate"):
+        if damage == "truncate":
+            path.write_bytes(path.read_bytes()[:100])
+        else:
+            _flip_byte(path, path.stat().st_size - 2000)  # inside the last tensor's data
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            again, _ = cached_pretrained_vae(tiny, pretrain, cache_dir=tmp_path, device=torch.device("cpu"), progress=False)
+        assert any("damaged and is rebuilt" in str(w.message) for w in caught), damage
+        assert all(torch.equal(again.state_dict()[k], reference[k]) for k in reference)  # seeded: the same VAE again
+    assert len(pretrained) == 3
+    cached_pretrained_vae(tiny, pretrain, cache_dir=tmp_path, device=torch.device("cpu"), progress=False)
+    assert len(pretrained) == 3  # the rebuilt cache verifies

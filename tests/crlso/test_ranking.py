@@ -176,3 +176,14 @@ def test_rank_a_checkpoint_written_by_crlso_train(data_store, tmp_path) -> None:
     assert all(np.isfinite(float(r[key])) for r in rows for key in ("score", "score_icnn", "score_predictor"))
     scores = [float(r["score"]) for r in rows]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_rank_refuses_to_overwrite_its_input(tmp_path, checkpoint: str, capsys) -> None:
+    from crlso.cli import main
+
+    path = tmp_path / "x.txt"
+    cell = _cells(1)[0]
+    path.write_text(cell + "\n")
+    assert main(["rank", str(path), "--checkpoint", checkpoint, "--out", str(path)]) == 2
+    assert "is the input file" in capsys.readouterr().err
+    assert path.read_text() == cell + "\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from crlso.search import create_searcher, list_searchers, run_search, searcher_config
@@ -129,3 +131,62 @@ def test_crlso_on_nb201_never_grows_its_cells(nb201_cifar10, tiny_crlso_options)
     searcher = create_searcher("crlso", get_space("nb201"), seed=2, options=tiny_crlso_options)
     run_search(searcher, oracle, budget=16, progress=False)
     assert len(searcher.latent.cells) == 15625 == searcher.latent.mu.shape[0] == len(searcher.latent.bank)
+
+
+def test_a_search_that_runs_out_of_cells_ends_cleanly() -> None:
+    """Issue 16 item 9: a searcher with nothing unseen left stops the loop with what it has, no RuntimeError."""
+    import warnings
+
+    import numpy as np
+
+    from crlso.search.base import create_searcher, run_search, sample_unseen
+
+    space = get_space("nb201")
+    cells = list(space.enumerate())
+    seen = {str(g) for g in cells[1:]}
+    rng = np.random.default_rng(0)
+    assert str(sample_unseen(space, rng, seen, max_tries=5)) == str(cells[0])  # found past the rejection draws
+    with pytest.raises(RuntimeError, match="already evaluated"):
+        sample_unseen(space, rng, seen | {str(cells[0])}, max_tries=5)
+
+    searcher = create_searcher("local", space, seed=0, options={"n_init": 2})
+    searcher.seen.update(seen)  # all but one cell already known: the climb must run dry
+    oracle = Oracle(lambda g: 1.0, budget=10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        queries = run_search(searcher, oracle, budget=10, progress=False)
+    assert [str(q.genotype) for q in queries] == [str(cells[0])]
+    assert any("ended after 1 of 10" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize("method, option, value, allowed", [
+    ("crlso", "step_size", "nan", "> 0"),
+    ("crlso", "noise", "inf", ">= 0"),
+    ("crlso", "batch_size", "-3", ">= 1"),
+    ("crlso", "steps", "-1", ">= 1"),
+    ("crlso", "n_init", "-5", ">= 1"),
+    ("crlso", "batch_size", "0", ">= 1"),
+    ("crlso", "model", '{"latent_dim": "abc"}', "an integer >= 1"),
+    ("crlso", "model", '{"latent_dim": 0}', ">= 1"),
+    ("crlso", "pretrain", '{"lr": -1}', "> 0"),
+    ("crlso", "joint", '{"adam_betas": [0.9, 1.5]}', "< 1"),
+    ("latent_bo", "mc_samples", "0", ">= 1"),
+    ("rea", "population_size", "0", ">= 1"),
+    ("local", "n_init", "-5", ">= 1"),
+])
+def test_numeric_options_are_validated_when_the_config_is_built(method, option, value, allowed) -> None:
+    """Issue 16 item 8: one ValueError line naming the option and the allowed range, before any work."""
+    with pytest.raises(ValueError, match=r"option \w+=.*allowed: .*" + re.escape(allowed)) as info:
+        searcher_config(method, {option: value})
+    assert "\n" not in str(info.value)
+    searcher_config("crlso-paper", {"step_size": "0"})  # zero is a value (the paper-nograd variant), not rejected there
+
+
+def test_zero_is_not_the_default_on_the_command_line(tmp_path, capsys) -> None:
+    from crlso.cli import main
+
+    for flag in ("--latent-dim", "--pretrain-epochs"):
+        assert main(["train", flag, "0", "--out", str(tmp_path / "m")]) == 2
+        err = capsys.readouterr().err
+        assert "allowed: an integer >= 1" in err and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()

@@ -122,3 +122,58 @@ def test_official_pth_file_loads_into_the_same_table(tmp_path):
         torch.save({"weights": [1, 2]}, tmp_path / "other.pth")
         NB201Table.from_official(tmp_path / "other.pth")
     assert math.isfinite(table.query(archs[0], "valid_acc"))
+
+
+# -- issue 16 item 1: tables are verified on load ---------------------------------------------------
+def _copy_tables(data_store, folder):
+    import shutil
+
+    folder.mkdir()
+    for name in ("nb201-test", "nb201-cifar10-valid"):
+        shutil.copy2(data_store.path(name), folder / data_store.entry(name).filename)
+    return folder
+
+
+def _edit_first_valid_accuracy(path, new: str) -> None:
+    """Replace the first row's valid-accuracy field (81.98266666) by ``new``."""
+    lines = path.read_text().split("\n")
+    fields = lines[1].split(",")
+    assert fields[13] == "81.98266666"
+    fields[13] = new
+    lines[1] = ",".join(fields)
+    path.write_text("\n".join(lines))
+
+
+def test_a_same_size_edit_of_a_table_is_caught_on_load_and_the_check_is_cached(data_store, tmp_path, monkeypatch):
+    import nasspace.fetch as fetch
+    from nasspace import ChecksumError
+    from nasspace.fetch import DataStore
+
+    folder = _copy_tables(data_store, tmp_path / "data")
+    monkeypatch.setenv("CRLSO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(fetch, "_VERIFIED", {})
+    hashed = []
+    real_digests = fetch.file_digests
+    monkeypatch.setattr(fetch, "file_digests", lambda path: hashed.append(path.name) or real_digests(path))
+    assert NB201Table("cifar10", store=DataStore(folder)).query(ALL_SKIP, "valid_acc") > 0
+    assert sorted(hashed) == ["cifar10_avg.csv", "nats_bench.csv"]
+    monkeypatch.setattr(fetch, "_VERIFIED", {})  # a new process: the cache file answers, nothing is re-read
+    NB201Table("cifar10", store=DataStore(folder)).metric("valid_acc")
+    assert len(hashed) == 2
+
+    _edit_first_valid_accuracy(folder / "cifar10_avg.csv", "91.98266666")  # one digit, same size
+    with pytest.raises(ChecksumError, match=r"cifar10_avg\.csv.*crlso data fetch nb201-cifar10-valid --force"):
+        NB201Table("cifar10", store=DataStore(folder)).metric("valid_acc")
+
+
+def test_a_nan_in_a_table_is_a_load_error(data_store, tmp_path):
+    from dataclasses import replace
+
+    from nasspace.fetch import DataStore
+
+    folder = _copy_tables(data_store, tmp_path / "data")
+    _edit_first_valid_accuracy(folder / "cifar10_avg.csv", "nan")
+    unchecked = {n: replace(e, sha256=None, git_blob=None, md5=None, size=None) for n, e in data_store.manifest.items()}
+    table = NB201Table("cifar10", store=DataStore(folder, manifest=unchecked))  # say a hand-placed file
+    with pytest.raises(DataError, match=r"cifar10_avg\.csv: valid_acc of 1 cell\(s\) is missing or not finite.*index 0"):
+        table.metric("valid_acc")
