@@ -89,7 +89,7 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     seeds = list(args.seeds)
     # paired differences: each variant against its twin, and the first method against each other one
     pairs = [(a, b) for a, b in TWINS if a in names and b in names]
-    pairs += [(names[0], other) for other in names[1:] if (names[0], other) not in pairs]
+    pairs += [(names[0], other) for other in names[1:] if (names[0], other) not in pairs and (other, names[0]) not in pairs]
     result = run_comparison(methods=list(names), seeds=seeds, budgets=sorted(args.budgets),
                             out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs)
     out = Path(args.out).resolve()
