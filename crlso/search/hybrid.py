@@ -75,16 +75,12 @@ class HybridConfig(CRLSOConfig):
     def __post_init__(self) -> None:
         from darts_backend.evaluate.screening import SCREENERS
 
+        check_numbers(self, {**CRLSO_BOUNDS, "screen_factor": AT_LEAST_ONE, "screen_images": AT_LEAST_ONE,
+                             "screen_calibration": AT_LEAST_ONE})
         if self.screen_evaluator not in SCREENERS:
             raise ValueError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}")
         if self.screen_evaluator == "single-path" and self.screen_split:
             raise ValueError("screen_split is for the mixture evaluator: the single-path one reads held-out train images only")
-        if self.screen_images < 1 or self.screen_calibration < 1:
-            raise ValueError(f"screen_images and screen_calibration must be >= 1, got {self.screen_images}, "
-                             f"{self.screen_calibration}")
-
-    def __post_init__(self) -> None:
-        check_numbers(self, {**CRLSO_BOUNDS, "screen_factor": AT_LEAST_ONE, "screen_images": AT_LEAST_ONE})
 
 
 def supernet_seeds(run_dir: str, alpha_top: int) -> list[Genotype]:

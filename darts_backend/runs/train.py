@@ -80,16 +80,12 @@ class TrainConfig:
     compile: bool = False
 
     def __post_init__(self) -> None:
-        if min(self.channels, self.cells, self.epochs, self.batch_size) < 1:
-            raise ValueError("channels, cells, epochs and batch_size must be >= 1")
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
-
-    def __post_init__(self) -> None:
         check_numbers(self, {**dict.fromkeys(("channels", "cells", "epochs", "batch_size", "limit_train", "limit_test",
                                               "threads"), AT_LEAST_ONE),
                              "lr": POSITIVE, "momentum": Bounds(0.0, 1.0, high_open=True),
                              "index": Bounds(None), "seed": Bounds(None)})  # index -1: the last genotype
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
 
 
 @torch.no_grad()
