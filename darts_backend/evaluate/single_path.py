@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from darts_backend.data import BatchLoader
-from darts_backend.evaluate.supernet import Screening, held_out_images, load_run_network
+from darts_backend.evaluate.supernet import Screening, held_out_images, load_run_network, score_path
 from darts_backend.runs.trainer import select_device
 from nasspace.space import Genotype
 
@@ -76,13 +75,7 @@ class SinglePathEvaluator:
             for genotype in genotypes:
                 self._recalibrate(genotype, tracked)
                 self.network.eval()
-                correct, loss = 0.0, 0.0
-                for x, y in self.batches:
-                    logits = self.network(x, genotype=genotype)
-                    correct += float((logits.argmax(dim=1) == y).sum())
-                    loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-                n = self.num_images
-                out.append(Screening(genotype, 100.0 * correct / n, loss / n))
+                out.append(score_path(self.network, genotype, self.batches, self.num_images))
                 self.evaluated += 1
             return out
         finally:

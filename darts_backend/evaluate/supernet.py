@@ -44,6 +44,17 @@ class Screening:
         return self.accuracy, -self.loss
 
 
+def score_path(network: nn.Module, genotype: Genotype, batches: Sequence, num_images: int) -> Screening:
+    """Accuracy (%) and mean loss of ``network``'s path for ``genotype`` over ``batches`` of (images, labels),
+    in whatever mode (train: batch statistics; eval: running ones) the caller put it."""
+    correct, loss = 0.0, 0.0
+    for x, y in batches:
+        logits = network(x, genotype=genotype)
+        correct += float((logits.argmax(dim=1) == y).sum())
+        loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+    return Screening(genotype, 100.0 * correct / num_images, loss / num_images)
+
+
 class SupernetEvaluator:
     """Scores genotypes through one supernet's shared weights.
 
@@ -73,13 +84,7 @@ class SupernetEvaluator:
         try:
             out = []
             for genotype in genotypes:
-                correct, loss = 0.0, 0.0
-                for x, y in self.batches:
-                    logits = self.network(x, genotype=genotype)
-                    correct += float((logits.argmax(dim=1) == y).sum())
-                    loss += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-                n = self.num_images
-                out.append(Screening(genotype, 100.0 * correct / n, loss / n))
+                out.append(score_path(self.network, genotype, self.batches, self.num_images))
                 self.evaluated += 1
             return out
         finally:
