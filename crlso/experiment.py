@@ -479,12 +479,14 @@ def run_comparison(
         table.metric(base.search_metric), table.metric(base.report_metric)
     for config, folder in tasks:
         check_folder_config(config.to_json(), Path(folder))
-    for method, _, method_options in runs.values():  # build each shared unlabelled VAE once, before the workers start
-        cfg = searcher_config(method, method_options)
-        if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", ""):
-            from crlso.search.latent_space import latent_model
+    # Pre-train each shared unlabelled VAE into its disk cache once, before the workers start (they load it).
+    pretrains = {(cfg.model, cfg.pretrain, cfg.cache_dir) for cfg in (searcher_config(m, o) for m, _, o in runs.values())
+                 if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", "")}
+    if pretrains:
+        from crlso.training import cached_pretrained_vae
 
-            latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)
+        for model, pretrain, cache_dir in pretrains:
+            cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, progress=progress)
     executor = executor or LocalExecutor(workers=workers)
     workers = executor.workers
     started = time.perf_counter()
