@@ -1,6 +1,8 @@
 """The cells the latent models train on, per space.
 
 - Enumerable spaces (``nb201``): every cell, in ``space.enumerate()`` order (`all_cells_batch`).
+- ``nb101`` (423,624 cells): 10,000 cells sampled from the space, seeded, then NASLib's labelled
+  NB101 cells not among them (genotypes only; `crlso.nb101.cells`).
 - ``darts`` (about 10^18 genotypes): the 11,221 unlabelled DARTS genotypes of NASLib's
   ``archs_nasbench301.json`` (file order), then the 500 NAS-Bench-301 cells of NASLib's zero-cost
   file (table order). Only the genotypes are used here, never their labels. The two sets are
@@ -24,7 +26,8 @@ from nasspace.fetch import DataStore
 __all__ = ["TRAINING_SOURCES", "training_cells", "training_cells_batch"]
 
 # Non-enumerable space -> the data files (manifest names) its training cells come from.
-TRAINING_SOURCES: dict[str, tuple[str, ...]] = {"darts": ("naslib-archs-nb301", "naslib-zc-nb301")}
+TRAINING_SOURCES: dict[str, tuple[str, ...]] = {"darts": ("naslib-archs-nb301", "naslib-zc-nb301"),
+                                                 "nb101": ("naslib-zc-nb101", "nb101-sampled-10000-seed0-v1")}
 _ENUMERABLE = ("nb201",)
 
 
@@ -36,7 +39,7 @@ def training_cells(space_name: str, store: DataStore | None = None) -> tuple[Gen
     """The training cells of a space (see the module doc), in a fixed order.
 
     Args:
-        space_name: ``nb201`` or ``darts``.
+        space_name: ``nb201``, ``nb101`` or ``darts``.
         store: where the data files are (default: the default data folder); unused for ``nb201``.
 
     Raises:
@@ -53,7 +56,18 @@ def training_cells_batch(space_name: str, store: DataStore | None = None) -> tup
     if space_name not in TRAINING_SOURCES:
         raise ValueError(f"no training cells for space {space_name!r}; valid: {_valid_spaces()}")
     store = store if store is not None else DataStore()
+    if space_name == "nb101":
+        return _nb101_cells_batch(str(store.data_dir.resolve()))
     return _darts_cells_batch(str(store.data_dir.resolve()))
+
+
+@lru_cache(maxsize=2)
+def _nb101_cells_batch(data_dir: str) -> tuple[tuple[Genotype, ...], Batch]:
+    from crlso.nb101.cells import nb101_training_cells, training_source_tag
+
+    assert TRAINING_SOURCES["nb101"][1] == training_source_tag()
+    cells = nb101_training_cells(DataStore(data_dir))
+    return cells, batch_genotypes(cells, featurizer_for("nb101"))
 
 
 @lru_cache(maxsize=2)

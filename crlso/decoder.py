@@ -7,8 +7,8 @@ Every decoder maps ``z (B, latent_dim)`` to logits, scores logits against target
 - ``darts``: per cell type and node, a categorical over the unordered pairs of two distinct
   inputs, one over the ops of each chosen input, and one over the order the two pairs are
   listed in; invalid choices are masked, so any argmax is a valid genotype (`DARTSDecoder`).
-- ``nb101`` (not built yet) registers here with the same interface: adjacency + op logits with a
-  repair step.
+- ``nb101``: op logits per vertex slot and edge logits per slot pair, then a repair step
+  (connect, prune, cap at 9 edges); any logits give a valid cell (`crlso.nb101.decoder`).
 """
 
 from __future__ import annotations
@@ -230,3 +230,7 @@ class DARTSDecoder(GenotypeDecoder):
                 cells.append(tuple(pairs))
             out.append(DARTSGenotype(cells[0], cells[1]))
         return out
+
+
+# Per-space decoders kept in their own modules register themselves on import (after the registry exists).
+import crlso.nb101.decoder  # noqa: E402,F401  registers "nb101"

@@ -45,6 +45,7 @@ __all__ = [
     "NB101Genotype",
     "NB101Space",
     "nb101_spec_hash",
+    "nb101_live_vertices",
 ]
 
 NB101_OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
@@ -114,6 +115,14 @@ def _prune(matrix: tuple[tuple[int, ...], ...]) -> list[int]:
 
     keep = reach(0, True) & reach(n - 1, False)
     return sorted(keep) if n - 1 in keep else []
+
+
+def nb101_live_vertices(matrix: Sequence[Sequence[int]]) -> list[int]:
+    """The vertices of an ``(n, n)`` 0/1 DAG adjacency on some vertex-0 -> vertex-(n-1) path, sorted.
+
+    Empty when the last vertex cannot be reached from the first: such a cell has no valid pruned form.
+    """
+    return _prune(tuple(tuple(int(x) for x in row) for row in matrix))
 
 
 @dataclass(frozen=True)
