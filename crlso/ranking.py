@@ -10,7 +10,9 @@ Metrics (higher score = better architecture):
   least the ``k``-th largest true value (so ties at the boundary count as hits).
 
 Reading (`read_genotypes`): a JSON list (of genotype objects or canonical strings), JSONL (one
-object or JSON string a line), or plain text (one canonical string a line); blank lines and
+object or JSON string a line), or plain text (one canonical string a line); an object without a
+``space`` field is read as the space's own fields (nb101: ``{"matrix": ..., "ops": ...}``) and a JSON
+array as a key in the space's string syntax (NASLib's nb101 tuple); blank lines and
 lines starting with ``#`` are ignored. A bad entry is a `BadLine` with its 1-based line number
 (item number for a JSON list), never silently dropped: the caller decides to fail or skip.
 """
@@ -29,7 +31,7 @@ import torch
 
 from nasspace import Genotype
 from nasspace.errors import GenotypeError
-from nasspace.space import genotype_from_json, parse_genotype
+from nasspace.space import genotype_from_json, get_space, parse_genotype
 
 __all__ = [
     "kendall_tau",
@@ -131,6 +133,10 @@ class InputFormatError(ValueError):
 def _genotype(entry: object, space: str) -> Genotype:
     if isinstance(entry, str):
         return parse_genotype(entry.strip(), space)
+    if isinstance(entry, dict) and "space" not in entry:  # the space's own fields, e.g. nb101 {"matrix", "ops"}
+        return get_space(space).from_fields(entry)
+    if isinstance(entry, list):  # a key given as a JSON array, e.g. NASLib's nb101 tuple
+        return parse_genotype(json.dumps(entry), space)
     if isinstance(entry, dict):
         genotype = genotype_from_json(entry)
         if genotype.space_name != space:

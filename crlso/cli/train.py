@@ -3,6 +3,8 @@
 Cells and labels per space (`crlso.cells`):
 
 - ``nb201``: every cell; ``--labels`` seeded random cells get their table value (default 100).
+- ``nb101``: 10,000 cells sampled from the space + NASLib's 301 labelled NB101 cells (`crlso.nb101.cells`);
+  ``--labels`` seeded random labelled cells get their 108-epoch validation accuracy (default: all).
 - ``darts``: the 11,221 unlabelled DARTS genotypes + the 500 NAS-Bench-301 cells; ``--labels``
   seeded random NB301 cells get their value (default: all 500). NB301 cells left unlabelled
   measure the ICNN's Kendall tau.
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
 
 
 # space -> (cells with a label, default --labels); None: every cell has one
-LABEL_POOLS: dict[str, tuple[str, int | None]] = {"nb201": ("every NB201 cell", 100), "darts": ("the 500 NB301 cells", None)}
+LABEL_POOLS: dict[str, tuple[str, int | None]] = {"nb201": ("every NB201 cell", 100), "darts": ("the 500 NB301 cells", None),
+                                                  "nb101": ("the 301 labelled NB101 cells", None)}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

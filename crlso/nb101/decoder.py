@@ -14,7 +14,8 @@ Decoding (`NB101Decoder.genotypes`), per code:
    probabilities over active slots) is added;
 4. pruning: vertices on no input->output path are dropped (as `NB101Genotype` does);
 5. the 9-edge cap: while the pruned cell has more than 9 edges, the least probable edge whose
-   removal keeps an input->output path is removed. This ends: a pruned cell in which every edge
+   removal keeps every live vertex live is removed (when there is none, the least probable one
+   whose removal keeps an input->output path). This ends: a pruned cell in which every edge
    lies on every path is one path, of at most 6 edges.
 
 So any logits give a valid cell (pruned, connected, at most 7 vertices and 9 edges).
@@ -93,11 +94,18 @@ def repair_cell(ops: Sequence[str], prob: np.ndarray) -> NB101Genotype:
         live_edges = chosen & alive[:, None] & alive[None, :]
         if live_edges.sum() <= NB101_MAX_EDGES:
             break
-        for s, d in sorted(zip(*np.nonzero(live_edges)), key=lambda e: prob[e]):
-            chosen[s, d] = False
-            if nb101_live_vertices(chosen):
+        candidates = sorted(zip(*np.nonzero(live_edges)), key=lambda e: prob[e])
+        for keep_all in (True, False):  # first edges whose removal keeps every live vertex, then any
+            removed = False
+            for s, d in candidates:
+                chosen[s, d] = False
+                remaining = nb101_live_vertices(chosen)
+                if remaining and (not keep_all or remaining == live):
+                    removed = True
+                    break
+                chosen[s, d] = True
+            if removed:
                 break
-            chosen[s, d] = True
         else:  # pragma: no cover - unreachable: a pruned cell with no removable edge is one path
             raise AssertionError("no removable edge in a cell with more than 9 edges")
     return NB101Genotype(tuple(tuple(int(x) for x in row) for row in chosen), tuple(ops))
