@@ -19,7 +19,8 @@ Per seed (all of it driven by `ask`/`tell`):
    space of the ablation).
    With ``proxy_features`` (proxy names or cache files) the predictor's head reads each cell's
    rank-normalized proxy scores beside its GNN readout: free inputs (no query, no label), never
-   targets; the predictor's targets stay the observed errors.
+   targets; the predictor's targets stay the observed errors. Proxy names are looked up under
+   ``proxy_dir`` (default: ``cache_dir``, else ``$CRLSO_CACHE_DIR``), in ``zero-cost/<space>/``.
    Then from the ``top_k`` best evaluated codes, each perturbed with Gaussian noise ``starts``
    times, take ``steps`` steps *downhill* on the ICNN (`LatentSpace.descend`: unit direction, step
    ``step_size`` in units of the codes' RMS spread), decoding after every step (source ``latent``).
@@ -122,6 +123,7 @@ class CRLSOConfig:
     init_proxies: str = "synflow,params"
     init_pool: int = 0
     proxy_features: str = ""
+    proxy_dir: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
@@ -188,7 +190,8 @@ class CRLSOSearch(LatentSearcher):
 
     def _proxy_table(self, text: str, option: str) -> ProxyTable:
         """The proxies of an option, ranked among the latent space's cells (every one scored in nb201)."""
-        return proxy_table(text, space=self.space.name, cache_dir=self.config.cache_dir or default_cache_dir(),
+        cfg = self.config
+        return proxy_table(text, space=self.space.name, cache_dir=cfg.proxy_dir or cfg.cache_dir or default_cache_dir(),
                            reference=[str(g) for g in self.latent.cells], option=option,
                            require_all=is_enumerated(self.space.name))
 

@@ -94,7 +94,7 @@ def test_options_are_checked_before_any_work() -> None:
 
 # -- the warm start ---------------------------------------------------------------------------------
 def test_zero_cost_warm_start_queries_the_ensemble_top_and_charges_it(proxy_root, tiny_crlso_options) -> None:
-    options = {**tiny_crlso_options, "cache_dir": str(proxy_root), "init": "zc", "init_proxies": "synflow"}
+    options = {**tiny_crlso_options, "proxy_dir": str(proxy_root), "init": "zc", "init_proxies": "synflow"}
     scores = load_proxy_scores("synflow", space="nb201", cache_dir=proxy_root)
     top = sorted(CELLS, key=lambda key: -scores[key])[: options["n_init"]]
     searcher, oracle, queries = _search("crlso", options, budget=12)
@@ -107,7 +107,7 @@ def test_zero_cost_warm_start_queries_the_ensemble_top_and_charges_it(proxy_root
 
 
 def test_warm_start_pool_draws_seeded_cells_from_the_top(proxy_root, tiny_crlso_options) -> None:
-    options = {**tiny_crlso_options, "cache_dir": str(proxy_root), "init": "zc", "init_proxies": "synflow,params",
+    options = {**tiny_crlso_options, "proxy_dir": str(proxy_root), "init": "zc", "init_proxies": "synflow,params",
                "init_pool": 40}
     table = ProxyTable([load_proxy_scores(p, space="nb201", cache_dir=proxy_root) for p in ("synflow", "params")], CELLS)
     ensemble = table.ensemble(CELLS)
@@ -122,7 +122,7 @@ def test_warm_start_pool_draws_seeded_cells_from_the_top(proxy_root, tiny_crlso_
 
 # -- proxy features ---------------------------------------------------------------------------------
 def test_proxy_features_are_predictor_inputs_never_targets(proxy_root, tiny_crlso_options, monkeypatch) -> None:
-    options = {**tiny_crlso_options, "cache_dir": str(proxy_root), "proxy_features": "synflow,params"}
+    options = {**tiny_crlso_options, "proxy_dir": str(proxy_root), "proxy_features": "synflow,params"}
     fits = []
     real_fit = crlso_module.fit_predictor
 
@@ -152,13 +152,13 @@ def test_proxy_features_are_predictor_inputs_never_targets(proxy_root, tiny_crls
 def test_features_refuse_an_incomplete_pass(tmp_path, tiny_crlso_options) -> None:
     _write_cache(tmp_path, "synflow", {CELLS[0]: 1.0})
     with pytest.raises(ValueError, match="no score for 15624 of the 15625"):
-        create_searcher("crlso", SPACE, seed=0, options={**tiny_crlso_options, "cache_dir": str(tmp_path),
+        create_searcher("crlso", SPACE, seed=0, options={**tiny_crlso_options, "proxy_dir": str(tmp_path),
                                                           "proxy_features": "synflow"})
 
 
 # -- proxy screening in the hybrid ------------------------------------------------------------------
 def test_proxy_screening_proposes_the_best_screened_cells(proxy_root, tiny_crlso_options, monkeypatch) -> None:
-    options = {**tiny_crlso_options, "cache_dir": str(proxy_root), "screen": True, "screen_evaluator": "zc:synflow",
+    options = {**tiny_crlso_options, "proxy_dir": str(proxy_root), "screen": True, "screen_evaluator": "zc:synflow",
                "screen_factor": 3}
     scores = load_proxy_scores("synflow", space="nb201", cache_dir=proxy_root)
     searcher = create_searcher("hybrid", SPACE, seed=0, options=options)
