@@ -23,7 +23,7 @@ from crlso.graphs import all_cells_batch, batch_genotypes, featurizer_for
 from nasspace import Genotype
 from nasspace.fetch import DataStore
 
-__all__ = ["TRAINING_SOURCES", "training_cells", "training_cells_batch"]
+__all__ = ["TRAINING_SOURCES", "is_enumerated", "training_cells", "training_cells_batch"]
 
 # Non-enumerable space -> the data files (manifest names) its training cells come from.
 TRAINING_SOURCES: dict[str, tuple[str, ...]] = {"darts": ("naslib-archs-nb301", "naslib-zc-nb301"),
@@ -33,6 +33,11 @@ _ENUMERABLE = ("nb201",)
 
 def _valid_spaces() -> str:
     return ", ".join((*_ENUMERABLE, *TRAINING_SOURCES))
+
+
+def is_enumerated(space_name: str) -> bool:
+    """Whether a space's training cells are all of its cells (``nb201``)."""
+    return space_name in _ENUMERABLE
 
 
 def training_cells(space_name: str, store: DataStore | None = None) -> tuple[Genotype, ...]:

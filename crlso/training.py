@@ -155,10 +155,11 @@ def build_icnn(config: ModelConfig) -> ICNN:
     return ICNN(config.latent_dim, hidden=config.icnn_hidden, num_layers=config.icnn_layers, activation=config.icnn_activation)
 
 
-def build_predictor(config: ModelConfig) -> GNNPredictor:
+def build_predictor(config: ModelConfig, *, extra_dim: int = 0) -> GNNPredictor:
+    """The GNN predictor of ``config``'s sizes; its head also reads ``extra_dim`` per-graph features."""
     featurizer = featurizer_for(config.space)
     body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=config.gnn_hidden, num_layers=config.predictor_layers)
-    return GNNPredictor(body, hidden=config.predictor_hidden)
+    return GNNPredictor(body, hidden=config.predictor_hidden, extra_dim=extra_dim)
 
 
 def subset_batch(batch: Batch, index: Tensor | list[int]) -> Batch:
@@ -291,14 +292,17 @@ def fit_predictor(
     epochs: int,
     lr: float,
     weight_decay: float = 1e-4,
+    extra: Tensor | None = None,
 ) -> GNNPredictor:
     """Full-batch fit of the predictor to ``targets (num_graphs,)`` standardized inside.
 
+    ``extra (num_graphs, extra_dim)``: the per-graph input features of a predictor built with them.
     The mean and scale are stored on the module (``predictor.target_mean/target_std``) so that
     `predict` returns values in the units of ``targets``.
     """
     device = next(predictor.parameters()).device
     batch, targets = batch.to(device), targets.to(device)
+    extra = extra.to(device) if extra is not None else None
     mean = targets.mean()
     std = targets.std().clamp_min(1e-6) if targets.numel() > 1 else torch.ones((), device=device)
     predictor.register_buffer("target_mean", mean.detach().clone())
@@ -307,7 +311,7 @@ def fit_predictor(
     optimizer = torch.optim.AdamW(predictor.parameters(), lr=lr, weight_decay=weight_decay)
     predictor.train()
     for _ in range(epochs):
-        loss = nn.functional.mse_loss(predictor(batch), scaled)
+        loss = nn.functional.mse_loss(predictor(batch, extra), scaled)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -315,11 +319,11 @@ def fit_predictor(
 
 
 @torch.no_grad()
-def predict(predictor: GNNPredictor, batch: Batch) -> Tensor:
-    """``(num_graphs,)`` predictions in target units."""
+def predict(predictor: GNNPredictor, batch: Batch, extra: Tensor | None = None) -> Tensor:
+    """``(num_graphs,)`` predictions in target units (``extra``: as in `fit_predictor`)."""
     predictor.eval()
     device = next(predictor.parameters()).device
-    raw = predictor(batch.to(device))
+    raw = predictor(batch.to(device), extra.to(device) if extra is not None else None)
     return raw * predictor.target_std + predictor.target_mean
 
 

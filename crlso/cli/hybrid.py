@@ -41,9 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     latent.add_argument("--screen-factor", type=int, default=4, help="candidates screened per query (default 4)")
     latent.add_argument("--screen-images", type=int, default=512, help="held-out images per screening (default 512)")
     latent.add_argument("--screen-split", default="", help="screen on this split instead of unused train images")
-    latent.add_argument("--screen-evaluator", choices=("mixture", "single-path"), default="mixture",
+    latent.add_argument("--screen-evaluator", default="mixture", metavar="{mixture,single-path,zc:PROXY[+PROXY...]}",
                         help="mixture: BN of each evaluation batch (default); single-path: BN re-estimated per path "
-                             "on held-out train images (SPOS; for --supernet-method spos)")
+                             "on held-out train images (SPOS; for --supernet-method spos); zc:synflow (or zc:synflow+params, "
+                             "a rank-average): cached zero-cost proxy scores (darts-backend zc --all), no supernet weights")
     latent.add_argument("--screen-calibration", type=int, default=256,
                         help="single-path: held-out images re-estimating BN per candidate (default 256)")
     add_search_options(parser, spaces=("nb201", "darts"))
@@ -109,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if resolved.screen:
-        print(f"pre-screening: {stats.get('screened')} candidates screened with the supernet ({resolved.screen_evaluator} "
-              f"evaluator), {stats.get('proposed')} proposed, "
+        print(f"pre-screening: {stats.get('screened')} candidates screened by the {resolved.screen_evaluator} "
+              f"evaluator, {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
     tail = (" (supernet oracle: no table, no test metric)" if darts else
             f" {config.report_metric} {best[config.report_metric]:.3f}; optimum queried at step {summary['queries_to_optimum']}")

@@ -4,7 +4,10 @@ Per seed (all of it driven by `ask`/`tell`):
 
 1. Start from the graph VAE pre-trained on the space's cells *without labels* (cached, shared by
    seeds; or a ``crlso train`` model with ``model_dir``), in a `LatentSpace` of the searcher's own.
-2. Evaluate ``n_init`` seeded random cells (they count against the budget; source ``init``).
+2. Evaluate ``n_init`` initial cells (they count against the budget): seeded random cells (source
+   ``init``), or with ``init="zc"`` the top of a zero-cost proxy ensemble (source ``init-zc``: the
+   rank-average of the ``init_proxies`` scores read from the proxy cache, `crlso.proxy_scores`;
+   ``init_pool > 0`` draws the ``n_init`` cells, seeded, from the ensemble's top ``init_pool``).
 3. Each round: fit the GNN predictor on the evaluated cells (error = 1 - acc/100, warm-started).
    **Regularize** (``regularize``, default on) when the labelled set has grown by ``reg_growth``
    since the last time (first at ``n_init``): pseudo-label every cell with the predictor (queried
@@ -14,6 +17,10 @@ Per seed (all of it driven by `ask`/`tell`):
    (labels + a seeded subset of ``pseudo_size`` pseudo-labels, labels weighted up). With
    ``regularize=False`` the VAE stays the unlabelled one and only that ICNN fit runs (the frozen
    space of the ablation).
+   With ``proxy_features`` (proxy names or cache files) the predictor's head reads each cell's
+   rank-normalized proxy scores beside its GNN readout: free inputs (no query, no label), never
+   targets; the predictor's targets stay the observed errors. Proxy names are looked up under
+   ``proxy_dir`` (default: ``cache_dir``, else ``$CRLSO_CACHE_DIR``), in ``zero-cost/<space>/``.
    Then from the ``top_k`` best evaluated codes, each perturbed with Gaussian noise ``starts``
    times, take ``steps`` steps *downhill* on the ICNN (`LatentSpace.descend`: unit direction, step
    ``step_size`` in units of the codes' RMS spread), decoding after every step (source ``latent``).
@@ -55,13 +62,16 @@ from torch import Tensor
 from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
+from crlso.cells import is_enumerated
 from crlso.icnn import create_head
 from crlso.predictor import GNNPredictor
+from crlso.proxy_scores import ProxyTable, parse_proxy_list, proxy_table
 from crlso.search.base import register_searcher, sample_unseen_batch
 from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, latent_model
-from crlso.training import ModelConfig, PretrainConfig, build_predictor, fit_icnn, fit_predictor, predict
+from crlso.training import ModelConfig, PretrainConfig, build_predictor, default_cache_dir, fit_icnn, fit_predictor, predict
 
-__all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of"]
+__all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of",
+           "check_zero_cost_options"]
 
 # Options that must be >= 1 or > 0 (every other numeric option must be finite and >= 0).
 CRLSO_BOUNDS = {
@@ -70,6 +80,7 @@ CRLSO_BOUNDS = {
 }
 _RANKERS = ("predictor", "icnn")
 _STALL_ACTIONS = ("explore", "neighbours")
+_INITS = ("random", "zc")
 
 
 @dataclass(frozen=True)
@@ -108,11 +119,31 @@ class CRLSOConfig:
     pseudo_size: int = 2048
     model_dir: str = ""
     cache_dir: str = ""
+    init: str = "random"
+    init_proxies: str = "synflow,params"
+    init_pool: int = 0
+    proxy_features: str = ""
+    proxy_dir: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
     def __post_init__(self) -> None:
         check_numbers(self, CRLSO_BOUNDS)
+        check_zero_cost_options(self)
+
+
+def check_zero_cost_options(config: CRLSOConfig) -> None:
+    """Refuse a bad ``init``, ``init_proxies`` or ``proxy_features`` value (before any work).
+
+    Raises:
+        ValueError: names the option and what is allowed.
+    """
+    if config.init not in _INITS:
+        raise ValueError(f"unknown init {config.init!r}; valid: {', '.join(_INITS)}")
+    if config.init == "zc":
+        parse_proxy_list(config.init_proxies, option="init_proxies")
+    if config.proxy_features:
+        parse_proxy_list(config.proxy_features, option="proxy_features")
 
 
 def errors_of(values: list[float]) -> Tensor:
@@ -136,9 +167,15 @@ class CRLSOSearch(LatentSearcher):
         self.model_config, self.latent = build_latent_space(cfg, space.name)
         self.device = self.latent.device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.features = self._proxy_table(cfg.proxy_features, "proxy_features") if cfg.proxy_features else None
+        self.init_order: list[Genotype] = []  # init="zc": the latent space's cells, best ensemble score first
+        if cfg.init == "zc":
+            ensemble = self._proxy_table(cfg.init_proxies, "init_proxies").ensemble([str(g) for g in self.latent.cells])
+            self.init_order = [self.latent.cells[i] for i in torch.argsort(-ensemble, stable=True).tolist()]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.predictor: GNNPredictor = build_predictor(self.model_config).to(self.device)
+            extra_dim = self.features.dim if self.features is not None else 0
+            self.predictor: GNNPredictor = build_predictor(self.model_config, extra_dim=extra_dim).to(self.device)
             m = self.model_config
             self.icnn = create_head(cfg.head, m.latent_dim, hidden=m.icnn_hidden, num_layers=m.icnn_layers,
                                     activation=m.icnn_activation).to(self.device)
@@ -151,7 +188,27 @@ class CRLSOSearch(LatentSearcher):
         count = min(cfg.pseudo_size, len(self.latent))
         self.pseudo_index = torch.randperm(len(self.latent), generator=self.generator)[:count]
 
+    def _proxy_table(self, text: str, option: str) -> ProxyTable:
+        """The proxies of an option, ranked among the latent space's cells (every one scored in nb201)."""
+        cfg = self.config
+        return proxy_table(text, space=self.space.name, cache_dir=cfg.proxy_dir or cfg.cache_dir or default_cache_dir(),
+                           reference=[str(g) for g in self.latent.cells], option=option,
+                           require_all=is_enumerated(self.space.name))
+
     # -- models -----------------------------------------------------------------------------------
+    def _extra(self, index: Tensor | None = None) -> Tensor | None:
+        """``(K, k)`` proxy features of the latent cells at ``index`` (None: all), or None without features."""
+        if self.features is None:
+            return None
+        cells = self.latent.cells
+        keys = [str(g) for g in cells] if index is None else [str(cells[i]) for i in index.tolist()]
+        return self.features.features(keys)
+
+    def _predict(self, index: Tensor | None = None) -> Tensor:
+        """``(K,)`` the predictor's error of the latent cells at ``index`` (None: every cell), on the CPU."""
+        batch = self.latent.bank.everything() if index is None else self.latent.bank.select(index)
+        return predict(self.predictor, batch, self._extra(index)).cpu()
+
     def _refit(self) -> None:
         """Fit the predictor on what was observed; then the joint VAE + ICNN fit or the ICNN alone."""
         cfg = self.config
@@ -159,7 +216,8 @@ class CRLSOSearch(LatentSearcher):
         labelled = self.latent.positions([g for g, _ in self.observed])
         errors = errors_of([v for _, v in self.observed])
         fit_predictor(self.predictor, self.latent.bank.select(labelled), errors,
-                      epochs=cfg.predictor_epochs if first else cfg.predictor_refit_epochs, lr=cfg.predictor_lr)
+                      epochs=cfg.predictor_epochs if first else cfg.predictor_refit_epochs, lr=cfg.predictor_lr,
+                      extra=self._extra(labelled))
         if cfg.regularize and (self.regularized_at == 0 or len(labelled) >= cfg.reg_growth * self.regularized_at):
             self._regularize(labelled, errors)
         else:
@@ -168,7 +226,7 @@ class CRLSOSearch(LatentSearcher):
 
     def _regularize(self, labelled: Tensor, errors: Tensor) -> None:
         """Pseudo-label every cell, then the joint VAE + ICNN fit on all of them; codes re-encoded."""
-        targets = predict(self.predictor, self.latent.bank.everything()).cpu()
+        targets = self._predict()
         targets[labelled] = errors
         self.target_mean, self.target_std = float(targets.mean()), float(targets.std().clamp_min(1e-6))
         scaled = (targets - self.target_mean) / self.target_std
@@ -179,7 +237,7 @@ class CRLSOSearch(LatentSearcher):
         """The ICNN alone on the current codes: labels (weighted up) + the pseudo-labelled subset."""
         cfg = self.config
         unlabelled = ~torch.isin(self.pseudo_index, labelled)
-        pseudo = predict(self.predictor, self.latent.bank.select(self.pseudo_index[unlabelled])).cpu()
+        pseudo = self._predict(self.pseudo_index[unlabelled])
         index = torch.cat([labelled, self.pseudo_index[unlabelled]])
         targets = torch.cat([errors, pseudo])
         weights = torch.cat([torch.full_like(errors, cfg.label_weight), torch.ones_like(pseudo)])
@@ -199,8 +257,26 @@ class CRLSOSearch(LatentSearcher):
     def ask(self, n: int) -> list[Genotype]:
         cfg = self.config
         if len(self.observed) < cfg.n_init:
-            return self.mark(sample_unseen_batch(self.space, self.rng, self.seen, min(n, cfg.n_init - len(self.observed))), "init")
+            return self._initial_cells(min(n, cfg.n_init - len(self.observed)), self.seen)
         return self._propose(min(n, cfg.batch_size))
+
+    def _initial_cells(self, count: int, exclude: set[str]) -> list[Genotype]:
+        """``count`` initial cells not in ``exclude``: seeded random (``init``), or the proxy ensemble's
+        best (``init-zc``; drawn from its top ``init_pool`` when that is > 0)."""
+        if count <= 0:
+            return []
+        if self.config.init == "random":
+            return self.mark(sample_unseen_batch(self.space, self.rng, exclude, count), "init")
+        order = [g for g in self.init_order if str(g) not in exclude]
+        pool = self.config.init_pool
+        if pool > count and len(order) > count:
+            top = order[:pool]
+            picks = sorted(self.rng.choice(len(top), size=count, replace=False).tolist())
+            chosen = [top[i] for i in picks]
+        else:
+            chosen = order[:count]
+        pending = set(exclude) | {str(g) for g in chosen}
+        return self.mark(chosen, "init-zc") + self.mark(sample_unseen_batch(self.space, self.rng, pending, count - len(chosen)), "init")
 
     def _add_decoded(self, pool: dict, starts: Tensor, visited: list[Tensor], source: str, anchors=None, keep=None) -> None:
         """Decode every visited code; new cells join ``pool`` with their provenance.
@@ -294,7 +370,7 @@ class CRLSOSearch(LatentSearcher):
         if self.config.rank_by == "icnn":
             score = self.predicted_error(self.latent.mu[idx.to(self.device)])
         else:
-            score = predict(self.predictor, self.latent.bank.select(idx)).cpu()
+            score = self._predict(idx)
         if first:
             score = score + torch.cat([torch.zeros(first), torch.full((len(candidates) - first,), 1e6)])
         return [candidates[i] for i in torch.argsort(score, stable=True).tolist()]

@@ -15,7 +15,9 @@ predictor-ranked candidates as the round queries are scored by a supernet evalua
 (`darts_backend.evaluate.load_screener`, chosen by ``screen_evaluator``: ``mixture``, the path with
 every BN normalising by the evaluation batch; or ``single-path``, BN statistics re-estimated for each
 path on ``screen_calibration`` other held-out train images, SPOS's reading, meant for ``spos`` runs;
-both: inherited weights, accuracy on held-out images), and only the best
+both: inherited weights, accuracy on held-out images), or ``zc:PROXY`` (a zero-cost proxy, or
+``zc:A+B`` the rank-average of several, read from the proxy cache like CR-LSO's proxy features:
+`crlso.search.proxy_screen`; no supernet needed), and only the best
 screened are proposed (ties keep the predictor's order). The seeds and the random initial cells
 are screened too, so no query is ever of a cell the evaluator did not see; this includes the
 neighbours a stalled round sweeps first, which are re-ranked by the screener like the rest.
@@ -46,8 +48,9 @@ from nasspace import Genotype
 from nasspace.oracle import Oracle
 from nasspace.options import AT_LEAST_ONE, check_numbers
 
-from crlso.search.base import register_searcher, sample_unseen_batch
-from crlso.search.crlso import CRLSO_BOUNDS, CRLSOConfig, CRLSOSearch
+from crlso.search.base import register_searcher
+from crlso.search.crlso import CRLSO_BOUNDS, CRLSOConfig, CRLSOSearch, check_zero_cost_options
+from crlso.search.proxy_screen import ProxyScreener, is_proxy_screener
 
 __all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "supernet_oracle", "run_supernet_search"]
 
@@ -77,8 +80,12 @@ class HybridConfig(CRLSOConfig):
 
         check_numbers(self, {**CRLSO_BOUNDS, "screen_factor": AT_LEAST_ONE, "screen_images": AT_LEAST_ONE,
                              "screen_calibration": AT_LEAST_ONE})
-        if self.screen_evaluator not in SCREENERS:
-            raise ValueError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}")
+        check_zero_cost_options(self)
+        if is_proxy_screener(self.screen_evaluator):
+            ProxyScreener.parse(self.screen_evaluator)
+        elif self.screen_evaluator not in SCREENERS:
+            raise ValueError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}, "
+                             "or zc:PROXY[+PROXY...]")
         if self.screen_evaluator == "single-path" and self.screen_split:
             raise ValueError("screen_split is for the mixture evaluator: the single-path one reads held-out train images only")
 
@@ -111,6 +118,8 @@ class HybridSearch(CRLSOSearch):
         if cfg.alpha_top < 0 or cfg.screen_factor < 1:
             raise ValueError(f"alpha_top must be >= 0 and screen_factor >= 1, got {cfg.alpha_top}, {cfg.screen_factor}")
         self.seeds = supernet_seeds(cfg.seed_from, cfg.alpha_top) if cfg.seed_from else []
+        if cfg.screen and screener is None and is_proxy_screener(cfg.screen_evaluator):
+            screener = ProxyScreener(self._proxy_table(ProxyScreener.parse(cfg.screen_evaluator), "screen_evaluator"))
         if cfg.screen and screener is None:
             if not cfg.seed_from:
                 raise ValueError("screen=True needs seed_from: the supernet run whose weights screen the candidates")
@@ -143,7 +152,7 @@ class HybridSearch(CRLSOSearch):
         """Unseen seeds first (all of them, even beyond ``count``), then random cells up to ``count``."""
         seeds = [g for g in self.seeds if str(g) not in self.seen]
         pending = self.seen | {str(g) for g in seeds}
-        return self.mark(seeds, "seed") + self.mark(sample_unseen_batch(self.space, self.rng, pending, max(0, count - len(seeds))), "init")
+        return self.mark(seeds, "seed") + self._initial_cells(max(0, count - len(seeds)), pending)
 
     def _screen(self, candidates: list[Genotype], want: int) -> list[Genotype]:
         """The ``want`` best candidates by the screener; unseen seeds always pass."""

@@ -1,6 +1,6 @@
 """Named variants of the CR-LSO searchers: the ablation of what the regularized latent space buys.
 
-A variant is a searcher (``crlso`` or ``crlso-paper``) with fixed options; ``crlso compare
+A variant is a searcher (``crlso``, ``crlso-paper`` or ``hybrid``) with fixed options; ``crlso compare
 --methods`` and ``crlso ablate`` take variant names wherever they take method names, and run
 folders record the variant beside the method. Options given for a variant by name overlay its own.
 
@@ -13,7 +13,14 @@ folders record the variant beside the method. Options given for a variant by nam
 ``crlso``               the default searcher (`crlso.search.crlso`)
 ``crlso-noneighbours``  the default without one-edge neighbour candidates and stall sweeps
 ``crlso-frozen``        the default on the unlabelled VAE, frozen (ICNN fitted on fixed codes)
+``crlso-zcinit``        the default with a zero-cost warm start (initial cells: top of synflow + params)
+``crlso-zcfeat``        the default whose predictor also reads synflow, params and flops scores
+``crlso-zcscreen``      the default, each round's proposals pre-screened by synflow (the hybrid, no supernet)
+``crlso-zc``            warm start and proxy features together
 ======================  ================================================================================
+
+The ``zc`` variants read the proxy cache of ``darts-backend zc --space nb201 --all`` under the cache
+folder (`crlso.proxy_scores`); they cost no query beyond the default's.
 
 `CPU_PAPER_JOINT` shrinks the paper variants' joint fit (200 epochs at lr 1e-4, about 9 minutes per
 search on one CPU core) to 5 epochs at lr 1e-3 (``crlso ablate --size cpu``); the default searcher's
@@ -47,6 +54,12 @@ VARIANTS: dict[str, Variant] = {
     "crlso": Variant("crlso", {}, "the default searcher"),
     "crlso-noneighbours": Variant("crlso", {"neighbour_top": 0, "stall_rounds": 0}, "default without neighbours and stalls"),
     "crlso-frozen": Variant("crlso", {"regularize": False}, "default on the frozen unlabelled VAE"),
+    "crlso-zcinit": Variant("crlso", {"init": "zc"}, "default with a zero-cost warm start"),
+    "crlso-zcfeat": Variant("crlso", {"proxy_features": "synflow,params,flops"}, "default + proxy scores as predictor inputs"),
+    "crlso-zcscreen": Variant("hybrid", {"screen": True, "screen_evaluator": "zc:synflow"},
+                              "default, proposals pre-screened by synflow"),
+    "crlso-zc": Variant("crlso", {"init": "zc", "proxy_features": "synflow,params,flops"},
+                        "zero-cost warm start + proxy features"),
 }
 
 CPU_PAPER_JOINT: dict[str, Any] = {"epochs": 5, "lr": 1e-3}
@@ -59,6 +72,10 @@ TWINS: tuple[tuple[str, str], ...] = (
     ("paper-rereg", "paper"),
     ("crlso", "crlso-frozen"),
     ("crlso", "crlso-noneighbours"),
+    ("crlso-zcinit", "crlso"),
+    ("crlso-zcfeat", "crlso"),
+    ("crlso-zcscreen", "crlso"),
+    ("crlso-zc", "crlso"),
 )
 
 

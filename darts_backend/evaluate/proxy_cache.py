@@ -4,7 +4,11 @@ A file ``<cache_dir>/zero-cost/<space>/<proxy>-<digest>.json`` holds ``{"format_
 "scores": {cell string: value or null}}``; ``digest`` hashes the settings
 (`darts_backend.evaluate.ZeroCostScorer.settings`), and the settings are stored too and checked on
 open. Writes are atomic (temp file + rename) and batched in time (`flush_seconds`), so an interrupted
-pass loses at most that much work and resumes from what the file holds. Scores never include labels:
+pass loses at most that much work and resumes from what the file holds. A flush merges: under an
+exclusive lock on ``<file>.lock`` it reads what the file holds now, adds this cache's scores and
+writes the union (this cache also learns the others' scores), so several passes over one cache
+file (for example ``darts-backend zc --all`` twice, one with the cells in another order) share their
+work instead of overwriting each other's. Scores never include labels:
 the settings name the images by digest only. A NaN score (undefined proxy) is stored as ``null``.
 """
 
@@ -54,17 +58,22 @@ class ProxyCache:
         self._scores: dict[str, float | None] = {}
         self._dirty = False
         self._last_flush = time.monotonic()
-        if self.path.exists():
-            try:
-                data = json.loads(self.path.read_text())
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"cannot read proxy cache {self.path}: {exc}; delete it to start over") from None
-            if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or "scores" not in data:
-                raise ValueError(f"{self.path} is not a proxy cache file (format_version {FORMAT_VERSION})")
-            if data.get("settings") != self.settings:
-                raise ValueError(f"{self.path} holds scores of other settings ({data.get('settings')}); "
-                                 f"expected {self.settings}")
-            self._scores = dict(data["scores"])
+        self._scores = self._read_file()
+
+    def _read_file(self) -> dict[str, float | None]:
+        """The scores the file holds now ({} when there is no file yet)."""
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read proxy cache {self.path}: {exc}; delete it to start over") from None
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or "scores" not in data:
+            raise ValueError(f"{self.path} is not a proxy cache file (format_version {FORMAT_VERSION})")
+        if data.get("settings") != self.settings:
+            raise ValueError(f"{self.path} holds scores of other settings ({data.get('settings')}); "
+                             f"expected {self.settings}")
+        return dict(data["scores"])
 
     @classmethod
     def open(cls, cache_dir: str | Path, settings: dict[str, Any], *, flush_seconds: float = 30.0) -> "ProxyCache":
@@ -93,10 +102,17 @@ class ProxyCache:
             self.flush()
 
     def flush(self) -> None:
-        """Write the file now if anything changed (atomically)."""
+        """If anything changed: merge with what the file holds now and write the union (atomically, locked)."""
         if not self._dirty:
             return
-        write_json_atomic(self.path, {"format_version": FORMAT_VERSION, "settings": self.settings,
-                                      "scores": self._scores}, indent=None, sort_keys=False)
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:  # closing releases the lock
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            merged = {**self._read_file(), **self._scores}
+            write_json_atomic(self.path, {"format_version": FORMAT_VERSION, "settings": self.settings,
+                                          "scores": merged}, indent=None, sort_keys=False)
+        self._scores = merged
         self._dirty = False
         self._last_flush = time.monotonic()

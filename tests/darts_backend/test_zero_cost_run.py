@@ -34,6 +34,21 @@ def test_cache_round_trip_with_nan_and_settings_check(tmp_path):
         ProxyCache(cache.path, settings)
 
 
+def test_two_passes_on_one_cache_file_merge_instead_of_overwriting(tmp_path):
+    settings = {"space": "nb201", "proxy": "synflow", "seed": 0}
+    first = ProxyCache.open(tmp_path, settings, flush_seconds=1e9)
+    second = ProxyCache.open(tmp_path, settings, flush_seconds=1e9)  # opened before `first` wrote anything
+    first.put("a", 1.0)
+    second.put("b", 2.0)
+    first.flush()
+    second.flush()  # would drop "a" if it wrote only its own scores
+    assert "a" in second and second.get("a") == 1.0  # and it learned the other pass's score
+    first.put("c", 3.0)
+    first.flush()
+    again = ProxyCache.open(tmp_path, settings)
+    assert {k: again.get(k) for k in "abc"} == {"a": 1.0, "b": 2.0, "c": 3.0}
+
+
 def test_pass_resumes_after_an_interruption_without_recomputing(tmp_path, monkeypatch):
     proxies = ["synflow", "snip", "params"]
     real_score = ZeroCostScorer.score
