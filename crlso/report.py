@@ -109,7 +109,9 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
         meta.update(methods=[run.config["method"]], seeds=[run.config["seed"]], budgets=[run.config["budget"]])
         return meta, [run]
     meta = json.loads((run_dir / "compare.json").read_text())
-    runs = [load(p.parent) for p in sorted((run_dir / "runs").glob("*/seed_*/summary.json"))]
+    left_out = {reason.split(" ")[0] for reason in meta.get("left_out", [])}  # as the compare's table left them out
+    runs = [load(p.parent) for p in sorted((run_dir / "runs").glob("*/seed_*/summary.json"))
+            if p.parent.relative_to(run_dir).as_posix() not in left_out]
     if not runs:
         raise FileNotFoundError(f"{run_dir / 'runs'} holds no finished run (no summary.json)")
     order = {m: i for i, m in enumerate(meta.get("methods", []))}
