@@ -65,6 +65,8 @@ __all__ = [
     "format_paired",
     "run_name",
     "folder_runs",
+    "shared_initial_queries",
+    "shared_queries_note",
 ]
 
 
@@ -487,6 +489,36 @@ def folder_runs(out: str | Path, *, skip: set[Path], horizon: int, base: RunConf
     return kept, left_out
 
 
+def shared_initial_queries(folders: Mapping[tuple[str, int], Path]) -> int | None:
+    """How many first queries every run of a seed has in common, whatever its method.
+
+    ``folders`` maps ``(run name, seed)`` to a run folder. Returns the shortest common prefix of the
+    logged genotypes over the seeds run by two or more names, or None when no seed was.
+    """
+    by_seed: dict[int, list[list[str]]] = {}
+    for (_, seed), folder in folders.items():
+        by_seed.setdefault(seed, []).append([r["genotype"] for r in read_queries(Path(folder) / "queries.jsonl")])
+    shared = None
+    for logs in by_seed.values():
+        if len(logs) < 2:
+            continue
+        k = 0
+        while all(len(log) > k for log in logs) and len({log[k] for log in logs}) == 1:
+            k += 1
+        shared = k if shared is None else min(shared, k)
+    return shared
+
+
+def shared_queries_note(shared: int | None) -> str:
+    """One sentence on `shared_initial_queries` for a plot caption ('' when no seed had two methods)."""
+    if shared is None:
+        return ""
+    if shared == 0:
+        return "The methods do not share initial queries: at each seed their first cells differ."
+    return (f"At each seed every method's first {shared} queries are the same cells (one seeded random draw), "
+            f"so the curves agree up to query {shared}.")
+
+
 def run_comparison(
     *,
     methods: list[str],
@@ -569,5 +601,8 @@ def run_comparison(
     write_text_atomic(out / "table.md", table_md)
     if paired:
         write_text_atomic(out / "paired.md", format_paired(paired, budgets, base.report_metric))
-    plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets)
+    shared = shared_initial_queries({(run_name(s), s["seed"]): out / "runs" / run_name(s) / f"seed_{s['seed']}" for s in summaries})
+    optimum = None if base.supernet is not None else float(np.max(load_table(base.dataset, base.data_dir).metric(base.report_metric)))
+    plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets,
+                     optimum=optimum, note=shared_queries_note(shared))
     return result

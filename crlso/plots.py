@@ -51,44 +51,68 @@ def plot_best_so_far(
     *,
     report_metric: str = "test_acc",
     budgets: Sequence[int] = (),
+    optimum: float | None = None,
+    note: str = "",
 ) -> Path:
-    """Mean best-so-far ``report_metric`` per method against queries, with 95% t-bands; a PNG.
+    """Best-so-far curves per method against queries, mean ± one standard error over seeds; a PNG.
+
+    With ``optimum`` (the best ``report_metric`` of the table) the curves are the regret
+    ``optimum - report_metric`` of the best-so-far cell on a log y-scale (zero regret is drawn at
+    ``REGRET_FLOOR``), as NASLib and naszilla plot them; without one (no table) the metric itself.
 
     Args:
         summaries: run summaries (``method`` and ``best_so_far`` of each).
         path: where the PNG goes (written via a temporary file, then renamed).
         budgets: queries at which to draw faint vertical guides.
+        note: a line printed under the axes (e.g. which initial queries the methods share).
     """
-    from scipy import stats
+    import textwrap
+
+    from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
 
     by_method: dict[str, list[list[float]]] = {}
     for summary in summaries:
         by_method.setdefault(summary.get("variant") or summary["method"], []).append(summary["best_so_far"])
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method, curves in by_method.items():
+    fig, ax = plt.subplots(figsize=(7, 4.8 if note else 4.5))
+    styles = ("-", "--", "-.", ":")  # methods whose curves coincide (shared initial queries) stay visible
+    for k, (method, curves) in enumerate(by_method.items()):
         length = min(len(c) for c in curves)
         arr = np.asarray([c[:length] for c in curves], dtype=float)
+        if optimum is not None:
+            arr = np.maximum(optimum - arr, REGRET_FLOOR)
         steps = np.arange(1, length + 1)
         mean = np.nanmean(arr, axis=0)
-        if arr.shape[0] > 1:
-            half = stats.t.ppf(0.975, arr.shape[0] - 1) * np.nanstd(arr, axis=0, ddof=1) / np.sqrt(arr.shape[0])
-        else:
-            half = np.zeros_like(mean)
-        ax.plot(steps, mean, label=f"{method} (n={arr.shape[0]})")
-        ax.fill_between(steps, mean - half, mean + half, alpha=0.25)
+        n = arr.shape[0]
+        se = np.nanstd(arr, axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros_like(mean)
+        line, = ax.plot(steps, mean, ls=styles[k % len(styles)], lw=1.6, label=f"{method} (n={n})")
+        low = np.maximum(mean - se, REGRET_FLOOR) if optimum is not None else mean - se
+        ax.fill_between(steps, low, mean + se, alpha=0.2, color=line.get_color(), linewidth=0)
     for b in budgets:
         ax.axvline(b, color="grey", lw=0.5, ls=":")
     ax.set_xlabel("queries")
-    ax.set_ylabel(f"{report_metric} of best-so-far")
-    finite = [v for curves in by_method.values() for c in curves for v in c[9:] if np.isfinite(v)]
-    if finite:
-        ax.set_ylim(np.percentile(finite, 2) - 0.2, max(finite) + 0.1)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if optimum is not None:
+        ax.set_yscale("log")
+        ax.set_ylabel(f"regret: table best {report_metric} ({optimum:.2f})\nminus {report_metric} of best-so-far cell")
+        ax.set_title(f"mean regret ± 1 standard error over seeds (log scale; 0 drawn at {REGRET_FLOOR:g})", fontsize=9)
+    else:
+        ax.set_ylabel(f"{report_metric} of best-so-far cell")
+        ax.set_title("mean ± 1 standard error over seeds", fontsize=9)
+        finite = [v for curves in by_method.values() for c in curves for v in c[9:] if np.isfinite(v)]
+        if finite:
+            ax.set_ylim(np.percentile(finite, 2) - 0.2, max(finite) + 0.1)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if note:
+        fig.text(0.01, 0.01, textwrap.fill(note, 120), fontsize=7.5, color="#444444", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.05 if note else 0, 1, 1))
     return _save(fig, path, dpi=120)
+
+
+REGRET_FLOOR = 1e-2
+"""Regret (percentage points) at which zero regret is drawn on the log scale."""
 
 
 _OP_COLORS = {
