@@ -169,6 +169,8 @@ def plot_latent_map(
     star: int | None = None,
     color_label: str = "valid_acc",
     title: str = "",
+    axis_shares: tuple[float, float] | None = None,
+    highlight_label: str = "queried by the run",
 ) -> Path:
     """2-D projection of latent codes, colored by a metric.
 
@@ -177,6 +179,7 @@ def plot_latent_map(
         color: ``(N,)`` metric per point (low values are clipped at the 5th percentile for contrast).
         highlight: indices drawn on top with black edges (e.g. a run's queried cells).
         star: index marked with a star (e.g. the table optimum).
+        axis_shares: share of the codes' variance along each axis (printed in the axis labels).
     """
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 5.5))
@@ -186,11 +189,12 @@ def plot_latent_map(
     fig.colorbar(sc, ax=ax, label=f"{color_label} (clipped at 5th percentile)")
     if highlight is not None and len(highlight):
         ax.scatter(xy[highlight, 0], xy[highlight, 1], s=14, facecolors="none", edgecolors="black", linewidths=0.7,
-                   label=f"queried by the run ({len(highlight)})")
+                   label=f"{highlight_label} ({len(highlight)})")
     if star is not None:
         ax.scatter(xy[star, 0], xy[star, 1], s=220, marker="*", c="red", edgecolors="white", label="table optimum")
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
+    shares = axis_shares or (None, None)
+    for k, (setter, share) in enumerate(((ax.set_xlabel, shares[0]), (ax.set_ylabel, shares[1]))):
+        setter(f"PC {k + 1}" + ("" if share is None else f" ({100 * share:.0f}% of variance)"))
     ax.set_title(title, fontsize=9)
     if highlight is not None or star is not None:
         ax.legend(loc="best", fontsize=8)
@@ -241,6 +245,8 @@ def plot_alpha_history(
 ) -> Path:
     """Architecture weights per operation against epoch, one panel per edge (or per cell).
 
+    All panels share one y-scale, so edges compare at a glance.
+
     Args:
         alphas: ``(epochs, panels, ops)`` weights as logged (for cells with many edges, the caller
             averages over the edges of a panel first).
@@ -252,7 +258,7 @@ def plot_alpha_history(
     panels = alphas.shape[1]
     columns = min(3, panels)
     rows = -(-panels // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.8 * rows), squeeze=False, sharex=True, sharey=True)
     for ax in axes.flat[panels:]:
         ax.axis("off")
     for p, ax in enumerate(axes.flat[:panels]):
@@ -264,6 +270,8 @@ def plot_alpha_history(
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("weight (softmax)")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(ops), fontsize=8, frameon=False)
     fig.suptitle(title, fontsize=10)
@@ -271,36 +279,61 @@ def plot_alpha_history(
     return _save(fig, path)
 
 
-def plot_training_curves(records: Sequence[dict[str, Any]], path: str | Path, *, keys: Sequence[str], title: str = "") -> Path:
-    """Per-epoch metrics (from a ``metrics.jsonl``) against epoch; one line per key present."""
+def plot_training_curves(
+    epochs: Sequence[int],
+    series: dict[str, Sequence[float]],
+    path: str | Path,
+    *,
+    ylabel: str = "",
+    title: str = "",
+) -> Path:
+    """Per-epoch values against epoch (integer ticks), one line per ``{label: values}`` entry; NaN values are gaps."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    epochs = [r.get("epoch", i + 1) for i, r in enumerate(records)]
-    for key in keys:
-        values = [r.get(key) for r in records]
-        if any(v is not None for v in values):
-            ax.plot(epochs, [np.nan if v is None else v for v in values], marker="o", ms=3, label=key)
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    for label, values in series.items():
+        ax.plot(epochs, [np.nan if v is None else v for v in values], marker="o", ms=3, label=label)
     ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7.5, loc="best")
     fig.tight_layout()
     return _save(fig, path)
 
 
 def plot_genotype_set(entries: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
-    """An emitted genotype set: search accuracy against parameters and against FLOPs, points numbered."""
+    """An emitted genotype set: held-out accuracy (and retrained accuracy, when present) against parameters
+    and against FLOPs, in percent, points numbered as in the set.
+
+    Accuracies stored as fractions in [0, 1] are drawn as percent.
+    """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    accs = [100 * float(e.get("search_acc", np.nan)) for e in entries]
+
+    def percent(entry: dict[str, Any], key: str) -> float:
+        value = entry.get(key)
+        value = float(value) if isinstance(value, (int, float)) else np.nan
+        return 100 * value if value <= 1.0 else value
+
+    lines = [("heldout_acc", "held-out accuracy of the supernet at emission", "o", "#3182bd")]
+    if any("retrained_acc" in e for e in entries):
+        lines.append(("retrained_acc", "accuracy after retraining from scratch (held-out share)", "s", "#e6550d"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
     for ax, key, label in ((axes[0], "params", "parameters (M)"), (axes[1], "flops", "FLOPs (M)")):
-        xs = [float(e.get(key, np.nan)) for e in entries]
-        ax.plot(xs, accs, "o-", color="#3182bd")
-        for i, (x, y) in enumerate(zip(xs, accs)):
-            ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
+        xs = np.asarray([float(e.get(key, np.nan)) for e in entries])
+        order = np.argsort(xs, kind="stable")
+        for acc_key, acc_label, marker, color in lines:
+            ys = np.asarray([percent(e, acc_key) for e in entries])
+            ax.plot(xs[order], ys[order], marker=marker, ls="-", lw=1, color=color, label=acc_label)
+            for i, (x, y) in enumerate(zip(xs, ys)):
+                if np.isfinite(y):
+                    ax.annotate(str(i), (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7, color=color)
         ax.set_xlabel(label)
-        ax.set_ylabel("search accuracy (%)")
         ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (%)")
+    axes[0].legend(fontsize=8, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
