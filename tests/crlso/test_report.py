@@ -202,3 +202,11 @@ def test_accepted_folder_kinds(tmp_path, capsys) -> None:
     assert main(["report", str(other)]) == 2
     err = capsys.readouterr().err
     assert "not a run folder" in err and "rank_bench.json" in err and "hybrid.json" in err
+
+
+def test_report_status_line(nb201_darts_run, tmp_path, capsys) -> None:
+    """With progress on, each slow step is named on stderr while it runs; off, stderr stays quiet."""
+    build_report(nb201_darts_run, out_dir=tmp_path / "quiet", options=ReportOptions())
+    assert capsys.readouterr().err == ""
+    build_report(nb201_darts_run, out_dir=tmp_path / "loud", options=ReportOptions(progress=True))
+    assert "crlso report: training curves" in capsys.readouterr().err
