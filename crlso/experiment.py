@@ -588,7 +588,9 @@ def run_comparison(
         "wall_seconds": elapsed, "report_metric": base.report_metric, "search_metric": base.search_metric,
         "dataset": base.dataset, "space": base.space, "results": aggregated,
     }
-    paired = paired_differences(summaries, list(pairs or []), budgets)
+    # runs of other names found in the folder are paired with the first method, as the CLI pairs its own names
+    pairs = list(pairs or []) + [(methods[0], name) for name in names if name not in methods]
+    paired = paired_differences(summaries, pairs, budgets)
     if paired:
         result["paired_differences"] = paired
     write_json_atomic(out / "compare.json", result)
@@ -601,6 +603,8 @@ def run_comparison(
     write_text_atomic(out / "table.md", table_md)
     if paired:
         write_text_atomic(out / "paired.md", format_paired(paired, budgets, base.report_metric))
+    else:  # a paired.md of an earlier invocation would no longer match compare.json
+        (out / "paired.md").unlink(missing_ok=True)
     shared = shared_initial_queries({(run_name(s), s["seed"]): out / "runs" / run_name(s) / f"seed_{s['seed']}" for s in summaries})
     optimum = None if base.supernet is not None else float(np.max(load_table(base.dataset, base.data_dir).metric(base.report_metric)))
     plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets,

@@ -40,6 +40,11 @@ def test_a_narrower_rerun_keeps_every_run_of_the_folder(tmp_path, nb201_cifar10)
     assert set(_table_rows(out)) == {"random", "rea"}
     saved = json.loads((out / "compare.json").read_text())
     assert set(saved["results"]) == {"random", "rea"} and saved["results"]["random"]["seeds"] == 2
+    # the runs found in the folder are paired with this call's first method, so paired.md matches the table
+    assert [(row["a"], row["b"]) for row in saved["paired_differences"]] == [("rea", "random")]
+    assert "| rea - random | 2 |" in (out / "paired.md").read_text()
+    _compare(tmp_path / "alone", ["rea"])
+    assert not (tmp_path / "alone" / "paired.md").exists()
 
 
 def test_runs_that_cannot_be_aggregated_are_named(tmp_path, nb201_cifar10) -> None:
