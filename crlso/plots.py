@@ -297,7 +297,7 @@ def plot_training_curves(
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2 + 0.22 * len(series)))
     for label, values in series.items():
         ax.plot(epochs, [np.nan if v is None else v for v in values], marker="o", ms=3, label=label)
     ax.set_xlabel("epoch")
@@ -305,7 +305,8 @@ def plot_training_curves(
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7.5, loc="best")
+    # the legend goes under the axes: long labels (which split each line is measured on) never hide a line
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     fig.tight_layout()
     return _save(fig, path)
 

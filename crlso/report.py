@@ -525,9 +525,10 @@ def _darts_sections(run_dir: Path, out: Path, status: Status) -> tuple[str, str,
         genotype = genotype_from_json(single)
         space_obj = get_space(single["space"])
         label = f"{method} final cell"
-        lookup = [v for k, v in result.items() if k.startswith("nb201_")]
-        if lookup:
-            label += f": NB201 {lookup[0]}"
+        lookup = [(k, v) for k, v in result.items() if k.startswith("nb201_") and isinstance(v, (int, float))]
+        if lookup:  # e.g. nb201_cifar10_test_acc
+            key, value = lookup[0]
+            label += f": NB201 table {key.removeprefix('nb201_').replace('_', ' ', 1)} {value:.2f}"
         parts = [H.figure(plot_cells([(label, space_obj.to_graph(genotype).to_networkx())], out / "cell.png", columns=1),
                           "the derived cell, operations on nodes"),
                  H.paragraph(f"genotype: {genotype}")]
@@ -546,7 +547,7 @@ _CURVE_LABELS = {
     "acc": "supernet accuracy on its training batches (train split)",
     "valid_acc": "supernet accuracy on the held-out share of the train split",
     "search_acc": "supernet accuracy on its training batches (train split)",
-    "loss": "training loss (train split)",
+    "loss": "training loss, regulariser included (train split)",
     "valid_loss": "loss on the held-out share of the train split",
     "ce": "cross-entropy (train split)",
     "kd": "distillation loss (train split)",
