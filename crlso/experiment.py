@@ -477,6 +477,9 @@ def folder_runs(out: str | Path, *, skip: set[Path], horizon: int, base: RunConf
         if not (folder / "summary.json").exists():
             left_out.append(f"{where} (unfinished: no summary.json)")
             continue
+        if not (folder / "config.json").exists():
+            left_out.append(f"{where} (no config.json)")
+            continue
         config, summary = read_json_file(folder / "config.json"), read_json_file(folder / "summary.json")
         differs = [key for key in ("space", "dataset", "search_metric", "report_metric")
                    if config.get(key) != getattr(base, key)]
