@@ -93,13 +93,14 @@ def plot_best_so_far(
         ax.axvline(b, color="grey", lw=0.5, ls=":")
     ax.set_xlabel("queries")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    spread = "mean ± 1 standard error over seeds" if any(len(c) > 1 for c in by_method.values()) else "one seed each, no band"
     if optimum is not None:
         ax.set_yscale("log")
         ax.set_ylabel(f"regret: table best {report_metric} ({optimum:.2f})\nminus {report_metric} of best-so-far cell")
-        ax.set_title(f"mean regret ± 1 standard error over seeds (log scale; 0 drawn at {REGRET_FLOOR:g})", fontsize=9)
+        ax.set_title(f"regret, {spread} (log scale; 0 drawn at {REGRET_FLOOR:g})", fontsize=9)
     else:
         ax.set_ylabel(f"{report_metric} of best-so-far cell")
-        ax.set_title("mean ± 1 standard error over seeds", fontsize=9)
+        ax.set_title(spread, fontsize=9)
         finite = [v for curves in by_method.values() for c in curves for v in c[9:] if np.isfinite(v)]
         if finite:
             ax.set_ylim(np.percentile(finite, 2) - 0.2, max(finite) + 0.1)
