@@ -533,8 +533,19 @@ def _darts_sections(run_dir: Path, out: Path, status: Status) -> tuple[str, str,
                           "the derived cell, operations on nodes"),
                  H.paragraph(f"genotype: {genotype}")]
         by_epoch = [[r.get("epoch", i + 1), r["genotype"]] for i, r in enumerate(metrics) if "genotype" in r and len(str(r["genotype"])) < 200]
+        head = ["epoch", "derived genotype"]
+        if by_epoch and single["space"] == "nb201":  # the standard DARTS-on-NB201 columns beside each epoch's cell
+            table_curves, _ = _nb201_table_curves([r for r in metrics if "genotype" in r], config)
+            if any("acc" in r for r in metrics):
+                head.append("supernet acc (%, train batches)")
+                for row, record in zip(by_epoch, [r for r in metrics if "genotype" in r]):
+                    row.append(f"{_percent(record.get('acc')):.2f}")
+            for label, values in table_curves.items():
+                head.append("NB201 " + label.split(":")[1].split(" of ")[0].strip())  # e.g. "NB201 CIFAR-10 test_acc"
+                for row, value in zip(by_epoch, values):
+                    row.append(f"{value:.2f}")
         if by_epoch:
-            parts.append(H.table(["epoch", "derived genotype"], by_epoch))
+            parts.append(H.table(head, by_epoch))
         sections.append(H.section("Derived cell", *parts))
     entries = _read_json(run_dir / "genotypes.json")
     if entries:

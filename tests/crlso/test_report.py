@@ -64,6 +64,7 @@ def test_darts_nb201_run_report(nb201_darts_run, tmp_path, data_store) -> None:
     assert "skipped" not in text and "Latent space" not in text  # no empty boxes
     # the split of each curve is named; the table accuracy of each epoch's derived cell sits beside it
     assert "The NB201 lines are the benchmark table" in text and "training batches (train split)" in text
+    assert "<th>NB201 CIFAR-10 test_acc</th>" in text and "<td>30.00</td>" in text  # per epoch: table accuracy beside acc 0.3
     pngs = _embedded_pngs(page)
     assert len(pngs) == 4 and all(p.startswith(b"\x89PNG") for p in pngs)
     assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"alpha_history.png", "accuracy.png", "loss.png", "cell.png"}
