@@ -64,6 +64,9 @@ __all__ = [
     "paired_differences",
     "format_paired",
     "run_name",
+    "folder_runs",
+    "shared_initial_queries",
+    "shared_queries_note",
 ]
 
 
@@ -440,6 +443,85 @@ def _method_of(name: str, options: Mapping[str, Any] | None) -> tuple[str, str |
     return method, name, merged
 
 
+def _check_compare_run(config_json: dict[str, Any], folder: Path, out: Path) -> None:
+    """`check_folder_config` with a message naming the budget when only the budget differs.
+
+    Raises:
+        FileExistsError: ``folder`` holds another run (for a budget change: what it ran to and what to pass).
+    """
+    try:
+        check_folder_config(config_json, folder)
+    except FileExistsError:
+        existing = read_json_file(folder / "config.json")
+        old = existing.get("budget") if isinstance(existing, dict) else None
+        if old is None or not _same_run({**existing, "budget": config_json["budget"]}, config_json):
+            raise
+        where = folder.relative_to(out) if folder.is_relative_to(out) else folder
+        raise FileExistsError(
+            f"{where} ran to budget {old}, this compare's largest budget is {config_json['budget']}; finished runs are not "
+            f"extended or cut: pass --budgets ending at {old} for {out} (smaller budgets are read from the same runs), "
+            "or choose a new --out") from None
+
+
+def folder_runs(out: str | Path, *, skip: set[Path], horizon: int, base: RunConfig) -> tuple[list[dict[str, Any]], list[str]]:
+    """Summaries of the finished runs in ``out/runs/<name>/seed_<s>/`` outside ``skip``, and why others were left out.
+
+    A run is aggregated when it searched the same space, dataset and metrics as ``base`` and reached
+    ``horizon`` queries (a longer run is read up to each budget, as every compare run is); an unfinished
+    run, or one on other settings, is left out with a one-phrase reason naming its folder.
+    """
+    out = Path(out)
+    kept, left_out = [], []
+    for folder in sorted(p for p in out.glob("runs/*/seed_*") if p.is_dir() and p.resolve() not in skip):
+        where = folder.relative_to(out).as_posix()
+        if not (folder / "summary.json").exists():
+            left_out.append(f"{where} (unfinished: no summary.json)")
+            continue
+        if not (folder / "config.json").exists():
+            left_out.append(f"{where} (no config.json)")
+            continue
+        config, summary = read_json_file(folder / "config.json"), read_json_file(folder / "summary.json")
+        differs = [key for key in ("space", "dataset", "search_metric", "report_metric")
+                   if config.get(key) != getattr(base, key)]
+        if differs:
+            left_out.append(f"{where} (other {', '.join(differs)})")
+        elif len(summary.get("best_so_far", [])) < horizon:
+            left_out.append(f"{where} (ran to {len(summary.get('best_so_far', []))} queries, fewer than {horizon})")
+        else:
+            kept.append(summary)
+    return kept, left_out
+
+
+def shared_initial_queries(folders: Mapping[tuple[str, int], Path]) -> int | None:
+    """How many first queries every run of a seed has in common, whatever its method.
+
+    ``folders`` maps ``(run name, seed)`` to a run folder. Returns the shortest common prefix of the
+    logged genotypes over the seeds run by two or more names, or None when no seed was.
+    """
+    by_seed: dict[int, list[list[str]]] = {}
+    for (_, seed), folder in folders.items():
+        by_seed.setdefault(seed, []).append([r["genotype"] for r in read_queries(Path(folder) / "queries.jsonl")])
+    shared = None
+    for logs in by_seed.values():
+        if len(logs) < 2:
+            continue
+        k = 0
+        while all(len(log) > k for log in logs) and len({log[k] for log in logs}) == 1:
+            k += 1
+        shared = k if shared is None else min(shared, k)
+    return shared
+
+
+def shared_queries_note(shared: int | None) -> str:
+    """One sentence on `shared_initial_queries` for a plot caption ('' when no seed had two methods)."""
+    if shared is None:
+        return ""
+    if shared == 0:
+        return "The methods do not share initial queries: at each seed their first cells differ."
+    return (f"At each seed every method's first {shared} queries are the same cells (one seeded random draw), "
+            f"so the curves agree up to query {shared}.")
+
+
 def run_comparison(
     *,
     methods: list[str],
@@ -459,6 +541,11 @@ def run_comparison(
     the same names. Runs live in ``out_dir/runs/<name>/seed_<s>``; finished ones are read back, killed ones resume.
     ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.executors`).
     ``pairs`` of names get seed-paired differences (`paired_differences`) in ``paired.md`` and the JSON.
+    The table, JSON and plot aggregate every finished run in ``out_dir/runs`` (`folder_runs`), not only this
+    call's; ``compare.json`` lists what was left out and why (``left_out``), and ``table.md`` says so too.
+
+    Raises:
+        FileExistsError: a run folder holds another config (for a budget change, a message naming both budgets).
     """
     out = Path(out_dir)
     base = base or RunConfig()
@@ -478,7 +565,7 @@ def run_comparison(
                              f"allowed: 1..{len(table)}")
         table.metric(base.search_metric), table.metric(base.report_metric)
     for config, folder in tasks:
-        check_folder_config(config.to_json(), Path(folder))
+        _check_compare_run(config.to_json(), Path(folder), out)
     # Pre-train each shared unlabelled VAE into its disk cache once, before the workers start (they load it).
     pretrains = {(cfg.model, cfg.pretrain, cfg.cache_dir) for cfg in (searcher_config(m, o) for m, _, o in runs.values())
                  if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", "")}
@@ -492,22 +579,37 @@ def run_comparison(
     started = time.perf_counter()
     summaries = executor.map(_run_task, tasks, desc="runs", progress=progress)
     elapsed = time.perf_counter() - started
-    summaries.sort(key=lambda s: (methods.index(run_name(s)), s["seed"]))
+    others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder in tasks}, horizon=horizon, base=base)
+    summaries += others
+    names = list(dict.fromkeys([*methods, *sorted(run_name(s) for s in others)]))
+    summaries.sort(key=lambda s: (names.index(run_name(s)), s["seed"]))
     aggregated = aggregate(summaries, budgets)
     result = {
-        "methods": methods, "seeds": seeds, "budgets": budgets, "workers": workers, "executor": executor.name,
+        "methods": names, "seeds": sorted({s["seed"] for s in summaries}), "budgets": budgets,
+        "this_invocation": {"methods": methods, "seeds": seeds}, "left_out": left_out,
+        "workers": workers, "executor": executor.name,
         "wall_seconds": elapsed, "report_metric": base.report_metric, "search_metric": base.search_metric,
         "dataset": base.dataset, "space": base.space, "results": aggregated,
     }
-    paired = paired_differences(summaries, list(pairs or []), budgets)
+    # runs of other names found in the folder are paired with the first method, as the CLI pairs its own names
+    pairs = list(pairs or []) + [(methods[0], name) for name in names if name not in methods]
+    paired = paired_differences(summaries, pairs, budgets)
     if paired:
         result["paired_differences"] = paired
     write_json_atomic(out / "compare.json", result)
     from crlso.atomic import write_text_atomic
     from crlso.plots import plot_best_so_far
 
-    write_text_atomic(out / "table.md", format_table(aggregated, budgets, base.report_metric))
+    table_md = format_table(aggregated, budgets, base.report_metric)
+    if left_out:
+        table_md += "\nLeft out of this table: " + "; ".join(left_out) + ".\n"
+    write_text_atomic(out / "table.md", table_md)
     if paired:
         write_text_atomic(out / "paired.md", format_paired(paired, budgets, base.report_metric))
-    plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets)
+    else:  # a paired.md of an earlier invocation would no longer match compare.json
+        (out / "paired.md").unlink(missing_ok=True)
+    shared = shared_initial_queries({(run_name(s), s["seed"]): out / "runs" / run_name(s) / f"seed_{s['seed']}" for s in summaries})
+    optimum = None if base.supernet is not None else float(np.max(load_table(base.dataset, base.data_dir).metric(base.report_metric)))
+    plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets,
+                     optimum=optimum, note=shared_queries_note(shared))
     return result

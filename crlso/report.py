@@ -1,14 +1,21 @@
 """``crlso report``: one self-contained HTML page (plus its PNGs) for a run folder.
 
-Three kinds of folder are recognised:
+Kinds of folder recognised (`detect_kind`, `KINDS`):
 
-- a comparison (``compare.json`` and ``runs/<method>/seed_<s>/``) or a single search run
-  (``config.json``, ``queries.jsonl``, ``summary.json``): results table, best-so-far curves with
-  95% bands, the best cell of each method drawn as a graph, and, when the cached pre-trained VAE
-  of the CR-LSO searcher is available, a PCA map of the latent codes of every cell colored by the
-  search metric and a predicted-vs-true scatter of a GNN predictor fitted to one run's queries;
+- a comparison (``compare.json`` and ``runs/<method>/seed_<s>/``), a single search run
+  (``config.json``, ``queries.jsonl``, ``summary.json``) or a hybrid run (``hybrid.json`` and
+  ``search/``): results table, best-so-far regret curves (log scale, ± one standard error, saying
+  which initial queries the methods share), the best cell of each method drawn as a graph, and, when
+  a latent model is available, a PCA map of every cell's latent code (the space the search ended
+  in, else the cached pre-trained VAE; good cells on top, variance explained per axis) and a
+  predicted-vs-true scatter of a predictor fitted to the queries of the run with the best
+  *search* metric (never chosen by a test metric);
+- a ``crlso train`` folder (``summary.json`` and ``checkpoint.pt``) or a ``crlso rank-bench`` folder
+  (``rank_bench.json``): its results and configuration as tables;
 - a ``darts-backend`` run (``alphas.json`` and ``genotype.json`` or ``genotypes.json``): alpha
-  evolution, training curves, the derived cell or the emitted genotype set.
+  evolution on one y-scale, per-epoch accuracy in percent with the split named (for NB201 beside
+  the table accuracy of each epoch's derived cell), the derived cell, or the emitted genotype set
+  with its held-out and, after ``darts-backend retrain-set``, retrained accuracy.
 
 Run folders are only read (a darts run as files: crlso never imports darts_backend); the page and
 PNGs go to ``out_dir`` (default ``<run_dir>/report``).
@@ -16,8 +23,10 @@ PNGs go to ``out_dir`` (default ``<run_dir>/report``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +35,9 @@ import numpy as np
 
 from crlso import report_html as H
 from crlso.atomic import write_text_atomic
-from crlso.experiment import run_name
+from crlso.experiment import run_name, shared_initial_queries, shared_queries_note
 
-__all__ = ["ReportOptions", "build_report", "detect_kind"]
+__all__ = ["KINDS", "ReportOptions", "build_report", "detect_kind"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class ReportOptions:
         data_dir: benchmark files (default: the run's ``data_dir``).
         map_points: cells drawn on the latent map (a seeded subset; 0 = all).
         seed: seeds the subset and the predictor's initialisation.
+        progress: a one-line status on stderr naming the step being computed (the latent sections take
+            tens of seconds: every cell is featurized and encoded).
     """
 
     latent: bool = True
@@ -51,10 +62,15 @@ class ReportOptions:
     data_dir: str | None = None
     map_points: int = 0
     seed: int = 0
+    progress: bool = False
+
+
+KINDS = ("compare", "search", "hybrid", "train", "rank-bench", "darts")
+"""Folder kinds `build_report` accepts (`detect_kind` names them)."""
 
 
 def detect_kind(run_dir: Path) -> str:
-    """``compare``, ``search`` or ``darts``.
+    """One of `KINDS`: what wrote the folder, recognised by its files.
 
     Raises:
         FileNotFoundError: the folder is none of these (the message lists what was looked for).
@@ -65,11 +81,18 @@ def detect_kind(run_dir: Path) -> str:
         return "compare"
     if (run_dir / "summary.json").exists() and (run_dir / "queries.jsonl").exists():
         return "search"
+    if (run_dir / "hybrid.json").exists() and (run_dir / "search" / "summary.json").exists():
+        return "hybrid"
+    if (run_dir / "rank_bench.json").exists():
+        return "rank-bench"
+    if (run_dir / "summary.json").exists() and (run_dir / "checkpoint.pt").exists() and (run_dir / "config.json").exists():
+        return "train"
     if (run_dir / "alphas.json").exists() and any((run_dir / n).exists() for n in ("genotype.json", "genotypes.json")):
         return "darts"
     raise FileNotFoundError(
         f"{run_dir} is not a run folder: expected compare.json (crlso compare), summary.json + queries.jsonl "
-        "(crlso search) or alphas.json + genotype(s).json (darts-backend)"
+        "(crlso search), hybrid.json + search/ (crlso hybrid), rank_bench.json (crlso rank-bench), "
+        "summary.json + checkpoint.pt (crlso train) or alphas.json + genotype(s).json (darts-backend)"
     )
 
 
@@ -80,14 +103,87 @@ def build_report(run_dir: str | Path, *, out_dir: str | Path | None = None, opti
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     options = options or ReportOptions()
-    if kind == "darts":
-        title, subtitle, sections = _darts_sections(run_dir, out)
-    else:
-        title, subtitle, sections = _search_sections(run_dir, kind, out, options)
+    with _status_line(options.progress) as status:
+        if kind == "darts":
+            title, subtitle, sections = _darts_sections(run_dir, out, status)
+        elif kind == "hybrid":
+            title, subtitle, sections = _search_sections(run_dir / "search", "search", out, options, status)
+            title = title.replace("crlso search", "crlso hybrid", 1)
+            sections.insert(0, _hybrid_section(run_dir))
+        elif kind in ("train", "rank-bench"):
+            title, subtitle, sections = _summary_sections(run_dir, kind)
+        else:
+            title, subtitle, sections = _search_sections(run_dir, kind, out, options, status)
     subtitle += f" · report written {time.strftime('%Y-%m-%d %H:%M')}"
     page = write_text_atomic(out / "report.html", H.page(title, subtitle, sections))
     page.chmod(0o644)  # the atomic write's temporary file is private; a report is meant to be shared
     return page
+
+
+Status = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def _status_line(enabled: bool) -> Iterator[Status]:
+    """A one-line tqdm status on stderr; each call names the step now running (with the time so far)."""
+    from tqdm import tqdm
+
+    with tqdm(total=None, bar_format="crlso report: {desc} [{elapsed}]", leave=False, disable=not enabled) as bar:
+        yield lambda text: bar.set_description_str(text, refresh=True)
+
+
+# -- hybrid, train and rank-bench folders ---------------------------------------------------------
+def _scalar_rows(data: dict[str, Any], prefix: str = "") -> list[list[Any]]:
+    """``[key, value]`` rows of a JSON object, nested objects flattened as ``a.b``; lists shown by length."""
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            rows += _scalar_rows(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            rows.append([prefix + key, value if len(value) <= 8 else f"{len(value)} items"])
+        else:
+            rows.append([prefix + key, f"{value:.4g}" if isinstance(value, float) else value])
+    return rows
+
+
+def _markdown_table(text: str) -> str:
+    """The first Markdown table of ``text`` as an HTML table, the lines after it as a paragraph."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines if line.startswith("|")]
+    rows = [r for r in rows if not all(set(c) <= set("-: ") for c in r)]  # the separator line
+    rest = " ".join(line for line in lines if not line.startswith("|"))
+    parts = [H.table(rows[0], rows[1:])] if rows else []
+    return "".join(parts + ([H.paragraph(rest)] if rest else []))
+
+
+def _hybrid_section(run_dir: Path) -> str:
+    """Where a ``crlso hybrid`` run's seed cells came from."""
+    info = json.loads((run_dir / "hybrid.json").read_text())
+    seeds = info.get("seeds", [])
+    return H.section("Hybrid seeding", H.paragraph(
+        f"The search below was seeded by the supernet search in {info.get('supernet')}: {len(seeds)} seed cells, "
+        "queried first and charged to the budget like any other query (derived cell first)."),
+        H.table(["#", "seed cell"], [[i, g] for i, g in enumerate(seeds)]))
+
+
+def _summary_sections(run_dir: Path, kind: str) -> tuple[str, str, list[str]]:
+    """A ``crlso train`` or ``crlso rank-bench`` folder: its table (rank-bench), summary and configuration."""
+    config = _read_json(run_dir / "config.json") or {}
+    sections = []
+    if kind == "rank-bench":
+        bench = json.loads((run_dir / "rank_bench.json").read_text())
+        config = bench.get("config", config)
+        if (run_dir / "table.md").exists():
+            sections.append(H.section("Ranking results", _markdown_table((run_dir / "table.md").read_text())))
+        title = "crlso rank-bench"
+        subtitle = f"{run_dir} · {len(bench.get('runs', []))} runs · {bench.get('seconds', float('nan')):.0f} s"
+    else:
+        summary = json.loads((run_dir / "summary.json").read_text())
+        sections.append(H.section("Summary", H.table(["field", "value"], _scalar_rows(summary))))
+        title = f"crlso train: {config.get('space', '?')} / {config.get('dataset', '?')}"
+        subtitle = f"{run_dir} · seed {config.get('seed', '?')} · model in checkpoint.pt"
+    sections.append(H.section("Configuration", H.table(["option", "value"], _scalar_rows(config))))
+    return title, subtitle, sections
 
 
 # -- comparisons and search runs ------------------------------------------------------------------
@@ -109,7 +205,9 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
         meta.update(methods=[run.config["method"]], seeds=[run.config["seed"]], budgets=[run.config["budget"]])
         return meta, [run]
     meta = json.loads((run_dir / "compare.json").read_text())
-    runs = [load(p.parent) for p in sorted((run_dir / "runs").glob("*/seed_*/summary.json"))]
+    left_out = {reason.split(" ")[0] for reason in meta.get("left_out", [])}  # as the compare's table left them out
+    runs = [load(p.parent) for p in sorted((run_dir / "runs").glob("*/seed_*/summary.json"))
+            if p.parent.relative_to(run_dir).as_posix() not in left_out]
     if not runs:
         raise FileNotFoundError(f"{run_dir / 'runs'} holds no finished run (no summary.json)")
     order = {m: i for i, m in enumerate(meta.get("methods", []))}
@@ -117,10 +215,11 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
     return meta, runs
 
 
-def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions) -> tuple[str, str, list[str]]:
+def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions, status: Status) -> tuple[str, str, list[str]]:
     from crlso.experiment import aggregate
     from crlso.plots import plot_best_so_far
 
+    status(f"reading {run_dir.name}")
     meta, runs = _load_runs(run_dir, kind)
     summaries = [r.summary for r in runs]
     budgets = [int(b) for b in meta["budgets"]]
@@ -148,26 +247,35 @@ def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions
         H.paragraph(f"Mean {report_metric} of the best-by-{search_metric} cell after each budget, ± the half-width of "
                     "the 95% Student-t interval over seeds; queries to the table optimum are censored at the run length."),
     )]
-    curves = plot_best_so_far(summaries, out / "best_so_far.png", report_metric=report_metric, budgets=budgets)
-    sections.append(H.section("Best-so-far curves", H.figure(curves, f"mean {report_metric} of the best-so-far cell, 95% bands")))
-    sections.append(_cells_section(meta, runs, out, search_metric, report_metric))
-    if options.latent:
-        sections.extend(_latent_sections(meta, runs, out, options))
+    status(f"best-so-far curves of {len(runs)} runs")
+    optimum = _table_optimum(meta, runs, report_metric, options)
+    note = shared_queries_note(shared_initial_queries({(run_name(r.summary), r.summary["seed"]): r.folder for r in runs}))
+    curves = plot_best_so_far(summaries, out / "best_so_far.png", report_metric=report_metric, budgets=budgets,
+                              optimum=optimum, note=note)
+    if optimum is not None:
+        caption = (f"regret of the best-so-far cell (picked by {search_metric}): the table's best {report_metric} "
+                   f"({optimum:.2f}) minus that cell's {report_metric}, mean over seeds ± one standard error, log scale. {note}")
     else:
-        sections.append(H.section("Latent space", H.note("skipped (--no-latent)")))
+        caption = f"{report_metric} of the best-so-far cell, mean over seeds ± one standard error (no table: no regret). {note}"
+    sections.append(H.section("Best-so-far curves", H.figure(curves, caption)))
+    status("drawing the best cells")
+    sections.append(_cells_section(meta, runs, out, search_metric, report_metric))
+    if options.latent:  # --no-latent leaves the sections out (no empty box)
+        sections.extend(_latent_sections(meta, runs, out, options, status))
     return title, subtitle, sections
 
 
-def _best_run(runs: list[_Run], method: str | None = None) -> _Run:
-    """The run of ``method`` (any when None) with the best final report metric; earliest optimum, then lowest seed."""
-    pool = [r for r in runs if method is None or run_name(r.summary) == method]
+def _table_optimum(meta: dict[str, Any], runs: list[_Run], report_metric: str, options: ReportOptions) -> float | None:
+    """The best ``report_metric`` of the run's NB201 table, or None when the runs searched without one."""
+    from crlso.experiment import load_table
 
-    def key(run: _Run) -> tuple:
-        curve = run.summary["best_so_far"]
-        hit = run.summary.get("queries_to_optimum") or float("inf")
-        return (-(curve[-1] if curve else float("-inf")), hit, run.summary["seed"])
-
-    return min(pool, key=key)
+    if (meta.get("space") or "nb201") != "nb201" or any(r.config.get("supernet") for r in runs):
+        return None
+    try:
+        table = load_table(meta.get("dataset") or "cifar10", options.data_dir or runs[0].config.get("data_dir"))
+        return float(np.max(table.metric(report_metric)))
+    except Exception:  # noqa: BLE001 - without the table the curves show the metric itself
+        return None
 
 
 def _cells_section(meta: dict[str, Any], runs: list[_Run], out: Path, search_metric: str, report_metric: str) -> str:
@@ -215,7 +323,7 @@ def _model_configs(runs: list[_Run], space: str) -> tuple[Any, Any, str | None]:
     return ModelConfig(space=space), PretrainConfig(), None
 
 
-def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options: ReportOptions) -> list[str]:
+def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options: ReportOptions, status: Status) -> list[str]:
     """PCA map of the VAE's latent codes and predicted-vs-true of a predictor fitted to one run."""
     import torch
 
@@ -262,7 +370,9 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
         source = f"the cached unlabelled pre-trained VAE ({cache_file.name})"
         finished = [r for r in runs if r.summary.get("best")]
         chosen = by_search_metric([r for r in finished if r.summary["method"] == "crlso"] or finished)
+    status(f"latent map: featurizing every {space} cell")
     cells, batch = all_cells_batch(space)
+    status(f"latent map: encoding {len(cells):,} cells")
     mu = encode(vae, batch).cpu().numpy().astype(np.float64)
     table = load_table(meta.get("dataset", "cifar10"), options.data_dir or runs[0].config.get("data_dir"))
     row_of = {str(g): i for i, g in enumerate(table.genotypes)}
@@ -270,7 +380,8 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     centered = mu - mu.mean(axis=0)
     _, singular, vt = np.linalg.svd(centered, full_matrices=False)
     xy = centered @ vt[:2].T
-    explained = (singular[:2] ** 2).sum() / (singular**2).sum()
+    shares = singular**2 / (singular**2).sum()
+    explained = shares[:2].sum()
     index = {str(g): i for i, g in enumerate(cells)}
 
     queries = [json.loads(line) for line in (chosen.folder / "queries.jsonl").read_text().splitlines() if line.strip()]
@@ -286,9 +397,11 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     chosen_name = f"{run_name(chosen.summary)} seed {chosen.summary['seed']}"
     map_png = plot_latent_map(xy[shown], truth[shown], out / "latent_map.png", color_label=metric,
                               highlight=np.asarray([where[int(c)] for c in queried]), star=where[optimum],
+                              axis_shares=(float(shares[0]), float(shares[1])), highlight_label=f"queried by {chosen_name}",
                               title=f"{len(shown)} cells, PCA of the VAE posterior means (2 components: {100 * explained:.0f}% of variance)")
     encode_seconds = time.perf_counter() - started
 
+    status(f"predicted vs true: kernel ridge on the {len(queried)} queried cells")
     started = time.perf_counter()
     values = np.asarray([float(q["value"]) for q in queries])
     predicted, (length, ridge) = _kernel_ridge(mu, queried, values)
@@ -367,7 +480,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
 
 
-def _darts_sections(run_dir: Path, out: Path) -> tuple[str, str, list[str]]:
+def _darts_sections(run_dir: Path, out: Path, status: Status) -> tuple[str, str, list[str]]:
     from nasspace import genotype_from_json, get_space
 
     from crlso.plots import plot_alpha_history, plot_cells, plot_genotype_set, plot_training_curves
@@ -404,41 +517,130 @@ def _darts_sections(run_dir: Path, out: Path) -> tuple[str, str, list[str]]:
         png = plot_alpha_history(epochs, arr, ops, out / "alpha_history.png", panel_names=names, title=f"{method}: alpha evolution")
         sections.append(H.section("Alpha evolution", H.figure(png, caption)))
     if metrics:
-        acc_keys = [k for k in ("acc", "valid_acc", "search_acc") if any(k in r for r in metrics)]
-        loss_keys = [k for k in ("loss", "valid_loss", "ce", "kd") if any(k in r for r in metrics)]
-        parts = []
-        if acc_keys:
-            parts.append(H.figure(plot_training_curves(metrics, out / "accuracy.png", keys=acc_keys, title="accuracy (fraction)"), "per-epoch accuracy"))
-        if loss_keys:
-            parts.append(H.figure(plot_training_curves(metrics, out / "loss.png", keys=loss_keys, title="losses"), "per-epoch losses"))
-        sections.append(H.section("Training curves", *parts))
+        status("training curves")
+        sections.append(_darts_curves(metrics, config, out))
 
     single = _read_json(run_dir / "genotype.json")
     if single:
         genotype = genotype_from_json(single)
         space_obj = get_space(single["space"])
         label = f"{method} final cell"
-        lookup = [v for k, v in result.items() if k.startswith("nb201_")]
-        if lookup:
-            label += f": NB201 {lookup[0]}"
+        lookup = [(k, v) for k, v in result.items() if k.startswith("nb201_") and isinstance(v, (int, float))]
+        if lookup:  # e.g. nb201_cifar10_test_acc
+            key, value = lookup[0]
+            label += f": NB201 table {key.removeprefix('nb201_').replace('_', ' ', 1)} {value:.2f}"
         parts = [H.figure(plot_cells([(label, space_obj.to_graph(genotype).to_networkx())], out / "cell.png", columns=1),
                           "the derived cell, operations on nodes"),
                  H.paragraph(f"genotype: {genotype}")]
         by_epoch = [[r.get("epoch", i + 1), r["genotype"]] for i, r in enumerate(metrics) if "genotype" in r and len(str(r["genotype"])) < 200]
+        head = ["epoch", "derived genotype"]
+        if by_epoch and single["space"] == "nb201":  # the standard DARTS-on-NB201 columns beside each epoch's cell
+            table_curves, _ = _nb201_table_curves([r for r in metrics if "genotype" in r], config)
+            if any("acc" in r for r in metrics):
+                head.append("supernet acc (%, train batches)")
+                for row, record in zip(by_epoch, [r for r in metrics if "genotype" in r]):
+                    row.append(f"{_percent(record.get('acc')):.2f}")
+            for label, values in table_curves.items():
+                head.append("NB201 " + label.split(":")[1].split(" of ")[0].strip())  # e.g. "NB201 CIFAR-10 test_acc"
+                for row, value in zip(by_epoch, values):
+                    row.append(f"{value:.2f}")
         if by_epoch:
-            parts.append(H.table(["epoch", "derived genotype"], by_epoch))
+            parts.append(H.table(head, by_epoch))
         sections.append(H.section("Derived cell", *parts))
     entries = _read_json(run_dir / "genotypes.json")
     if entries:
-        png = plot_genotype_set(entries, out / "genotype_set.png", title=f"{method}: emitted genotype set ({len(entries)})")
-        rows = []
-        for i, entry in enumerate(entries):
-            ops = sum(len(pairs) for cell in entry.get("cells", []) for pairs in cell.get("nodes", []))
-            rows.append([i, entry.get("epoch", ""), entry.get("reason", ""), f"{entry.get('params', float('nan')):.4f}",
-                         f"{entry.get('flops', float('nan')):.2f}", f"{100 * entry.get('search_acc', float('nan')):.2f}", ops])
-        sections.append(H.section(
-            "Genotype set", H.figure(png, "search accuracy of each emitted genotype against its size"),
-            H.table(["#", "epoch", "reason", "params (M)", "FLOPs (M)", "search acc (%)", "(op, input) pairs"], rows)))
-    sections.append(H.section("Latent space", H.note("skipped: a darts-backend run has no latent model; "
-                                                      "the latent map and predicted-vs-true sections belong to crlso search and compare reports")))
+        sections.append(_genotype_set_section(entries, config, method, out))
     return title, subtitle, sections
+
+
+
+_CURVE_LABELS = {
+    "acc": "supernet accuracy on its training batches (train split)",
+    "valid_acc": "supernet accuracy on the held-out share of the train split",
+    "search_acc": "supernet accuracy on its training batches (train split)",
+    "loss": "training loss, regulariser included (train split)",
+    "valid_loss": "loss on the held-out share of the train split",
+    "ce": "cross-entropy (train split)",
+    "kd": "distillation loss (train split)",
+}
+"""What each per-epoch key of a darts-backend ``metrics.jsonl`` measures, split named."""
+
+
+def _percent(value: Any) -> float:
+    """An accuracy as percent: darts-backend files hold fractions in [0, 1]; values above 1 are taken as percent already."""
+    value = float(value) if isinstance(value, (int, float)) else float("nan")
+    return 100 * value if value <= 1.0 else value
+
+
+def _darts_curves(metrics: list[dict[str, Any]], config: dict[str, Any], out: Path) -> str:
+    """Per-epoch accuracy (percent) and losses; for NB201, the table accuracy of each epoch's derived cell beside them."""
+    from crlso.plots import plot_training_curves
+
+    epochs = [r.get("epoch", i + 1) for i, r in enumerate(metrics)]
+    series = {_CURVE_LABELS[k]: [_percent(r[k]) if k in r else float("nan") for r in metrics]
+              for k in ("acc", "valid_acc", "search_acc") if any(k in r for r in metrics)}
+    parts, notes = [], []
+    if (config.get("space") or "") == "nb201" and any("genotype" in r for r in metrics):
+        table_series, note = _nb201_table_curves(metrics, config)
+        series.update(table_series)
+        notes.append(note)
+    if series:
+        png = plot_training_curves(epochs, series, out / "accuracy.png", ylabel="accuracy (%)",
+                                   title="accuracy per epoch (%)")
+        parts.append(H.figure(png, "per-epoch accuracy in percent: " + "; ".join(series) + ". " + " ".join(notes)))
+    losses = {_CURVE_LABELS[k]: [float(r.get(k, float("nan"))) for r in metrics]
+              for k in ("loss", "valid_loss", "ce", "kd") if any(k in r for r in metrics)}
+    if losses:
+        parts.append(H.figure(plot_training_curves(epochs, losses, out / "loss.png", ylabel="loss", title="losses per epoch"),
+                              "per-epoch losses, split named"))
+    return H.section("Training curves", *parts)
+
+
+def _nb201_table_curves(metrics: list[dict[str, Any]], config: dict[str, Any]) -> tuple[dict[str, list[float]], str]:
+    """NB201 CIFAR-10 table accuracies of the genotype derived at each epoch (the standard DARTS-on-NB201 curve)."""
+    from crlso.experiment import load_table
+
+    try:
+        table = load_table("cifar10", None)
+    except Exception as exc:  # noqa: BLE001 - without the table the curves show the search accuracy only
+        return {}, f"(The NB201 table could not be read, so the derived cells' table accuracy is not shown: {exc}.)"
+    curves = {}
+    for metric, label in (("valid_acc", "NB201 table: cifar10-valid valid_acc of the epoch's derived cell"),
+                          ("test_acc", "NB201 table: CIFAR-10 test_acc of the epoch's derived cell")):
+        curves[label] = [table.query(r["genotype"], metric) if "genotype" in r else float("nan") for r in metrics]
+    return curves, ("The NB201 lines are the benchmark table's accuracies of the cell derived from the alphas at the end of "
+                    "each epoch, trained from scratch for 200 epochs by NAS-Bench-201 (not by this run).")
+
+
+def _genotype_set_section(entries: list[dict[str, Any]], config: dict[str, Any], method: str, out: Path) -> str:
+    """A DNAD/FX-DARTS set: held-out (and, after ``retrain-set``, retrained) accuracy against size, and a table."""
+    from crlso.plots import plot_genotype_set
+
+    retrained = any("retrained_acc" in e for e in entries)
+    axis = config.get("pareto_axis", "params")
+    png = plot_genotype_set(entries, out / "genotype_set.png", title=f"{method}: emitted genotype set ({len(entries)})")
+    head = ["#", "epoch", "reason", "params (M)", "FLOPs (M)", "held-out acc (%)"]
+    if retrained:
+        head += ["retrained acc (%)", "retrained test acc (%)", "on retrained front"]
+    head.append("(op, input) pairs")
+    rows = []
+    for i, entry in enumerate(entries):
+        ops = sum(len(pairs) for cell in entry.get("cells", []) for pairs in cell.get("nodes", []))
+        row = [i, entry.get("epoch", ""), entry.get("reason", ""), f"{entry.get('params', float('nan')):.4f}",
+               f"{entry.get('flops', float('nan')):.2f}", f"{_percent(entry.get('heldout_acc')):.2f}"]
+        if retrained:
+            row += [f"{_percent(entry.get('retrained_acc')):.2f}", f"{_percent(entry.get('retrained_test_acc')):.2f}",
+                    "yes" if entry.get("retrained_front") else "no"]
+        rows.append(row + [ops])
+    caption = (f"each emitted genotype's accuracy against its size; the set is Pareto-filtered on held-out accuracy against {axis}. "
+               "Held-out accuracy: the supernet's accuracy, at the moment the genotype was emitted, on the share of the train "
+               "split the search never trained on.")
+    if retrained:
+        settings = next((e.get("retrain", {}).get("settings") for e in entries if e.get("retrain")), None) or {}
+        described = ", ".join(f"{k} {v}" for k, v in settings.items() if k in ("epochs", "channels", "cells"))
+        caption += (" Retrained accuracy: each genotype trained from scratch by darts-backend retrain-set"
+                    f"{f' ({described})' if described else ''}, measured on the held-out share of the train split; "
+                    "its test accuracy (test split) is in the table.")
+    else:
+        caption += " Run darts-backend retrain-set to train each member from scratch and add its retrained accuracy."
+    return H.section("Genotype set", H.figure(png, caption), H.table(head, rows))

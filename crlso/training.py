@@ -19,6 +19,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 from crlso.cells import TRAINING_SOURCES, training_cells_batch
 from crlso.decoder import create_decoder
 from crlso.encoder import GNNBody, GraphEncoder
-from crlso.graphs import GraphBank, batch_genotypes, featurizer_for
+from crlso.graphs import GraphBank, batch_genotypes, featurizer_for, slice_batch
 from crlso.icnn import ICNN
 from crlso.predictor import GNNPredictor
 from crlso.vae import GraphVAE
@@ -263,7 +265,13 @@ def cached_pretrained_vae(
             return vae.eval(), path
         except (CorruptFile, KeyError, TypeError, RuntimeError) as exc:
             warnings.warn(f"the cached VAE is damaged and is rebuilt: {exc}", stacklevel=2)
+    if progress:
+        tqdm.write(f"pre-training the unlabelled graph VAE ({config.epochs} epochs over the {model_config.space} training cells; "
+                   f"once: it is cached at {path} for later runs)", file=sys.stderr)
+    started = time.perf_counter()
     trained = pretrain_vae(model_config, config, device=device, progress=progress, store=store)
+    if progress:
+        tqdm.write(f"pre-trained the VAE in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     save_torch_checked(
         path,
         {"state_dict": trained.state_dict(), "model_config": dataclasses.asdict(model_config), "pretrain_config": dataclasses.asdict(config)},
@@ -276,11 +284,11 @@ def encode(vae: GraphVAE, batch: Batch | GraphBank, *, chunk: int = 4096) -> Ten
     """``(num_graphs, latent_dim)`` posterior means of a batch (or a `GraphBank`), in chunks."""
     vae.eval()
     device = next(vae.parameters()).device
-    select = batch.select if isinstance(batch, GraphBank) else lambda index: subset_batch(batch, index)
     out = []
     for start in range(0, batch.num_graphs, chunk):
-        index = list(range(start, min(start + chunk, batch.num_graphs)))
-        out.append(vae.encode(select(index).to(device)).mu)
+        stop = min(start + chunk, batch.num_graphs)
+        sub = batch.select(range(start, stop)) if isinstance(batch, GraphBank) else slice_batch(batch, start, stop)
+        out.append(vae.encode(sub.to(device)).mu)
     return torch.cat(out)
 
 

@@ -99,4 +99,9 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     span = f"seeds {seeds[0]}..{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else f"{len(seeds)} seeds"
     print(f"{len(names)} methods x {span} in {result['wall_seconds']:.0f} s with {result['workers']} {args.executor} workers")
     print(f"results: {out} (table.md, paired.md, compare.json, best_so_far.png, runs/)")
+    extra = [m for m in result["methods"] if m not in names]
+    if extra:
+        print(f"the table also holds the runs of {', '.join(extra)} found in {out / 'runs'}", file=sys.stderr)
+    for reason in result["left_out"]:
+        print(f"left out of the table: {reason}", file=sys.stderr)
     return 0

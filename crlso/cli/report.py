@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("report", help="HTML report of a compare/search run or a darts-backend run")
-    parser.add_argument("run_dir", metavar="RUN_DIR", help="a crlso compare or search folder, or a darts-backend run folder")
+    parser = subparsers.add_parser("report", help="HTML report of a compare, search, hybrid, train or rank-bench folder, or a darts-backend run")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a crlso compare, search, hybrid, train or rank-bench folder, or a darts-backend run folder")
     parser.add_argument("--out", default=None, help="where report.html and the PNGs go (default RUN_DIR/report)")
     parser.add_argument("--no-latent", action="store_true", help="skip the latent map and predicted-vs-true sections")
     parser.add_argument("--train-model", action="store_true", help="pre-train the VAE if it is not cached (minutes)")
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if args.map_points < 0:
         raise ValueError(f"--map-points must be >= 0, got {args.map_points}")
     options = ReportOptions(latent=not args.no_latent, train_model=args.train_model, cache_dir=args.cache_dir,
-                            data_dir=args.data_dir, map_points=args.map_points, seed=args.seed)
+                            data_dir=args.data_dir, map_points=args.map_points, seed=args.seed, progress=True)
     page = build_report(Path(args.run_dir), out_dir=args.out, options=options)
     print(f"report: {page.resolve()} (PNGs beside it)")
     return 0

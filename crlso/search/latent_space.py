@@ -42,7 +42,8 @@ def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = 
     ``cells`` are the space's training cells (`crlso.cells.training_cells`, darts from the default
     data folder); callers must not modify the returned objects (they are shared).
     """
-    vae, _ = cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, device=default_device(), progress=False)
+    # progress on: a first search pre-trains for about a minute; the status line says so (and that it is cached)
+    vae, _ = cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, device=default_device(), progress=True)
     cells, batch = training_cells_batch(model.space)
     mu = encode(vae, batch)
     return vae, cells, batch, mu

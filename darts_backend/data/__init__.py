@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from darts_backend.data.cifar import CIFAR10_CLASSES, is_cifar10_archive, load_cifar10
-from darts_backend.data.folder import is_image_folder, load_image_folder
+from darts_backend.data.folder import NotAnImageFolder, is_image_folder, load_image_folder
 from darts_backend.data.images import ImageSet
 from darts_backend.data.loader import CIFAR10_MEAN, CIFAR10_STD, BatchLoader, augment_batch
 from darts_backend.data.synthetic import synthetic_images
@@ -31,7 +31,7 @@ SYNTHETIC = "synthetic"
 
 
 def load_dataset(source: str | Path, split: str = "train", *, limit: int | None = None, offset: int = 0,
-                 generator: torch.Generator | None = None, synthetic_size: int = 32) -> ImageSet:
+                 generator: torch.Generator | None = None, synthetic_size: int = 32, progress: bool = False) -> ImageSet:
     """Load `split` from a CIFAR-10 python archive, an image folder/tar, or ``"synthetic"``.
 
     Args:
@@ -43,6 +43,7 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
             images of a run that trained on a subset).
         generator: draws the subset (and the synthetic images).
         synthetic_size: side of synthetic images.
+        progress: progress bars on stderr while an image tar is listed and decoded (seconds for CIFAR-10).
 
     Raises:
         ValueError: the source is none of the known kinds, or is malformed.
@@ -56,6 +57,8 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
                          f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
     if is_cifar10_archive(path):
         return load_cifar10(path, split).limit(limit, offset=offset, generator=generator)
-    if is_image_folder(path, split):
-        return load_image_folder(path, split, limit=limit, offset=offset, generator=generator)
-    raise ValueError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split")
+    try:  # one pass over a tar: it is listed once, by the loader itself
+        return load_image_folder(path, split, limit=limit, offset=offset, generator=generator, progress=progress)
+    except NotAnImageFolder as exc:
+        raise ValueError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split "
+                         f"({exc})") from None

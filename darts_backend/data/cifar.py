@@ -77,10 +77,16 @@ def is_cifar10_archive(path: str | Path) -> bool:
     path = Path(path)
     if path.is_dir():
         return (path / "data_batch_1").is_file() or (path / "cifar-10-batches-py" / "data_batch_1").is_file()
-    if path.is_file() and tarfile.is_tarfile(path):
+    if path.is_file() and tarfile.is_tarfile(path):  # the archive's 8 files come first; an image tar is not read through
         with tarfile.open(path) as tar:
-            return any(Path(name).name == "data_batch_1" for name in tar.getnames())
+            for _, member in zip(range(_PROBE_MEMBERS), tar):
+                if Path(member.name).name == "data_batch_1":
+                    return True
     return False
+
+
+_PROBE_MEMBERS = 32
+"""Members of a tar read to recognise the CIFAR-10 archive (it holds 8 files and a folder)."""
 
 
 def load_cifar10(path: str | Path, split: str = "train") -> ImageSet:

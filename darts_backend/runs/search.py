@@ -153,7 +153,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     start = time.perf_counter()
 
     data_gen = torch.Generator().manual_seed(config.seed)
-    images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen)
+    images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen, progress=progress)
     needs_valid = searcher_class(config.method).needs_valid or config.method == "spos"
     train_set, valid_set = images.split(1 - config.valid_fraction, generator=data_gen) if needs_valid else (images, None)
 

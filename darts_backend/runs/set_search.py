@@ -184,7 +184,7 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     start = time.perf_counter()
     data_gen = torch.Generator().manual_seed(config.seed)
-    images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen)
+    images = load_dataset(config.data, "train", limit=config.limit_train, generator=data_gen, progress=progress)
     train_set, heldout_set = images.split(1 - config.heldout_fraction, generator=data_gen)
     input_size = (3, int(images.images.shape[2]), int(images.images.shape[3]))
     searcher_cls, normalization, default_ops = METHODS[config.method]

@@ -114,8 +114,8 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     genotype = load_genotype_file(config.genotype, config.index)
     gen = torch.Generator().manual_seed(config.seed)
-    train = load_dataset(config.data, "train", limit=config.limit_train, generator=gen)
-    test = load_dataset(config.data, "test", limit=config.limit_test, generator=gen) if config.data != "synthetic" else train
+    train = load_dataset(config.data, "train", limit=config.limit_train, generator=gen, progress=progress)
+    test = load_dataset(config.data, "test", limit=config.limit_test, generator=gen, progress=progress) if config.data != "synthetic" else train
     valid = None
     if config.valid_fraction > 0:
         train, valid = train.split(1 - config.valid_fraction, generator=gen)

@@ -164,8 +164,8 @@ def test_compare_checks_its_inputs_before_starting_workers(tmp_path, capsys, dat
     assert main([*base, "--methods", "random", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "c")]) == 2
     assert "is not in" in capsys.readouterr().err
     assert main([*base, "--methods", "random", "--out", str(tmp_path / "d")]) == 0
-    assert main([*base, "--methods", "random", "--budgets", "6", "--out", str(tmp_path / "d")]) == 2  # another config
-    assert "holds a run with another config" in capsys.readouterr().err
+    assert main([*base, "--methods", "random", "--budgets", "6", "--out", str(tmp_path / "d")]) == 2  # another budget
+    assert "runs/random/seed_0 ran to budget 5, this compare's largest budget is 6" in capsys.readouterr().err
     assert not any((tmp_path / name).exists() for name in ("a", "b", "c"))
 
 

@@ -208,3 +208,16 @@ def test_paired_differences_pair_runs_by_seed() -> None:
     assert row["at_budget"]["2"]["mean"] == pytest.approx(0.5) and row["at_budget"]["2"]["ci95"] == pytest.approx(0.0)
     assert row["icnn_tau_unqueried"]["mean"] == pytest.approx(0.25)
     assert "| a - b | 2 | +0.500 ± 0.000 | +0.250 ± " in format_paired([row], [2])
+
+
+def test_first_pretraining_says_what_it_does_and_that_it_is_cached(tmp_path, capsys, data_store) -> None:
+    from crlso.training import ModelConfig, PretrainConfig, cached_pretrained_vae
+
+    model = ModelConfig(gnn_hidden=8, gnn_layers=1, latent_dim=4, decoder_hidden=8, decoder_blocks=1,
+                        icnn_hidden=8, predictor_hidden=8, predictor_layers=1)
+    pretrain = PretrainConfig(epochs=1, batch_size=4096)
+    _, path = cached_pretrained_vae(model, pretrain, cache_dir=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "pre-training the unlabelled graph VAE" in err and f"cached at {path}" in err and "pre-trained the VAE in" in err
+    cached_pretrained_vae(model, pretrain, cache_dir=tmp_path, progress=True)
+    assert "pre-training" not in capsys.readouterr().err  # the second run loads it silently

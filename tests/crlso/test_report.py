@@ -55,12 +55,16 @@ def nb201_darts_run(tmp_path) -> Path:
     return run
 
 
-def test_darts_nb201_run_report(nb201_darts_run, tmp_path) -> None:
+def test_darts_nb201_run_report(nb201_darts_run, tmp_path, data_store) -> None:
     assert detect_kind(nb201_darts_run) == "darts"
     page = build_report(nb201_darts_run, out_dir=tmp_path / "out")
     text = page.read_text()
-    for heading in ("Alpha evolution", "Training curves", "Derived cell", "no latent model"):
+    for heading in ("Alpha evolution", "Training curves", "Derived cell"):
         assert heading in text
+    assert "skipped" not in text and "Latent space" not in text  # no empty boxes
+    # the split of each curve is named; the table accuracy of each epoch's derived cell sits beside it
+    assert "The NB201 lines are the benchmark table" in text and "training batches (train split)" in text
+    assert "<th>NB201 CIFAR-10 test_acc</th>" in text and "<td>30.00</td>" in text  # per epoch: table accuracy beside acc 0.3
     pngs = _embedded_pngs(page)
     assert len(pngs) == 4 and all(p.startswith(b"\x89PNG") for p in pngs)
     assert {p.name for p in (tmp_path / "out").glob("*.png")} == {"alpha_history.png", "accuracy.png", "loss.png", "cell.png"}
@@ -74,11 +78,20 @@ def test_darts_genotype_set_report(tmp_path) -> None:
     _write_json(run / "alphas.json", {"method": "dnad", "space": "flex", "ops": ops, "layout": ["normal", "reduce"],
                                       "history": [{"epoch": 1, "alphas": alive}, {"epoch": 2, "alphas": alive}]})
     cell = {"type": "normal", "nodes": [[["skip_connect", 0]], [["sep_conv_3x3", 1], ["skip_connect", 0]]]}
-    _write_json(run / "genotypes.json", [{"space": "flex", "cells": [cell], "params": 0.2 - 0.05 * i, "flops": 30.0 - 5 * i,
-                                          "search_acc": 0.2 + 0.01 * i, "epoch": i + 1, "reason": "milestone"} for i in range(3)])
+    entries = [{"space": "flex", "cells": [cell], "params": 0.2 - 0.05 * i, "flops": 30.0 - 5 * i, "search_acc": 0.9 - 0.01 * i,
+                "heldout_acc": 0.5 + 0.01 * i, "epoch": i + 1, "reason": "milestone"} for i in range(3)]
+    _write_json(run / "genotypes.json", entries)
     page = build_report(run, out_dir=tmp_path / "out")
     text = page.read_text()
     assert "Genotype set" in text and "(op, input) pairs" in text and "milestone" in text
+    assert "held-out acc (%)" in text and ">52.00</td>" in text  # the held-out accuracy, in percent
+    assert "search acc" not in text and "retrained acc (%)" not in text and "retrain-set" in text
+    # after darts-backend retrain-set: the retrained accuracy beside it
+    _write_json(run / "genotypes.json", [{**e, "retrained_acc": 0.6 + 0.02 * i, "retrained_test_acc": 0.58, "retrained_front": i == 2,
+                                          "retrain": {"settings": {"epochs": 3, "channels": 8, "cells": 2}}}
+                                         for i, e in enumerate(entries)])
+    text = build_report(run, out_dir=tmp_path / "out").read_text()
+    assert "retrained acc (%)" in text and ">64.00</td>" in text and "epochs 3, channels 8, cells 2" in text
     assert (tmp_path / "out" / "genotype_set.png").exists() and (tmp_path / "out" / "alpha_history.png").exists()
     assert len(_embedded_pngs(page)) == 2
 
@@ -145,3 +158,56 @@ def test_supernet_oracle_run_reports_its_own_metric(tmp_path) -> None:
                                                for i, (g, v) in enumerate(zip(cells, values))))
     html = build_report(run).read_text()
     assert "supernet_acc" in html and "test_acc" not in html
+
+
+def test_accepted_folder_kinds(tmp_path, capsys) -> None:
+    """hybrid, train and rank-bench folders are reported too; anything else is refused with the list of kinds."""
+    from crlso.report import KINDS
+
+    assert KINDS == ("compare", "search", "hybrid", "train", "rank-bench", "darts")
+    train = tmp_path / "train"
+    train.mkdir()
+    _write_json(train / "config.json", {"space": "nb201", "dataset": "cifar10", "seed": 3, "labels": 100, "model": {"latent_dim": 16}})
+    _write_json(train / "summary.json", {"labels": 100, "kendall_tau_icnn_unlabelled": 0.61234, "seconds": 12.5})
+    (train / "checkpoint.pt").write_bytes(b"")
+    assert detect_kind(train) == "train"
+    text = build_report(train, out_dir=tmp_path / "train-out").read_text()
+    assert "crlso train: nb201 / cifar10" in text and "kendall_tau_icnn_unlabelled" in text and "0.6123" in text
+    assert "model.latent_dim" in text
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    _write_json(bench / "rank_bench.json", {"config": {"dataset": "cifar10", "k": 50}, "runs": [{}, {}], "summary": {}, "seconds": 4.0})
+    (bench / "table.md").write_text("| n | tau |\n|---|---|\n| 100 | 0.500 ± 0.010 |\n\n± is the 95% half-width.\n")
+    assert detect_kind(bench) == "rank-bench"
+    text = build_report(bench, out_dir=tmp_path / "bench-out").read_text()
+    assert "<td>100</td>" in text.replace(" ", "") or ">100</td>" in text
+    assert "0.500 ± 0.010" in text and "95% half-width" in text
+
+    hybrid = tmp_path / "hybrid"
+    search = hybrid / "search"
+    search.mkdir(parents=True)
+    _write_json(search / "config.json", RunConfig(method="random", budget=2, seed=0).to_json())
+    summary = {"method": "random", "seed": 0, "budget": 2, "n_queries": 2, "search_metric": "valid_acc", "report_metric": "test_acc",
+               "best": {"step": 1, "genotype": CELL, "valid_acc": 80.0, "test_acc": 81.0}, "best_so_far": [81.0, 81.0],
+               "optimum": None, "queries_to_optimum": None, "wall_seconds": 0.1}
+    _write_json(search / "summary.json", summary)
+    (search / "queries.jsonl").write_text(json.dumps({"step": 1, "genotype": CELL, "value": 80.0}) + "\n")
+    _write_json(hybrid / "hybrid.json", {"supernet": "/runs/sd", "seeds": [CELL], "search": str(search)})
+    assert detect_kind(hybrid) == "hybrid"
+    text = build_report(hybrid, out_dir=tmp_path / "hybrid-out", options=ReportOptions(latent=False)).read_text()
+    assert "crlso hybrid: random" in text and "Hybrid seeding" in text and "/runs/sd" in text and "Best-so-far" in text
+
+    other = tmp_path / "other"
+    other.mkdir()
+    assert main(["report", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "not a run folder" in err and "rank_bench.json" in err and "hybrid.json" in err
+
+
+def test_report_status_line(nb201_darts_run, tmp_path, capsys) -> None:
+    """With progress on, each slow step is named on stderr while it runs; off, stderr stays quiet."""
+    build_report(nb201_darts_run, out_dir=tmp_path / "quiet", options=ReportOptions())
+    assert capsys.readouterr().err == ""
+    build_report(nb201_darts_run, out_dir=tmp_path / "loud", options=ReportOptions(progress=True))
+    assert "crlso report: training curves" in capsys.readouterr().err

@@ -140,3 +140,20 @@ def test_loader_batches_are_seeded_per_epoch():
     assert not torch.equal(next(iter(loader))[0], first[0])
     with pytest.raises(ValueError, match="batch"):
         BatchLoader(data, 64)
+
+
+def test_reading_an_image_tar_shows_progress_and_lists_it_once(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "imgs"
+    _write_images(root, "train")
+    tar_path = tmp_path / "imgs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(root, arcname=".")
+    full_scans = []
+    original = tarfile.TarFile.getmembers
+    monkeypatch.setattr(tarfile.TarFile, "getmembers", lambda self: full_scans.append(1) or original(self))
+    quiet = load_dataset(tar_path, "train")
+    assert capsys.readouterr().err == ""  # progress is opt-in (the run commands turn it on)
+    shown = load_dataset(tar_path, "train", progress=True)
+    err = capsys.readouterr().err
+    assert "listing imgs.tar" in err and "decoding train images" in err
+    assert torch.equal(quiet.images, shown.images) and full_scans == []  # no getmembers pass besides the loader's own
