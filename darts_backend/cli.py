@@ -51,6 +51,7 @@ from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.runs.train import TrainConfig, run_train
 from darts_backend.runs.zero_cost import read_cells, run_zero_cost
 from darts_backend.searchers import list_searchers
+from nasspace.config_file import ConfigFileError, add_config_flag, apply_config_to_command
 from nasspace.errors import NasSpaceError, describe_os_error
 from nasspace.space import get_space
 
@@ -123,6 +124,10 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--pareto-axis", choices=list(COST_AXES),
                         help="dnad/fx-darts: cost the set is Pareto-filtered on against held-out accuracy (default params)")
     _add_speed_flags(search)
+    # config.json of a search run: these keys are what the run resolved or measured, not options
+    add_config_flag(search, ignored=("optim", "searcher", "resolved_device", "resolved_threads", "resolved_autocast",
+                                     "train_images", "valid_images", "heldout_images"))
+    search.set_defaults(channels_last=None)  # a run config field without a flag (a --config file may set it)
 
 
 def _add_train_parser(sub: Any) -> None:
@@ -234,13 +239,16 @@ def _overlay(config: Any, args: argparse.Namespace) -> Any:
 def _search_config(cls: type, args: argparse.Namespace) -> Any:
     """The run config: the preset's values (if any), then every flag given; built once, so validated once.
 
-    ``--option`` flags come after the preset's options (a later KEY wins).
+    ``--option`` flags come after the preset's options (a later KEY wins); options that already start
+    with the preset's (a run's config.json passed back as ``--config``) are not given them twice.
     """
     values = preset_values(args.preset, args.method, args.space) if args.preset else {}
     names = {f.name for f in fields(cls)}
     given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "options" in given:
-        given["options"] = tuple(values.get("options", ())) + tuple(given["options"])
+        preset_options = tuple(values.get("options", ()))
+        if tuple(given["options"][:len(preset_options)]) != preset_options:
+            given["options"] = preset_options + tuple(given["options"])
     if args.mixed_precision is not None:  # a field of the method's config: an option, recorded with the others
         given["options"] = tuple(given.get("options", values.get("options", ()))) + \
             (f"mixed_precision={str(args.mixed_precision).lower()}",)
@@ -366,7 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     Operating-system errors (read-only folder, full disk, ``--out`` naming a file) are one line too,
     naming the path and the cause.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # --config FILE: its values become the command's defaults, under the flags given
+        apply_config_to_command(parser, argv)
+    except ConfigFileError as exc:
+        print(f"darts-backend: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         if args.command == "train":
             return _train(args)

@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from nasspace.config_file import ConfigFileError, apply_config_to_command
 from nasspace.errors import NasSpaceError, describe_os_error
 
 __all__ = ["main", "build_parser"]
@@ -39,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crlso.run_folder import RunFolderError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # --config FILE: its values become the command's defaults, under the flags given
+        apply_config_to_command(parser, argv)
+    except ConfigFileError as exc:
+        command = next((item for item in argv if not item.startswith("-")), "")
+        print(f"crlso {command}: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

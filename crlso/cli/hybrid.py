@@ -7,10 +7,40 @@ import dataclasses
 import json
 from pathlib import Path
 
+from typing import Any
+
+from nasspace.config_file import ConfigFileError, add_config_flag
+
 from crlso.atomic import write_json_atomic
-from crlso.cli.search import add_search_options, check_cache_dir, parse_options, resolve_search_metric, with_cache_dir
+from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, parse_options,
+                              resolve_search_metric, with_cache_dir)
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
+# hybrid options that have their own flag (a --config file may give them at the top level or under options)
+FLAG_OPTIONS = ("alpha_top", "screen", "screen_factor", "screen_images", "screen_split", "screen_evaluator",
+                "screen_calibration")
+
+
+def config_from_run(data: dict[str, Any]) -> dict[str, Any]:
+    """A hybrid ``OUT/search/config.json`` (a `RunConfig`) as this command's option names.
+
+    Its ``seed_from`` (the supernet folder the cells came from) becomes ``--supernet``, so the rerun
+    reads that finished supernet search instead of running it again; flag options leave ``options``.
+    """
+    data = dict(data)
+    method = data.pop("method", "hybrid")
+    if method != "hybrid":
+        raise ConfigFileError(f"config method {method!r}: crlso hybrid reruns hybrid runs only (crlso search takes {method!r})")
+    options = data.get("options")
+    if isinstance(options, dict):
+        options = dict(options)
+        for key in FLAG_OPTIONS:
+            if key in options:
+                data[key] = options.pop(key)
+        if "seed_from" in options:
+            data["supernet"] = options.pop("seed_from")
+        data["options"] = options
+    return data
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,7 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     latent.add_argument("--screen-calibration", type=int, default=256,
                         help="single-path: held-out images re-estimating BN per candidate (default 256)")
     add_search_options(parser, spaces=("nb201", "darts"))
-    parser.set_defaults(handler=run)
+    add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS, translate=config_from_run)
+    parser.set_defaults(handler=run, options=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
                "screen_images": args.screen_images, "screen_split": args.screen_split,
                "screen_evaluator": args.screen_evaluator, "screen_calibration": args.screen_calibration,
+               **file_options(args),
                **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
     metric = args.search_metric
     if darts:

@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from nasspace.config_file import add_config_flag
+
 from crlso.cli.common import add_data_dir
+
+# Keys of a run's config.json that are outputs, not options: dropped when it is passed back as --config.
+RUN_CONFIG_OUTPUTS = ("resolved_options", "variant")
 
 
 def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] = ("nb201",)) -> None:
@@ -110,7 +115,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "so a run gives the same queries as its compare twin)",
     )
     add_search_options(parser)
-    parser.set_defaults(handler=run)
+    add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS)
+    # options: a mapping of the method's options in a --config file (a run's config.json has one); --option wins
+    parser.set_defaults(handler=run, options=None)
+
+
+def file_options(args: argparse.Namespace) -> dict:
+    """The ``options`` mapping of a ``--config`` file (``{}`` without one).
+
+    Raises:
+        ValueError: ``options`` is not a mapping.
+    """
+    options = getattr(args, "options", None) or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"config key options must be a mapping of option names to values, got {options!r}")
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,7 +143,9 @@ def run(args: argparse.Namespace) -> int:
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
     resolve_search_metric(args)
-    options = with_cache_dir(parse_options(args.option, [args.method]), args.cache_dir)
+    options = parse_options(args.option, [args.method])
+    options[args.method] = {**file_options(args), **options[args.method]}
+    options = with_cache_dir(options, args.cache_dir)
     if args.model:
         import dataclasses
 
