@@ -131,21 +131,37 @@ def _add_search_parser(sub: Any) -> None:
 
 
 def _add_train_parser(sub: Any) -> None:
-    train = sub.add_parser("train", help="train one discrete network from a genotype file (evaluation step)")
+    defaults = TrainConfig()
+    train = sub.add_parser("train", help="train one discrete network from a genotype file (evaluation step)",
+                           description="Train the network of one genotype (nb201, darts or flex) on the train split "
+                           "and test it every epoch; writes DIR/result.json (accuracies in percent), metrics.jsonl, "
+                           "checkpoint.pt. Flags left out take the defaults shown.")
     train.add_argument("--genotype", required=True, help="genotype JSON, or genotypes.json (use --index)")
-    train.add_argument("--index", type=int)
-    train.add_argument("--data", required=True)
-    train.add_argument("--out", required=True)
-    for flag in ("--seed", "--channels", "--cells", "--epochs", "--batch-size", "--limit-train", "--limit-test", "--threads"):
-        train.add_argument(flag, type=int)
-    for flag in ("--lr", "--lr-min", "--weight-decay"):
-        train.add_argument(flag, type=float)
+    train.add_argument("--index", type=int, help=f"which genotype of a list; -1: the last (default {defaults.index})")
+    train.add_argument("--data", required=True,
+                       help="CIFAR-10 python archive (tar.gz or folder), image folder/tar (train/<class>/*.jpg), or 'synthetic'")
+    train.add_argument("--out", required=True, help="run folder")
+    numbers = {
+        "--seed": f"seeds weights, data order and augmentation (default {defaults.seed})",
+        "--channels": f"network C (default {defaults.channels})",
+        "--cells": f"cells in all, for a darts genotype (default {defaults.cells}); a flex genotype has its own cells",
+        "--epochs": f"default {defaults.epochs}",
+        "--batch-size": f"default {defaults.batch_size}",
+        "--limit-train": "train on a random subset of N images (default: all)",
+        "--limit-test": "test on the first N test images (default: all)",
+        "--threads": "torch CPU threads (default: torch's choice)",
+    }
+    for flag, text in numbers.items():
+        train.add_argument(flag, type=int, help=text)
+    train.add_argument("--lr", type=float, help=f"SGD learning rate, cosine-annealed (default {defaults.lr})")
+    train.add_argument("--lr-min", type=float, help=f"final learning rate of the cosine schedule (default {defaults.lr_min})")
+    train.add_argument("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
     train.add_argument("--valid-fraction", type=float,
                        help="share of the training images held out for valid_acc (default 0: none)")
-    train.add_argument("--device")
+    train.add_argument("--device", help="auto (default), cpu, cuda")
     _add_speed_flags(train)
-    train.add_argument("--resume", action="store_true")
-    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _add_retrain_parser(sub: Any) -> None:
@@ -283,15 +299,34 @@ def _set_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_cells_flag(args: argparse.Namespace, genotype_file: str, index: int | None) -> None:
+    """Refuse ``--cells`` that a flex genotype would not honour (its cells are its own).
+
+    Raises:
+        ValueError: ``--cells`` differs from the flex genotype's number of cells.
+    """
+    if args.cells is None:
+        return
+    from darts_backend.runs.train import load_genotype_file
+
+    genotype = load_genotype_file(genotype_file, 0 if index is None else index)
+    cells = getattr(genotype, "cells", None)
+    if genotype.space_name == "flex" and cells is not None and len(cells) != args.cells:
+        raise ValueError(f"--cells {args.cells} does not apply to this flex genotype: it fixes its own {len(cells)} "
+                         f"cells (leave --cells out, or give --cells {len(cells)})")
+
+
 def _train(args: argparse.Namespace) -> int:
+    _check_cells_flag(args, args.genotype, args.index)
     result = run_train(_overlay(TrainConfig(), args), args.out, resume=args.resume, progress=not args.no_progress)
-    print(f"params {result['params']:.4f}M  flops {result['flops']:.2f}M  test_acc {100 * result['test_acc']:.2f}%")
+    print(f"params {result['params']:.4f}M  flops {result['flops']:.2f}M  test_acc {result['test_acc_percent']:.2f}%")
     print(f"results in {args.out}: result.json, metrics.jsonl, checkpoint.pt")
     return 0
 
 
 def _retrain_set(args: argparse.Namespace) -> int:
     set_file = "snapshots.json" if args.all_snapshots else "genotypes.json"
+    _check_cells_flag(args, f"{args.run}/{set_file}", 0)
     entries = retrain_set(args.run, _overlay(TrainConfig(), args), cost=args.pareto_axis, set_file=set_file,
                           progress=not args.no_progress)
     for i, e in enumerate(entries):

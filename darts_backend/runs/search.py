@@ -191,7 +191,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     test_acc = nb201_lookup(genotype)
     seconds = time.perf_counter() - start
     write_json(out / "result.json", {"method": config.method, "seed": config.seed, "genotype": str(genotype),
-                                     "nb201_cifar10_test_acc": test_acc, "seconds_this_call": round(seconds, 1)})
+                                     "nb201_cifar10_test_acc_percent": test_acc, "seconds_this_call": round(seconds, 1)})
     return SearchResult(genotype, out, seconds, test_acc)
 
 
