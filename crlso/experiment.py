@@ -384,11 +384,18 @@ def format_paired(rows: list[dict[str, Any]], budgets: list[int], report_metric:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [f"{row['a']} - {row['b']}", str(row["seeds"])]
-        cells += [f"{row['at_budget'][str(b)]['mean']:+.3f} ± {row['at_budget'][str(b)]['ci95']:.3f}" for b in budgets]
+        cells += [_plus_minus(row["at_budget"][str(b)], 3, sign=True) for b in budgets]
         tau = row.get("icnn_tau_unqueried")
-        cells.append("–" if tau is None else f"{tau['mean']:+.3f} ± {tau['ci95']:.3f}")
+        cells.append("–" if tau is None else _plus_minus(tau, 3, sign=True))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\nPaired by seed; ± is the half-width of the 95% Student-t interval of the mean difference.\n"
+
+
+def _plus_minus(stat: Mapping[str, float], digits: int, *, sign: bool = False) -> str:
+    """``mean ± half-width``; ``mean (n=1)`` when there is no interval (one seed: the half-width is NaN)."""
+    mean = f"{stat['mean']:{'+' if sign else ''}.{digits}f}"
+    half = stat.get("ci95")
+    return f"{mean} (n=1)" if half is None or not np.isfinite(half) else f"{mean} ± {half:.{digits}f}"
 
 
 def run_name(summary: Mapping[str, Any]) -> str:
@@ -406,7 +413,7 @@ def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: 
     horizon = max(budgets)
 
     def interval(stat: dict[str, float] | None, digits: int) -> str:
-        return "–" if stat is None else f"{stat['mean']:.{digits}f} ± {stat['ci95']:.{digits}f}"
+        return "–" if stat is None else _plus_minus(stat, digits)
 
     for method, row in aggregated.items():
         cells = [method, str(row["seeds"])]

@@ -52,7 +52,7 @@ from darts_backend.runs.train import TrainConfig, run_train
 from darts_backend.runs.zero_cost import read_cells, run_zero_cost
 from darts_backend.searchers import list_searchers
 from nasspace.config_file import ConfigFileError, add_config_flag, apply_config_to_command
-from nasspace.errors import NasSpaceError, describe_os_error
+from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
 from nasspace.space import get_space
 
 __all__ = ["main", "build_parser"]
@@ -417,18 +417,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"darts-backend: error: {exc}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    commands = {"train": _train, "zc": _zc, "evaluator-bench": _evaluator_bench, "retrain-set": _retrain_set,
+                "bench": _bench, "search": _set_search if getattr(args, "method", None) in SET_METHODS else _search}
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "search":
-            return _set_search(args) if args.method in SET_METHODS else _search(args)
-        if args.command == "zc":
-            return _zc(args)
-        if args.command == "evaluator-bench":
-            return _evaluator_bench(args)
-        if args.command == "retrain-set":
-            return _retrain_set(args)
-        return _bench(args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handling below, not at exit
+        return code
+    except BrokenPipeError:  # the reader of stdout went away (`darts-backend ... | head`): stop quietly
+        return broken_pipe_exit()
     except (ValueError, NasSpaceError) as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)
         return 2

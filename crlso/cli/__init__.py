@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from nasspace.config_file import ConfigFileError, apply_config_to_command
-from nasspace.errors import NasSpaceError, describe_os_error
+from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
 
 __all__ = ["main", "build_parser"]
 
@@ -49,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handling below, not at exit
+        return code
+    except BrokenPipeError:  # the reader of stdout went away (`crlso data info | head`): stop quietly
+        return broken_pipe_exit()
     except (NasSpaceError, ValueError, RunFolderError, FileExistsError) as exc:
         print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -114,6 +114,6 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     if (out / "paired.md").exists():
         print((out / "paired.md").read_text(), end="")
     span = f"seeds {seeds[0]}..{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else f"{len(seeds)} seeds"
-    print(f"{len(names)} methods x {span} in {result['wall_seconds']:.0f} s with {result['workers']} {args.executor} workers")
+    print(f"{len(names)} methods x {span} in {result['wall_seconds']:.0f} s with {result['workers']} {args.executor} worker{'s' if result['workers'] != 1 else ''}")
     print(f"results: {out} (table.md, paired.md, compare.json, best_so_far.png, runs/)")
     return 0

@@ -12,7 +12,7 @@ from crlso.cli.common import add_data_dir, data_store
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="fetch benchmark files and list what is present")
-    commands = parser.add_subparsers(dest="data_command", metavar="{fetch,info}", required=True)
+    commands = parser.add_subparsers(dest="data_command", metavar="{fetch,info,bench}", required=True)
 
     fetch = commands.add_parser("fetch", help="fetch files (all default ones when no NAME is given), verify, store")
     fetch.add_argument("names", nargs="*", metavar="NAME", help="manifest names (see `crlso data info`)")
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=run_info)
 
     bench = commands.add_parser("bench", help="time and measure loading an NB201 table with every metric (B3)")
-    bench.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
+    bench.add_argument("--dataset", default="cifar10", help="cifar10, cifar10-valid, cifar100 or ImageNet16-120 (default cifar10)")
     add_data_dir(bench)
     bench.set_defaults(handler=run_bench)
 

@@ -12,8 +12,8 @@ from typing import Any
 from nasspace.config_file import ConfigFileError, add_config_flag
 
 from crlso.atomic import write_json_atomic
-from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, parse_options,
-                              resolve_search_metric, with_cache_dir)
+from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, optimum_note,
+                              parse_options, resolve_search_metric, with_cache_dir)
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
 # hybrid options that have their own flag (a --config file may give them at the top level or under options)
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
               f"evaluator), {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
     tail = (" (supernet oracle: no table, no test metric)" if darts else
-            f" {config.report_metric} {best[config.report_metric]:.3f}; optimum queried at step {summary['queries_to_optimum']}")
+            f" {config.report_metric} {best[config.report_metric]:.3f}; {optimum_note(summary)}")
     print(f"hybrid seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
           f"{config.search_metric} {best[config.search_metric]:.3f}{tail}")
     write_json_atomic(out / "hybrid.json", {"supernet": str(supernet.resolve()), "seeds": [str(g) for g in seeds],

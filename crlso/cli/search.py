@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from nasspace.benchmarks.nb201 import DATASET_HELP
 from nasspace.config_file import add_config_flag
 
 from crlso.cli.common import add_data_dir
@@ -17,7 +18,7 @@ RUN_CONFIG_OUTPUTS = ("resolved_options", "variant")
 def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] = ("nb201",)) -> None:
     """Flags shared by `search`, `compare` and `hybrid`: benchmark, metrics, method options, cache."""
     parser.add_argument("--space", default="nb201", choices=list(spaces), help="search space (default nb201)")
-    parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120 (default cifar10)")
+    parser.add_argument("--dataset", default="cifar10", help=f"{DATASET_HELP}; default cifar10")
     parser.add_argument("--search-metric", default=None,
                         help="metric the searcher sees (default: valid_acc on cifar10, valid_acc_12ep on cifar100 and ImageNet16-120)")
     parser.add_argument("--report-metric", default="test_acc", help="metric reported after the search (default test_acc)")
@@ -101,6 +102,14 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
     return options
 
 
+def optimum_note(summary: dict) -> str:
+    """Where a run met the table's best cell, in words: ``optimum queried at step 37`` or ``optimum not queried in 100 queries``."""
+    step = summary.get("queries_to_optimum")
+    if step is None:
+        return f"optimum not queried in {summary['n_queries']} queries"
+    return f"optimum queried at step {step}"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
     parser.add_argument("--method", required=True, help="random, rea, local, crlso, crlso-paper, latent_bo or hybrid")
@@ -164,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
         f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}"
-        f"; optimum queried at step {summary['queries_to_optimum']}"
+        f"; {optimum_note(summary)}"
     )
     print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json)")
     return 0

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nasspace.benchmarks.nb201 import DATASET_HELP
 from nasspace.config_file import add_config_flag
 
 from crlso.cli.common import add_data_dir, data_store
@@ -35,7 +36,7 @@ LABEL_POOLS: dict[str, tuple[str, int | None]] = {"nb201": ("every NB201 cell", 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="pre-train the graph VAE and fit predictor + VAE + ICNN on labelled cells")
     parser.add_argument("--space", default="nb201", choices=list(LABEL_POOLS), help="search space (default nb201)")
-    parser.add_argument("--dataset", default="cifar10", help="benchmark dataset of the labels (default cifar10)")
+    parser.add_argument("--dataset", default="cifar10", help=f"benchmark dataset of the labels: {DATASET_HELP}; default cifar10")
     parser.add_argument("--metric", default="valid_acc", help="label metric (default valid_acc)")
     parser.add_argument("--labels", type=int, default=None,
                         help="random labelled cells, seeded (default: 100 on nb201, all 500 NB301 cells on darts; 0: pre-train only)")
