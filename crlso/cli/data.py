@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from tqdm import tqdm
-
 from crlso.cli.common import add_data_dir, data_store
 
 
@@ -37,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # here, not at import: every crlso command builds this parser
+
     store = data_store(args)
     names = args.names or store.default_names()
     for name in names:
@@ -45,7 +45,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         entry = store.entry(name)
         with tqdm(total=entry.size, unit="B", unit_scale=True, desc=name, leave=False) as bar:
 
-            def progress(done: int, total: int | None, bar: tqdm = bar) -> None:
+            def progress(done: int, total: int | None, bar: "tqdm" = bar) -> None:
                 bar.total = total or bar.total
                 bar.update(done - bar.n)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from nasspace.config_file import ConfigFileError, add_config_flag
 
-from crlso.atomic import write_json_atomic
+from nasspace.atomic import write_json_atomic
 from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, optimum_note,
                               parse_options, resolve_search_metric, with_cache_dir)
 

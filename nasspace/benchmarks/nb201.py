@@ -20,7 +20,7 @@ official benchmark index order (``genotypes[i]`` is index ``i``).
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -262,33 +262,33 @@ class NB201Table:
     def _read_test_file(self) -> tuple[list[str], np.ndarray]:
         path = self.store.path("nb201-test")
         column = _TEST_COLUMN.get(self.dataset, _TEST_COLUMN["cifar10"])  # cifar10-valid: replaced from its valid file
-        arch_strings, values = [], []
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                arch_strings.append(row["ArchitectureString"])
-                values.append(row[column])
+        header, rows = _read_csv(path, ("ArchitectureString", column))
+        arch_strings = [row[header["ArchitectureString"]] for row in rows]
         try:
-            array = np.asarray(values, dtype=np.float64)
+            array = np.asarray([row[header[column]] for row in rows], dtype=np.float64)
         except ValueError as exc:
             raise DataError(f"{path.name}: column {column} holds a non-number ({exc})") from None
         return arch_strings, _complete(array, "test_acc", arch_strings, path)
 
     def _read_valid_file(self) -> None:
         path = self.store.path(_VALID_FILE[self.dataset])
+        with_test = self.dataset == "cifar10-valid"
+        columns = ("arch_str", "index", "valid-accuracy", "train-all-time") + (("test-accuracy",) if with_test else ())
+        header, rows = _read_csv(path, columns)
+        arch, index, valid_col, time_col = (header[c] for c in columns[:4])
+        test_col = header["test-accuracy"] if with_test else None
         valid, time, test = np.full(len(self), np.nan), np.full(len(self), np.nan), np.full(len(self), np.nan)
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                try:
-                    i = self._aligned_index(row["arch_str"], int(row["index"]), path)
-                    valid[i] = float(row["valid-accuracy"])
-                    time[i] = float(row["train-all-time"])
-                    if self.dataset == "cifar10-valid":
-                        test[i] = float(row["test-accuracy"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise DataError(f"{path.name}: bad row for {row.get('arch_str')!r} ({exc})") from None
+        for row in rows:
+            try:
+                i = self._aligned_index(row[arch], int(row[index]), path)
+                valid[i], time[i] = float(row[valid_col]), float(row[time_col])
+                if test_col is not None:
+                    test[i] = float(row[test_col])
+            except (IndexError, TypeError, ValueError) as exc:
+                raise DataError(f"{path.name}: bad row for {row[arch] if row else None!r} ({exc})") from None
         self._metrics["valid_acc"] = _complete(valid, "valid_acc", self._arch_strings, path)
         self._metrics["train_time"] = _complete(time, "train_time", self._arch_strings, path)
-        if self.dataset == "cifar10-valid":
+        if with_test:  # the train-split nets' test accuracy (cifar10's comes from nb201-test)
             self._metrics["test_acc"] = _complete(test, "test_acc", self._arch_strings, path)
 
     def _read_mini_file(self) -> None:
@@ -316,6 +316,21 @@ class NB201Table:
         if position is None or (index is not None and position != index):
             raise DataError(f"{path.name}: cell {arch!r} does not match the official index order")
         return position
+
+
+def _read_csv(path: Path, needed: Sequence[str]) -> tuple[dict[str, int], list[list[str]]]:
+    """``({column: position}, rows)`` of a CSV file (a plain reader: twice as fast as ``csv.DictReader``).
+
+    Raises:
+        DataError: a column in ``needed`` is missing from the header.
+    """
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = {name: i for i, name in enumerate(next(reader, []))}
+        missing = [c for c in needed if c not in header]
+        if missing:
+            raise DataError(f"{path.name}: no column {', '.join(missing)} (has {', '.join(header) or 'nothing'})")
+        return header, list(reader)
 
 
 def _complete(values: np.ndarray, metric: str, arch_strings: list[str], path: Path) -> np.ndarray:
