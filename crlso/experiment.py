@@ -151,8 +151,12 @@ def _same_run(existing: dict[str, Any], current: dict[str, Any]) -> bool:
     return rest(existing) == rest(current) and covers(existing.get("resolved_options", {}), current.get("resolved_options", {}))
 
 
-def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True,
+                   tensorboard: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume, or just read back) one search into ``out_dir``; returns its summary.
+
+    ``tensorboard``: a folder for TensorBoard scalars of the queries answered in this call
+    (``search/value``, ``search/best_so_far``; `nasspace.tracking`), or None.
 
     The folder is locked while the run writes (`crlso.run_folder.lock_run_folder`); its log is read
     strictly and, on a table, each logged value is checked against the table before it is replayed.
@@ -163,14 +167,16 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
         RunLogError: a line of ``queries.jsonl`` is malformed or disagrees with the table (names the line).
         ValueError: the budget exceeds the number of distinct cells of the table.
     """
+    from nasspace.tracking import open_tracker
+
     out = Path(out_dir)
     config_json = config.to_json()  # validates the method and its options first
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file, not a run folder")
     out.mkdir(parents=True, exist_ok=True)
-    with lock_run_folder(out):
+    with lock_run_folder(out), open_tracker(tensorboard) as tracker:
         remove_stale_temporaries(out)
-        return _run_locked(config, config_json, out, progress)
+        return _run_locked(config, config_json, out, progress, tracker)
 
 
 def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
@@ -189,7 +195,7 @@ def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
     return True
 
 
-def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool) -> dict[str, Any]:
+def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool, tracker: Any) -> dict[str, Any]:
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
     if check_folder_config(config_json, out) and summary_path.exists():
         return read_json_file(summary_path)
@@ -220,14 +226,19 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
     logged = oracle.history
 
     start = time.perf_counter()
+    best = max((q.value for q in logged), default=float("-inf"))  # best-so-far goes on from a resumed run's queries
     with open(log_path, "a") as log:
 
         def append(query: Query) -> None:
+            nonlocal best
             line = {"step": query.step, "genotype": str(query.genotype), "value": query.value,
                     "cost": query.cost, "total_cost": query.total_cost, **searcher.provenance(query.genotype)}
             log.write(json.dumps(line) + "\n")
             log.flush()
             os.fsync(log.fileno())
+            best = max(best, query.value)
+            tracker.scalar("search/value", query.value, query.step)
+            tracker.scalar("search/best_so_far", best, query.step)
 
         queries = run_search(searcher, oracle, budget=config.budget, logged=logged, on_query=append,
                              progress=progress, desc=f"{config.method} seed {config.seed}")

@@ -53,6 +53,7 @@ from darts_backend.runs.zero_cost import read_cells, run_zero_cost
 from darts_backend.searchers import list_searchers
 from nasspace.config_file import ConfigFileError, add_config_flag, apply_config_to_command
 from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
+from nasspace.tracking import require_tensorboard
 from nasspace.space import get_space
 
 __all__ = ["main", "build_parser"]
@@ -105,6 +106,9 @@ def _add_search_parser(sub: Any) -> None:
                         help="PC-DARTS's edge betas (default: on for pc-darts, else off)")
     search.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     search.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    search.add_argument("--tensorboard", metavar="DIR",
+                        help="log each epoch's losses, accuracies and alphas to TensorBoard event files in DIR "
+                             "(single-genotype methods; needs pip install tensorboard)")
     # set-emitting searches (dnad, fx-darts) on the darts space
     search.add_argument("--nodes", type=int, help="intermediate nodes per cell (darts space; default 4)")
     search.add_argument("--ops", help="comma-separated candidate ops (darts space; default: the method's set)")
@@ -272,8 +276,9 @@ def _search_config(cls: type, args: argparse.Namespace) -> Any:
 
 
 def _search(args: argparse.Namespace) -> int:
+    require_tensorboard(args.tensorboard)  # before the data is read
     config = _search_config(SearchRunConfig, args)
-    result = run_search(config, args.out, resume=args.resume, progress=not args.no_progress)
+    result = run_search(config, args.out, resume=args.resume, progress=not args.no_progress, tensorboard=args.tensorboard)
     print(f"genotype: {result.genotype}")
     if config.space == "nb201":
         acc = "n/a (NB201 table not present)" if result.nb201_test_acc is None else f"{result.nb201_test_acc:.2f}"
@@ -286,6 +291,9 @@ def _search(args: argparse.Namespace) -> int:
 def _set_search(args: argparse.Namespace) -> int:
     if args.space not in SET_SPACES:
         raise ValueError(f"method {args.method!r} searches the darts space only (--space darts)")
+    if args.tensorboard is not None:
+        raise ValueError(f"--tensorboard logs single-genotype searches; {args.method!r} writes its per-epoch metrics "
+                         "to metrics.jsonl and snapshots.json only")
     if args.partial_channels is not None or args.edge_normalization is not None:
         raise ValueError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
                          "(its per-cell supernet has no PC-DARTS options)")

@@ -76,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "on held-out train images (SPOS; for --supernet-method spos)")
     latent.add_argument("--screen-calibration", type=int, default=256,
                         help="single-path: held-out images re-estimating BN per candidate (default 256)")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="log the latent search's search/value and search/best_so_far to TensorBoard event files in DIR "
+                             "(needs pip install tensorboard)")
     add_search_options(parser, spaces=("nb201", "darts"))
     add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS, translate=config_from_run)
     parser.set_defaults(handler=run, options=None)
@@ -89,8 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from crlso.training import default_model_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds
 
+    from nasspace.tracking import require_tensorboard
+
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    require_tensorboard(args.tensorboard)  # before the supernet search
     if (args.supernet is None) == (args.data is None):
         raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
     darts = args.space == "darts"
@@ -137,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(method="hybrid", space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
                        search_metric=metric, report_metric=args.report_metric, options=options,
                        data_dir=args.data_dir, supernet=str(supernet.resolve()) if darts else None)
-    summary = run_experiment(config, out / "search")
+    summary = run_experiment(config, out / "search", tensorboard=args.tensorboard)
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if resolved.screen:

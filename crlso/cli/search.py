@@ -123,6 +123,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="torch CPU threads (default 1: fastest for these small models, and the same as compare's workers, "
         "so a run gives the same queries as its compare twin)",
     )
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="log search/value and search/best_so_far of every query to TensorBoard event files in DIR "
+                             "(needs pip install tensorboard)")
     add_search_options(parser)
     add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS)
     # options: a mapping of the method's options in a --config file (a run's config.json has one); --option wins
@@ -168,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
         data_dir=args.data_dir,
     )
-    summary = run_experiment(config, args.out)
+    summary = run_experiment(config, args.out, tensorboard=args.tensorboard)
     best = summary["best"]
     print(
         f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
