@@ -193,3 +193,20 @@ def test_cifar10_valid_is_natsbench_train_split_dataset(data_store, nb201_cifar1
     assert 90.0 < table.metric("test_acc").max() < 92.0
     with pytest.raises(MetricUnavailable, match="not published for NB201 cifar10-valid"):
         table.metric("valid_acc_12ep")
+
+
+def test_naslib_keys_name_the_cells_of_the_table(data_store, nb201_cifar10) -> None:
+    """NASLib's NB201 keys (op_indices, edges in its order) against its own 200-epoch valid accuracy.
+
+    Read in the canonical string's edge order instead, cells with a `none` on one of the two swapped
+    edges would be misnamed: accuracies then differ by up to 79 points.
+    """
+    import ast
+    import json
+
+    space = get_space("nb201")
+    with open(data_store.path("naslib-zc-nb201")) as handle:
+        cells = json.load(handle)["nasbench201"]["cifar10"]
+    gaps = [abs(nb201_cifar10.query(space.from_naslib(ast.literal_eval(key)), "valid_acc") - value["val_accuracy"])
+            for key, value in cells.items()]
+    assert len(gaps) == 491 and max(gaps) < 3.0 and np.median(gaps) < 0.5
