@@ -99,7 +99,9 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--valid-fraction", type=float,
                         help=f"held-out share for bi-level methods (default {defaults.valid_fraction})")
     search.add_argument("--device", help="auto (default), cpu, cuda")
-    search.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    search.add_argument("--threads", type=int,
+                        help="torch CPU threads (default: torch's choice, every core, as for all network training; "
+                             "crlso's table searches default to 1, what their small models run fastest on)")
     search.add_argument("--partial-channels", type=int,
                         help="PC-DARTS's K: 1/K of the channels enter the ops (default: 4 for pc-darts, else 1)")
     search.add_argument("--edge-normalization", action=argparse.BooleanOptionalAction, default=None,

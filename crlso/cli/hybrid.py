@@ -64,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--epochs", type=int, default=50, help="default 50")
     source.add_argument("--batch-size", type=int, default=64, help="default 64")
     source.add_argument("--limit-train", type=int, default=None, help="train on a random subset of N images")
-    source.add_argument("--threads", type=int, default=None, help="torch CPU threads of the supernet search")
+    source.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads of the supernet search (default: torch's choice, as darts-backend); "
+                             "the latent search runs on 1, as crlso search")
     latent = parser.add_argument_group("latent search (step 2)")
     latent.add_argument("--alpha-top", type=int, default=4, help="cells ranked highest by the final alphas to seed with (default 4)")
     latent.add_argument("--screen", action="store_true", help="pre-screen proposals with the supernet's weights (off by default)")
