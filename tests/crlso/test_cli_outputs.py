@@ -62,3 +62,16 @@ def test_dataset_help_names_the_splits(capsys):
         build_parser().parse_args(["search", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "cifar10-valid" in text and "valid_acc: the valid split" in text and "test_acc: the test split" in text
+
+
+def test_lookup_loads_no_torch_networkx_or_tqdm(nb201_cifar10):
+    """`crlso lookup` of one cell: what made it take seconds (torch, networkx, tqdm at import) stays out."""
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    code = ("import io, json, sys, contextlib; from crlso.cli import main; out = io.StringIO()\n"
+            f"with contextlib.redirect_stdout(out): code = main(['lookup', {cell!r}])\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'networkx', 'tqdm', 'scipy'})\n"
+            "print(json.dumps([code, heavy, json.loads(out.getvalue())['test_acc']]))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    code, heavy, test_acc = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    assert code == 0 and heavy == [] and 94.0 < test_acc < 94.5
