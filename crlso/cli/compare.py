@@ -99,10 +99,6 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
         return 2
     base = RunConfig(space=args.space, dataset=args.dataset, search_metric=args.search_metric,
                      report_metric=args.report_metric, data_dir=args.data_dir)
-    # the resolved command, for `--config OUT/config.json` to rerun it (the user's options; --size adds its own)
-    write_json_atomic(Path(args.out) / "config.json",
-                      {**namespace_config(args, exclude=("out", "option")), "options": user_options,
-                       "data_dir": base.data_dir})
     seeds = list(args.seeds)
     # paired differences: each variant against its twin, and the first method against each other one
     pairs = [(a, b) for a, b in TWINS if a in names and b in names]
@@ -110,6 +106,10 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     result = run_comparison(methods=list(names), seeds=seeds, budgets=sorted(args.budgets),
                             out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs)
     out = Path(args.out).resolve()
+    # the resolved command, for `--config OUT/config.json` to rerun it (the user's options; --size adds its own);
+    # written once the comparison ran, so that a refused one leaves no folder and another's config stays as it was
+    write_json_atomic(out / "config.json", {**namespace_config(args, exclude=("out", "option")), "options": user_options,
+                                            "data_dir": base.data_dir})
     print((out / "table.md").read_text(), end="")
     if (out / "paired.md").exists():
         print((out / "paired.md").read_text(), end="")
