@@ -154,8 +154,12 @@ def _same_run(existing: dict[str, Any], current: dict[str, Any]) -> bool:
     return rest(existing) == rest(current) and covers(existing.get("resolved_options", {}), current.get("resolved_options", {}))
 
 
-def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True) -> dict[str, Any]:
+def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True,
+                   tensorboard: str | Path | None = None) -> dict[str, Any]:
     """Run (or resume, or just read back) one search into ``out_dir``; returns its summary.
+
+    ``tensorboard``: a folder for TensorBoard scalars of the queries answered in this call
+    (``search/value``, ``search/best_so_far``; `nasspace.tracking`), or None.
 
     The folder is locked while the run writes (`crlso.run_folder.lock_run_folder`); its log is read
     strictly and, on a table, each logged value is checked against the table before it is replayed.
@@ -166,14 +170,16 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
         RunLogError: a line of ``queries.jsonl`` is malformed or disagrees with the table (names the line).
         ValueError: the budget exceeds the number of distinct cells of the table.
     """
+    from nasspace.tracking import open_tracker
+
     out = Path(out_dir)
     config_json = config.to_json()  # validates the method and its options first
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file, not a run folder")
     out.mkdir(parents=True, exist_ok=True)
-    with lock_run_folder(out):
+    with lock_run_folder(out), open_tracker(tensorboard) as tracker:
         remove_stale_temporaries(out)
-        return _run_locked(config, config_json, out, progress)
+        return _run_locked(config, config_json, out, progress, tracker)
 
 
 def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
@@ -192,7 +198,7 @@ def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
     return True
 
 
-def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool) -> dict[str, Any]:
+def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool, tracker: Any) -> dict[str, Any]:
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
     if check_folder_config(config_json, out) and summary_path.exists():
         return read_json_file(summary_path)
@@ -223,14 +229,19 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
     logged = oracle.history
 
     start = time.perf_counter()
+    best = max((q.value for q in logged), default=float("-inf"))  # best-so-far goes on from a resumed run's queries
     with open(log_path, "a") as log:
 
         def append(query: Query) -> None:
+            nonlocal best
             line = {"step": query.step, "genotype": str(query.genotype), "value": query.value,
                     "cost": query.cost, "total_cost": query.total_cost, **searcher.provenance(query.genotype)}
             log.write(json.dumps(line) + "\n")
             log.flush()
             os.fsync(log.fileno())
+            best = max(best, query.value)
+            tracker.scalar("search/value", query.value, query.step)
+            tracker.scalar("search/best_so_far", best, query.step)
 
         queries = run_search(searcher, oracle, budget=config.budget, logged=logged, on_query=append,
                              progress=progress, desc=f"{config.method} seed {config.seed}")
@@ -387,11 +398,18 @@ def format_paired(rows: list[dict[str, Any]], budgets: list[int], report_metric:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [f"{row['a']} - {row['b']}", str(row["seeds"])]
-        cells += [f"{row['at_budget'][str(b)]['mean']:+.3f} ± {row['at_budget'][str(b)]['ci95']:.3f}" for b in budgets]
+        cells += [_plus_minus(row["at_budget"][str(b)], 3, sign=True) for b in budgets]
         tau = row.get("icnn_tau_unqueried")
-        cells.append("–" if tau is None else f"{tau['mean']:+.3f} ± {tau['ci95']:.3f}")
+        cells.append("–" if tau is None else _plus_minus(tau, 3, sign=True))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n\nPaired by seed; ± is the half-width of the 95% Student-t interval of the mean difference.\n"
+
+
+def _plus_minus(stat: Mapping[str, float], digits: int, *, sign: bool = False) -> str:
+    """``mean ± half-width``; ``mean (n=1)`` when there is no interval (one seed: the half-width is NaN)."""
+    mean = f"{stat['mean']:{'+' if sign else ''}.{digits}f}"
+    half = stat.get("ci95")
+    return f"{mean} (n=1)" if half is None or not np.isfinite(half) else f"{mean} ± {half:.{digits}f}"
 
 
 def run_name(summary: Mapping[str, Any]) -> str:
@@ -409,7 +427,7 @@ def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: 
     horizon = max(budgets)
 
     def interval(stat: dict[str, float] | None, digits: int) -> str:
-        return "–" if stat is None else f"{stat['mean']:.{digits}f} ± {stat['ci95']:.{digits}f}"
+        return "–" if stat is None else _plus_minus(stat, digits)
 
     for method, row in aggregated.items():
         cells = [method, str(row["seeds"])]

@@ -255,14 +255,19 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, progress: bool = 
 
 
 def format_rank_table(result: dict, k: int = 50) -> str:
-    """A Markdown table of `run_rank_benchmark`'s summary (mean ± sd over seeds)."""
+    """A Markdown table of `run_rank_benchmark`'s summary (mean ± sd over seeds; ``(n=1)`` for one seed, no sd)."""
+    seeds = {n: len({r["seed"] for r in result.get("runs", []) if r["n"] == n}) for n in result["summary"]}
+
+    def spread(mean: float, sd: float, n: int) -> str:
+        return f"{mean:.3f} (n=1)" if seeds.get(n, 2) == 1 else f"{mean:.3f} ± {sd:.3f}"
+
     head = ["n", "latent tau", "latent rho", f"latent p@{k}", "RF tau", "RF rho", f"RF p@{k}", "GNN part tau", "forest part tau"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, row in result["summary"].items():
         cells = [str(n)]
         for model in ("latent", "random_forest"):
-            cells += [f"{row[model][key][0]:.3f} ± {row[model][key][1]:.3f}" for key in ("tau", "rho", "p_at_k")]
+            cells += [spread(*row[model][key], n) for key in ("tau", "rho", "p_at_k")]
         for model in ("latent_gnn", "cell_forest"):
-            cells.append(f"{row[model]['tau'][0]:.3f} ± {row[model]['tau'][1]:.3f}" if model in row else "-")
+            cells.append(spread(*row[model]["tau"], n) if model in row else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -2,9 +2,9 @@
 
 Metrics (higher score = better architecture):
 
-- `kendall_tau`: Kendall's tau-b (ties corrected), computed pairwise in chunks (O(n^2) time,
-  O(chunk * n) memory); equals ``scipy.stats.kendalltau``.
-- `spearman_rho`: Pearson correlation of average ranks; equals ``scipy.stats.spearmanr``.
+- `kendall_tau`: Kendall's tau-b (ties corrected), ``scipy.stats.kendalltau`` (O(n log n): 15,625
+  cells in milliseconds).
+- `spearman_rho`: Spearman's rho with average ranks for ties, ``scipy.stats.spearmanr``.
 - `precision_at_k`: the fraction of the ``k`` best-predicted items (ties broken by input order)
   that are in the true top ``k``; the true top ``k`` holds every item whose true value is at
   least the ``k``-th largest true value (so ties at the boundary count as hits).
@@ -61,23 +61,12 @@ def _check_pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pred, true
 
 
-def _tied_pairs(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
-    return float((counts * (counts - 1) / 2).sum())
-
-
-def kendall_tau(pred: np.ndarray, true: np.ndarray, *, chunk: int = 256) -> float:
+def kendall_tau(pred: np.ndarray, true: np.ndarray) -> float:
     """Kendall's tau-b of ``pred (n,)`` against ``true (n,)`` (nan if either is constant)."""
+    from scipy import stats
+
     pred, true = _check_pair(pred, true)
-    n = pred.size
-    concordance = 0.0  # sum over ordered pairs i != j of sign(dx) * sign(dy), i.e. 2 (C - D)
-    for start in range(0, n, chunk):
-        dx = np.sign(pred[start : start + chunk, None] - pred[None, :])
-        dy = np.sign(true[start : start + chunk, None] - true[None, :])
-        concordance += float((dx * dy).sum())
-    pairs = n * (n - 1) / 2
-    denominator = np.sqrt((pairs - _tied_pairs(pred)) * (pairs - _tied_pairs(true)))
-    return float(concordance / 2 / denominator) if denominator > 0 else float("nan")
+    return float(stats.kendalltau(pred, true).statistic)
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
@@ -95,12 +84,13 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
 
 
 def spearman_rho(pred: np.ndarray, true: np.ndarray) -> float:
-    """Spearman's rho of ``pred (n,)`` against ``true (n,)`` (average ranks for ties)."""
+    """Spearman's rho of ``pred (n,)`` against ``true (n,)`` (average ranks for ties; nan if either is constant)."""
+    from scipy import stats
+
     pred, true = _check_pair(pred, true)
-    rx, ry = average_ranks(pred), average_ranks(true)
-    rx, ry = rx - rx.mean(), ry - ry.mean()
-    denominator = np.sqrt((rx * rx).sum() * (ry * ry).sum())
-    return float((rx * ry).sum() / denominator) if denominator > 0 else float("nan")
+    if np.ptp(pred) == 0 or np.ptp(true) == 0:
+        return float("nan")
+    return float(stats.spearmanr(pred, true).statistic)
 
 
 def precision_at_k(pred: np.ndarray, true: np.ndarray, k: int = 50) -> float:

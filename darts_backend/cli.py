@@ -51,7 +51,9 @@ from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
 from darts_backend.runs.train import TrainConfig, run_train
 from darts_backend.runs.zero_cost import read_cells, run_zero_cost
 from darts_backend.searchers import list_searchers
-from nasspace.errors import NasSpaceError, describe_os_error
+from nasspace.config_file import ConfigFileError, add_config_flag, apply_config_to_command
+from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
+from nasspace.tracking import require_tensorboard
 from nasspace.space import get_space
 
 __all__ = ["main", "build_parser"]
@@ -97,13 +99,18 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--valid-fraction", type=float,
                         help=f"held-out share for bi-level methods (default {defaults.valid_fraction})")
     search.add_argument("--device", help="auto (default), cpu, cuda")
-    search.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    search.add_argument("--threads", type=int,
+                        help="torch CPU threads (default: torch's choice, every core, as for all network training; "
+                             "crlso's table searches default to 1, what their small models run fastest on)")
     search.add_argument("--partial-channels", type=int,
                         help="PC-DARTS's K: 1/K of the channels enter the ops (default: 4 for pc-darts, else 1)")
     search.add_argument("--edge-normalization", action=argparse.BooleanOptionalAction, default=None,
                         help="PC-DARTS's edge betas (default: on for pc-darts, else off)")
     search.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     search.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    search.add_argument("--tensorboard", metavar="DIR",
+                        help="log each epoch's losses, accuracies and alphas to TensorBoard event files in DIR "
+                             "(single-genotype methods; needs pip install tensorboard)")
     # set-emitting searches (dnad, fx-darts) on the darts space
     search.add_argument("--nodes", type=int, help="intermediate nodes per cell (darts space; default 4)")
     search.add_argument("--ops", help="comma-separated candidate ops (darts space; default: the method's set)")
@@ -123,24 +130,44 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--pareto-axis", choices=list(COST_AXES),
                         help="dnad/fx-darts: cost the set is Pareto-filtered on against held-out accuracy (default params)")
     _add_speed_flags(search)
+    # config.json of a search run: these keys are what the run resolved or measured, not options
+    add_config_flag(search, ignored=("optim", "searcher", "resolved_device", "resolved_threads", "resolved_autocast",
+                                     "train_images", "valid_images", "heldout_images"))
+    search.set_defaults(channels_last=None)  # a run config field without a flag (a --config file may set it)
 
 
 def _add_train_parser(sub: Any) -> None:
-    train = sub.add_parser("train", help="train one discrete network from a genotype file (evaluation step)")
+    defaults = TrainConfig()
+    train = sub.add_parser("train", help="train one discrete network from a genotype file (evaluation step)",
+                           description="Train the network of one genotype (nb201, darts or flex) on the train split "
+                           "and test it every epoch; writes DIR/result.json (accuracies in percent), metrics.jsonl, "
+                           "checkpoint.pt. Flags left out take the defaults shown.")
     train.add_argument("--genotype", required=True, help="genotype JSON, or genotypes.json (use --index)")
-    train.add_argument("--index", type=int)
-    train.add_argument("--data", required=True)
-    train.add_argument("--out", required=True)
-    for flag in ("--seed", "--channels", "--cells", "--epochs", "--batch-size", "--limit-train", "--limit-test", "--threads"):
-        train.add_argument(flag, type=int)
-    for flag in ("--lr", "--lr-min", "--weight-decay"):
-        train.add_argument(flag, type=float)
+    train.add_argument("--index", type=int, help=f"which genotype of a list; -1: the last (default {defaults.index})")
+    train.add_argument("--data", required=True,
+                       help="CIFAR-10 python archive (tar.gz or folder), image folder/tar (train/<class>/*.jpg), or 'synthetic'")
+    train.add_argument("--out", required=True, help="run folder")
+    numbers = {
+        "--seed": f"seeds weights, data order and augmentation (default {defaults.seed})",
+        "--channels": f"network C (default {defaults.channels})",
+        "--cells": f"cells in all, for a darts genotype (default {defaults.cells}); a flex genotype has its own cells",
+        "--epochs": f"default {defaults.epochs}",
+        "--batch-size": f"default {defaults.batch_size}",
+        "--limit-train": "train on a random subset of N images (default: all)",
+        "--limit-test": "test on the first N test images (default: all)",
+        "--threads": "torch CPU threads (default: torch's choice)",
+    }
+    for flag, text in numbers.items():
+        train.add_argument(flag, type=int, help=text)
+    train.add_argument("--lr", type=float, help=f"SGD learning rate, cosine-annealed (default {defaults.lr})")
+    train.add_argument("--lr-min", type=float, help=f"final learning rate of the cosine schedule (default {defaults.lr_min})")
+    train.add_argument("--weight-decay", type=float, help=f"default {defaults.weight_decay}")
     train.add_argument("--valid-fraction", type=float,
                        help="share of the training images held out for valid_acc (default 0: none)")
-    train.add_argument("--device")
+    train.add_argument("--device", help="auto (default), cpu, cuda")
     _add_speed_flags(train)
-    train.add_argument("--resume", action="store_true")
-    train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
 def _add_retrain_parser(sub: Any) -> None:
@@ -234,13 +261,16 @@ def _overlay(config: Any, args: argparse.Namespace) -> Any:
 def _search_config(cls: type, args: argparse.Namespace) -> Any:
     """The run config: the preset's values (if any), then every flag given; built once, so validated once.
 
-    ``--option`` flags come after the preset's options (a later KEY wins).
+    ``--option`` flags come after the preset's options (a later KEY wins); options that already start
+    with the preset's (a run's config.json passed back as ``--config``) are not given them twice.
     """
     values = preset_values(args.preset, args.method, args.space) if args.preset else {}
     names = {f.name for f in fields(cls)}
     given = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if "options" in given:
-        given["options"] = tuple(values.get("options", ())) + tuple(given["options"])
+        preset_options = tuple(values.get("options", ()))
+        if tuple(given["options"][:len(preset_options)]) != preset_options:
+            given["options"] = preset_options + tuple(given["options"])
     if args.mixed_precision is not None:  # a field of the method's config: an option, recorded with the others
         given["options"] = tuple(given.get("options", values.get("options", ()))) + \
             (f"mixed_precision={str(args.mixed_precision).lower()}",)
@@ -248,8 +278,9 @@ def _search_config(cls: type, args: argparse.Namespace) -> Any:
 
 
 def _search(args: argparse.Namespace) -> int:
+    require_tensorboard(args.tensorboard)  # before the data is read
     config = _search_config(SearchRunConfig, args)
-    result = run_search(config, args.out, resume=args.resume, progress=not args.no_progress)
+    result = run_search(config, args.out, resume=args.resume, progress=not args.no_progress, tensorboard=args.tensorboard)
     print(f"genotype: {result.genotype}")
     if config.space == "nb201":
         acc = "n/a (NB201 table not present)" if result.nb201_test_acc is None else f"{result.nb201_test_acc:.2f}"
@@ -262,6 +293,9 @@ def _search(args: argparse.Namespace) -> int:
 def _set_search(args: argparse.Namespace) -> int:
     if args.space not in SET_SPACES:
         raise ValueError(f"method {args.method!r} searches the darts space only (--space darts)")
+    if args.tensorboard is not None:
+        raise ValueError(f"--tensorboard logs single-genotype searches; {args.method!r} writes its per-epoch metrics "
+                         "to metrics.jsonl and snapshots.json only")
     if args.partial_channels is not None or args.edge_normalization is not None:
         raise ValueError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
                          "(its per-cell supernet has no PC-DARTS options)")
@@ -275,15 +309,34 @@ def _set_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_cells_flag(args: argparse.Namespace, genotype_file: str, index: int | None) -> None:
+    """Refuse ``--cells`` that a flex genotype would not honour (its cells are its own).
+
+    Raises:
+        ValueError: ``--cells`` differs from the flex genotype's number of cells.
+    """
+    if args.cells is None:
+        return
+    from darts_backend.runs.train import load_genotype_file
+
+    genotype = load_genotype_file(genotype_file, 0 if index is None else index)
+    cells = getattr(genotype, "cells", None)
+    if genotype.space_name == "flex" and cells is not None and len(cells) != args.cells:
+        raise ValueError(f"--cells {args.cells} does not apply to this flex genotype: it fixes its own {len(cells)} "
+                         f"cells (leave --cells out, or give --cells {len(cells)})")
+
+
 def _train(args: argparse.Namespace) -> int:
+    _check_cells_flag(args, args.genotype, args.index)
     result = run_train(_overlay(TrainConfig(), args), args.out, resume=args.resume, progress=not args.no_progress)
-    print(f"params {result['params']:.4f}M  flops {result['flops']:.2f}M  test_acc {100 * result['test_acc']:.2f}%")
+    print(f"params {result['params']:.4f}M  flops {result['flops']:.2f}M  test_acc {result['test_acc_percent']:.2f}%")
     print(f"results in {args.out}: result.json, metrics.jsonl, checkpoint.pt")
     return 0
 
 
 def _retrain_set(args: argparse.Namespace) -> int:
     set_file = "snapshots.json" if args.all_snapshots else "genotypes.json"
+    _check_cells_flag(args, f"{args.run}/{set_file}", 0)
     entries = retrain_set(args.run, _overlay(TrainConfig(), args), cost=args.pareto_axis, set_file=set_file,
                           progress=not args.no_progress)
     for i, e in enumerate(entries):
@@ -366,19 +419,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     Operating-system errors (read-only folder, full disk, ``--out`` naming a file) are one line too,
     naming the path and the cause.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # --config FILE: its values become the command's defaults, under the flags given
+        apply_config_to_command(parser, argv)
+    except ConfigFileError as exc:
+        print(f"darts-backend: error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    commands = {"train": _train, "zc": _zc, "evaluator-bench": _evaluator_bench, "retrain-set": _retrain_set,
+                "bench": _bench, "search": _set_search if getattr(args, "method", None) in SET_METHODS else _search}
     try:
-        if args.command == "train":
-            return _train(args)
-        if args.command == "search":
-            return _set_search(args) if args.method in SET_METHODS else _search(args)
-        if args.command == "zc":
-            return _zc(args)
-        if args.command == "evaluator-bench":
-            return _evaluator_bench(args)
-        if args.command == "retrain-set":
-            return _retrain_set(args)
-        return _bench(args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handling below, not at exit
+        return code
+    except BrokenPipeError:  # the reader of stdout went away (`darts-backend ... | head`): stop quietly
+        return broken_pipe_exit()
     except (ValueError, NasSpaceError) as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)
         return 2

@@ -1,6 +1,8 @@
 """Atomic file writes: a temporary file beside the target, renamed over it only when complete.
 
 Readers see the old file or the whole new one, never a part; a failure leaves nothing behind.
+The file gets the mode a plain ``open(path, "w")`` would give it: 0666 less the user's umask
+(``mkstemp`` alone would leave it 0600, private, unlike every file written without it).
 Every package writes results through this module (nasspace is the floor all of them import).
 """
 
@@ -16,7 +18,20 @@ from typing import Any
 
 from nasspace.errors import FolderBusy
 
-__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic", "write_json_atomic", "folder_lock"]
+__all__ = ["atomic_path", "write_bytes_atomic", "write_text_atomic", "write_json_atomic", "folder_lock", "current_umask"]
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -30,7 +45,10 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterat
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     tmp = Path(name)
     try:
         yield tmp

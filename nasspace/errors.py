@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "broken_pipe_exit",
     "NasSpaceError",
     "GenotypeError",
     "DataError",
@@ -58,3 +59,22 @@ def describe_os_error(exc: OSError) -> str:
     if not paths or not exc.strerror:
         return str(exc) or cause
     return f"{' -> '.join(paths)}: {cause}"
+
+
+BROKEN_PIPE_STATUS = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13), as `yes | head` does
+
+
+def broken_pipe_exit() -> int:
+    """The exit status after the reader of stdout went away (``crlso data info | head``), with no traceback.
+
+    Points stdout at ``os.devnull`` so that the interpreter's final flush cannot raise again.
+    """
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout already closed or not a real file
+        pass
+    return BROKEN_PIPE_STATUS

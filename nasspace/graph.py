@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:  # imported where used: networkx takes a third of a second, and most commands never need it
+    import networkx as nx
 
 __all__ = ["ArchGraph"]
 
@@ -54,6 +56,8 @@ class ArchGraph:
 
     def to_networkx(self) -> nx.DiGraph:
         """The graph as a ``networkx.DiGraph`` whose nodes have an ``op`` attribute."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         for index, label in enumerate(self.ops):
             graph.add_node(index, op=label)

@@ -24,6 +24,9 @@ NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_
 NB201_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 # NASLib's op codes for NB201 (zc_nasbench201.json keys), edges in the same order as ours.
 NB201_NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+# NASLib lists the six edges by source node first ((0,1), (0,2), (0,3), (1,2), (1,3), (2,3)); the canonical
+# string lists them by target node (`NB201_EDGES`). Entry i: the string position of NASLib's i-th edge.
+_NASLIB_EDGE_ORDER: tuple[int, ...] = (0, 1, 3, 2, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,19 @@ class NB201Space(SearchSpace):
         return NB201Genotype(tuple(_lookup(NB201_OPS, i) for i in indices))
 
     def from_naslib(self, codes: Sequence[int]) -> NB201Genotype:
-        """The genotype of a NASLib op-code tuple (codes index `NB201_NASLIB_OPS`)."""
+        """The genotype of NASLib's ``op_indices`` (codes index `NB201_NASLIB_OPS`, edges in NASLib's order)."""
         if len(codes) != len(NB201_EDGES):
             raise GenotypeError(f"a NASLib nb201 key has {len(NB201_EDGES)} op codes, got {len(codes)}")
-        return NB201Genotype(tuple(_lookup(NB201_NASLIB_OPS, c) for c in codes))
+        ops: list[str] = [""] * len(NB201_EDGES)
+        for code, position in zip(codes, _NASLIB_EDGE_ORDER):
+            ops[position] = _lookup(NB201_NASLIB_OPS, code)
+        return NB201Genotype(tuple(ops))
+
+    def to_naslib(self, genotype: Genotype) -> tuple[int, ...]:
+        """NASLib's ``op_indices`` of a cell (the inverse of `from_naslib`), e.g. for its ``set_op_indices``."""
+        if not isinstance(genotype, NB201Genotype):
+            raise GenotypeError(f"expected an nb201 genotype, got {type(genotype).__name__}")
+        return tuple(NB201_NASLIB_OPS.index(genotype.ops[position]) for position in _NASLIB_EDGE_ORDER)
 
     def to_graph(self, genotype: Genotype) -> ArchGraph:
         """Input node, one node per edge op (6, `none` included), output node: 8 nodes."""

@@ -11,7 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from nasspace.errors import NasSpaceError, describe_os_error
+from nasspace.config_file import ConfigFileError, apply_config_to_command
+from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
 
 __all__ = ["main", "build_parser"]
 
@@ -39,9 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     from crlso.run_folder import RunFolderError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # --config FILE: its values become the command's defaults, under the flags given
+        apply_config_to_command(parser, argv)
+    except ConfigFileError as exc:
+        command = next((item for item in argv if not item.startswith("-")), "")
+        print(f"crlso {command}: error: {exc}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, inside the handling below, not at exit
+        return code
+    except BrokenPipeError:  # the reader of stdout went away (`crlso data info | head`): stop quietly
+        return broken_pipe_exit()
     except (NasSpaceError, ValueError, RunFolderError, FileExistsError) as exc:
         print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
         return 2

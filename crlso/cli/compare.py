@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nasspace.config_file import add_config_flag, namespace_config
+
 from crlso.cli.common import int_list, seed_list
 from crlso.cli.search import add_search_options, parse_options, resolve_search_metric, with_cache_dir
 
@@ -25,8 +27,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="local process pool (default) or Ray tasks (needs pip install 'crlso[ray]')")
     parser.add_argument("--address", default=None, help="with --executor ray: join this Ray cluster (e.g. auto, ray://host:10001); default starts a local one")
     parser.add_argument("--max-retries", type=int, default=3, help="retries of a failed or killed run; it resumes from its queries.jsonl (default 3)")
-    parser.add_argument("--out", required=True, help="comparison folder (runs/<name>/seed_<s>, table.md, compare.json, best_so_far.png)")
+    parser.add_argument("--out", required=True, help="comparison folder (config.json, runs/<name>/seed_<s>, table.md, compare.json, best_so_far.png)")
     add_search_options(parser)
+    add_config_flag(parser)
+    # options: {METHOD: {KEY: VALUE}} in a --config file (the folder's config.json has it); --option wins
+    parser.set_defaults(options=None)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +71,7 @@ def run_ablation(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, dict[str, Any]]) -> int:
     """Run ``names`` (methods or variants) x ``--seeds``; ``extra`` options sit under the user's ``--option``s."""
+    from crlso.atomic import write_json_atomic
     from crlso.executors import create_executor
     from crlso.experiment import RunConfig, run_comparison
     from crlso.search.variants import TWINS
@@ -77,8 +83,15 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     if min(args.budgets) < 1:
         raise ValueError("--budgets must be positive")
     resolve_search_metric(args)
-    options = with_cache_dir(parse_options(args.option, list(names)), args.cache_dir)
-    options = {name: {**extra.get(name, {}), **opts} for name, opts in options.items()}
+    from_file = args.options or {}
+    if not isinstance(from_file, dict) or not all(isinstance(v, dict) for v in from_file.values()):
+        raise ValueError(f"config key options must map each method to a mapping of its options, got {from_file!r}")
+    unknown = sorted(set(from_file) - set(names))
+    if unknown:
+        raise ValueError(f"config options name method(s) {', '.join(unknown)}; methods of this run: {', '.join(names)}")
+    options = parse_options(args.option, list(names))
+    user_options = with_cache_dir({name: {**from_file.get(name, {}), **opts} for name, opts in options.items()}, args.cache_dir)
+    options = {name: {**extra.get(name, {}), **opts} for name, opts in user_options.items()}
     try:
         executor = create_executor(args.executor, workers=args.workers, address=args.address, max_retries=args.max_retries)
     except ImportError as exc:  # ray missing: one line naming the extra, like other expected errors
@@ -93,11 +106,15 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     result = run_comparison(methods=list(names), seeds=seeds, budgets=sorted(args.budgets),
                             out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs)
     out = Path(args.out).resolve()
+    # the resolved command, for `--config OUT/config.json` to rerun it (the user's options; --size adds its own);
+    # written once the comparison ran, so that a refused one leaves no folder and another's config stays as it was
+    write_json_atomic(out / "config.json", {**namespace_config(args, exclude=("out", "option")), "options": user_options,
+                                            "data_dir": base.data_dir})
     print((out / "table.md").read_text(), end="")
     if (out / "paired.md").exists():
         print((out / "paired.md").read_text(), end="")
     span = f"seeds {seeds[0]}..{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) else f"{len(seeds)} seeds"
-    print(f"{len(names)} methods x {span} in {result['wall_seconds']:.0f} s with {result['workers']} {args.executor} workers")
+    print(f"{len(names)} methods x {span} in {result['wall_seconds']:.0f} s with {result['workers']} {args.executor} worker{'s' if result['workers'] != 1 else ''}")
     print(f"results: {out} (table.md, paired.md, compare.json, best_so_far.png, runs/)")
     extra = [m for m in result["methods"] if m not in names]
     if extra:

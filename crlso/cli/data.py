@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from tqdm import tqdm
-
 from crlso.cli.common import add_data_dir, data_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="fetch benchmark files and list what is present")
-    commands = parser.add_subparsers(dest="data_command", metavar="{fetch,info}", required=True)
+    commands = parser.add_subparsers(dest="data_command", metavar="{fetch,info,bench}", required=True)
 
     fetch = commands.add_parser("fetch", help="fetch files (all default ones when no NAME is given), verify, store")
     fetch.add_argument("names", nargs="*", metavar="NAME", help="manifest names (see `crlso data info`)")
@@ -31,12 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=run_info)
 
     bench = commands.add_parser("bench", help="time and measure loading an NB201 table with every metric (B3)")
-    bench.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
+    bench.add_argument("--dataset", default="cifar10", help="cifar10, cifar10-valid, cifar100 or ImageNet16-120 (default cifar10)")
     add_data_dir(bench)
     bench.set_defaults(handler=run_bench)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm  # here, not at import: every crlso command builds this parser
+
     store = data_store(args)
     names = args.names or store.default_names()
     for name in names:
@@ -45,7 +45,7 @@ def run_fetch(args: argparse.Namespace) -> int:
         entry = store.entry(name)
         with tqdm(total=entry.size, unit="B", unit_scale=True, desc=name, leave=False) as bar:
 
-            def progress(done: int, total: int | None, bar: tqdm = bar) -> None:
+            def progress(done: int, total: int | None, bar: "tqdm" = bar) -> None:
                 bar.total = total or bar.total
                 bar.update(done - bar.n)
 

@@ -7,10 +7,40 @@ import dataclasses
 import json
 from pathlib import Path
 
-from crlso.atomic import write_json_atomic
-from crlso.cli.search import add_search_options, check_cache_dir, parse_options, resolve_search_metric, with_cache_dir
+from typing import Any
+
+from nasspace.config_file import ConfigFileError, add_config_flag
+
+from nasspace.atomic import write_json_atomic
+from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, optimum_note,
+                              parse_options, resolve_search_metric, with_cache_dir)
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
+# hybrid options that have their own flag (a --config file may give them at the top level or under options)
+FLAG_OPTIONS = ("alpha_top", "screen", "screen_factor", "screen_images", "screen_split", "screen_evaluator",
+                "screen_calibration")
+
+
+def config_from_run(data: dict[str, Any]) -> dict[str, Any]:
+    """A hybrid ``OUT/search/config.json`` (a `RunConfig`) as this command's option names.
+
+    Its ``seed_from`` (the supernet folder the cells came from) becomes ``--supernet``, so the rerun
+    reads that finished supernet search instead of running it again; flag options leave ``options``.
+    """
+    data = dict(data)
+    method = data.pop("method", "hybrid")
+    if method != "hybrid":
+        raise ConfigFileError(f"config method {method!r}: crlso hybrid reruns hybrid runs only (crlso search takes {method!r})")
+    options = data.get("options")
+    if isinstance(options, dict):
+        options = dict(options)
+        for key in FLAG_OPTIONS:
+            if key in options:
+                data[key] = options.pop(key)
+        if "seed_from" in options:
+            data["supernet"] = options.pop("seed_from")
+        data["options"] = options
+    return data
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--epochs", type=int, default=50, help="default 50")
     source.add_argument("--batch-size", type=int, default=64, help="default 64")
     source.add_argument("--limit-train", type=int, default=None, help="train on a random subset of N images")
-    source.add_argument("--threads", type=int, default=None, help="torch CPU threads of the supernet search")
+    source.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads of the supernet search (default: torch's choice, as darts-backend); "
+                             "the latent search runs on 1, as crlso search")
     latent = parser.add_argument_group("latent search (step 2)")
     latent.add_argument("--alpha-top", type=int, default=4, help="cells ranked highest by the final alphas to seed with (default 4)")
     latent.add_argument("--screen", action="store_true", help="pre-screen proposals with the supernet's weights (off by default)")
@@ -47,8 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "a rank-average): cached zero-cost proxy scores (darts-backend zc --all), no supernet weights")
     latent.add_argument("--screen-calibration", type=int, default=256,
                         help="single-path: held-out images re-estimating BN per candidate (default 256)")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="log the latent search's search/value and search/best_so_far to TensorBoard event files in DIR "
+                             "(needs pip install tensorboard)")
     add_search_options(parser, spaces=("nb201", "darts"))
-    parser.set_defaults(handler=run)
+    add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS, translate=config_from_run)
+    parser.set_defaults(handler=run, options=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from crlso.training import default_model_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds
 
+    from nasspace.tracking import require_tensorboard
+
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    require_tensorboard(args.tensorboard)  # before the supernet search
     if (args.supernet is None) == (args.data is None):
         raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
     darts = args.space == "darts"
@@ -71,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
                "screen_images": args.screen_images, "screen_split": args.screen_split,
                "screen_evaluator": args.screen_evaluator, "screen_calibration": args.screen_calibration,
+               **file_options(args),
                **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
     metric = args.search_metric
     if darts:
@@ -106,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(method="hybrid", space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
                        search_metric=metric, report_metric=args.report_metric, options=options,
                        data_dir=args.data_dir, supernet=str(supernet.resolve()) if darts else None)
-    summary = run_experiment(config, out / "search")
+    summary = run_experiment(config, out / "search", tensorboard=args.tensorboard)
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if resolved.screen:
@@ -114,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
               f"evaluator, {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
     tail = (" (supernet oracle: no table, no test metric)" if darts else
-            f" {config.report_metric} {best[config.report_metric]:.3f}; optimum queried at step {summary['queries_to_optimum']}")
+            f" {config.report_metric} {best[config.report_metric]:.3f}; {optimum_note(summary)}")
     print(f"hybrid seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
           f"{config.search_metric} {best[config.search_metric]:.3f}{tail}")
     write_json_atomic(out / "hybrid.json", {"supernet": str(supernet.resolve()), "seeds": [str(g) for g in seeds],

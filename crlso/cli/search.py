@@ -6,13 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from nasspace.benchmarks.nb201 import DATASET_HELP
+from nasspace.config_file import add_config_flag
+
 from crlso.cli.common import add_data_dir
+
+# Keys of a run's config.json that are outputs, not options: dropped when it is passed back as --config.
+RUN_CONFIG_OUTPUTS = ("resolved_options", "variant")
 
 
 def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] = ("nb201",)) -> None:
     """Flags shared by `search`, `compare` and `hybrid`: benchmark, metrics, method options, cache."""
     parser.add_argument("--space", default="nb201", choices=list(spaces), help="search space (default nb201)")
-    parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120 (default cifar10)")
+    parser.add_argument("--dataset", default="cifar10", help=f"{DATASET_HELP}; default cifar10")
     parser.add_argument("--search-metric", default=None,
                         help="metric the searcher sees (default: valid_acc on cifar10, valid_acc_12ep on cifar100 and ImageNet16-120)")
     parser.add_argument("--report-metric", default="test_acc", help="metric reported after the search (default test_acc)")
@@ -96,6 +102,14 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
     return options
 
 
+def optimum_note(summary: dict) -> str:
+    """Where a run met the table's best cell, in words: ``optimum queried at step 37`` or ``optimum not queried in 100 queries``."""
+    step = summary.get("queries_to_optimum")
+    if step is None:
+        return f"optimum not queried in {summary['n_queries']} queries"
+    return f"optimum queried at step {step}"
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
     parser.add_argument("--method", required=True, help="random, rea, local, crlso, crlso-paper, latent_bo or hybrid")
@@ -109,8 +123,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="torch CPU threads (default 1: fastest for these small models, and the same as compare's workers, "
         "so a run gives the same queries as its compare twin)",
     )
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="log search/value and search/best_so_far of every query to TensorBoard event files in DIR "
+                             "(needs pip install tensorboard)")
     add_search_options(parser)
-    parser.set_defaults(handler=run)
+    add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS)
+    # options: a mapping of the method's options in a --config file (a run's config.json has one); --option wins
+    parser.set_defaults(handler=run, options=None)
+
+
+def file_options(args: argparse.Namespace) -> dict:
+    """The ``options`` mapping of a ``--config`` file (``{}`` without one).
+
+    Raises:
+        ValueError: ``options`` is not a mapping.
+    """
+    options = getattr(args, "options", None) or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"config key options must be a mapping of option names to values, got {options!r}")
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -124,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
     resolve_search_metric(args)
-    options = with_cache_dir(parse_options(args.option, [args.method]), args.cache_dir)
+    options = parse_options(args.option, [args.method])
+    options[args.method] = {**file_options(args), **options[args.method]}
+    options = with_cache_dir(options, args.cache_dir)
     if args.model:
         import dataclasses
 
@@ -138,12 +171,12 @@ def run(args: argparse.Namespace) -> int:
         search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
         data_dir=args.data_dir,
     )
-    summary = run_experiment(config, args.out)
+    summary = run_experiment(config, args.out, tensorboard=args.tensorboard)
     best = summary["best"]
     print(
         f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
         f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}"
-        f"; optimum queried at step {summary['queries_to_optimum']}"
+        f"; {optimum_note(summary)}"
     )
     print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json)")
     return 0

@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nasspace.benchmarks.nb201 import DATASET_HELP
+from nasspace.config_file import add_config_flag
+
 from crlso.cli.common import add_data_dir, data_store
 
 if TYPE_CHECKING:
@@ -36,7 +39,7 @@ LABEL_POOLS: dict[str, tuple[str, int | None]] = {"nb201": ("every NB201 cell", 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="pre-train the graph VAE and fit predictor + VAE + ICNN on labelled cells")
     parser.add_argument("--space", default="nb201", choices=list(LABEL_POOLS), help="search space (default nb201)")
-    parser.add_argument("--dataset", default="cifar10", help="benchmark dataset of the labels (default cifar10)")
+    parser.add_argument("--dataset", default="cifar10", help=f"benchmark dataset of the labels: {DATASET_HELP}; default cifar10")
     parser.add_argument("--metric", default="valid_acc", help="label metric (default valid_acc)")
     parser.add_argument("--labels", type=int, default=None,
                         help="random labelled cells, seeded (default: 100 on nb201, all 500 NB301 cells on darts; 0: pre-train only)")
@@ -50,7 +53,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     parser.add_argument("--out", required=True, help="output folder (config.json, checkpoint.pt, summary.json)")
     add_data_dir(parser)
-    parser.set_defaults(handler=run)
+    add_config_flag(parser)
+    # model / pretrain / semi_supervised: mappings of ModelConfig, PretrainConfig and SemiSupervisedConfig
+    # fields in a --config file (the run's config.json has all three); the flags above win over them
+    parser.set_defaults(handler=run, model=None, pretrain=None, semi_supervised=None)
+
+
+def _overlay(config: object, values: object, key: str) -> object:
+    """``config`` (a dataclass) with the fields of a --config section replaced.
+
+    Raises:
+        ValueError: the section is not a mapping or names a field the config does not have.
+    """
+    if values is None:
+        return config
+    names = [f.name for f in dataclasses.fields(config)]
+    if not isinstance(values, dict):
+        raise ValueError(f"config key {key} must be a mapping of {type(config).__name__} fields, got {values!r}")
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"config key {key}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
+    return dataclasses.replace(config, **values)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,10 +90,12 @@ def run(args: argparse.Namespace) -> int:
     hidden = {} if args.hidden is None else {
         name: args.hidden for name in ("gnn_hidden", "decoder_hidden", "icnn_hidden", "predictor_hidden")}
     sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim is not None else {}), **hidden}
-    model = dataclasses.replace(default_model_config(args.space), **sizes)
-    pretrain = PretrainConfig(**({"epochs": args.pretrain_epochs} if args.pretrain_epochs is not None else {}))
-    semi = SemiSupervisedConfig(**({"joint_epochs": args.epochs} if args.epochs is not None else {}),
-                                **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
+    model = dataclasses.replace(_overlay(default_model_config(args.space), args.model, "model"), **sizes)
+    pretrain = dataclasses.replace(_overlay(PretrainConfig(), args.pretrain, "pretrain"),
+                                   **({"epochs": args.pretrain_epochs} if args.pretrain_epochs is not None else {}))
+    semi = dataclasses.replace(_overlay(SemiSupervisedConfig(), args.semi_supervised, "semi_supervised"),
+                               **({"joint_epochs": args.epochs} if args.epochs is not None else {}),
+                               **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
     store = data_store(args)
     cells, batch = training_cells_batch(args.space, store)
     pool, accuracy = _label_pool(args.space, cells, args.dataset, args.metric, store)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from tqdm import tqdm
 
 from nasspace import Genotype
 from nasspace.oracle import Oracle, Query
@@ -257,6 +256,8 @@ def run_search(
         raise ValueError(f"budget must be >= 0, got {budget}")
     run: list[Query] = []
     stalls = 0
+    from tqdm import tqdm  # here: `crlso --help` and `crlso lookup` import this module and never show a bar
+
     with tqdm(total=budget, desc=desc or searcher.name, disable=not progress, leave=False) as bar:
         while len(run) < budget:
             try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from darts_backend.runs.files import write_json
 from darts_backend.runs.pareto import COST_AXES, pareto_indices, plot_pareto
-from darts_backend.runs.train import TrainConfig, run_train
+from darts_backend.runs.train import TrainConfig, accuracy_percent, run_train
 
 __all__ = ["SET_FILES", "retrain_set"]
 
@@ -97,7 +97,7 @@ def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = N
         result = run_train(replace(train, genotype=str(path), index=i), member_dir,
                            resume=(member_dir / "checkpoint.pt").is_file(), progress=progress)
         entries = _read_set(path)  # as on disk (only this call writes it)
-        entries[i] = {**entries[i], "retrained_acc": result["valid_acc"], "retrained_test_acc": result["test_acc"],
+        entries[i] = {**entries[i], "retrained_acc": _fraction(result, "valid_acc"), "retrained_test_acc": _fraction(result, "test_acc"),
                       "retrain": {"dir": f"{folder.name}/{i}", "epochs": train.epochs, "settings": settings}}
         write_json(path, entries)
     front = set(pareto_indices(entries, accuracy="retrained_acc", cost=cost))
@@ -107,3 +107,9 @@ def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = N
                 accuracy_label="retrained held-out accuracy (%)",
                 title=f"retrained set ({train.epochs} epochs, C={train.channels})")
     return entries
+
+
+def _fraction(result: dict[str, Any], name: str) -> float | None:
+    """An accuracy of a member's ``result.json`` as the fraction the set files hold."""
+    percent = accuracy_percent(result, name)
+    return None if percent is None else percent / 100.0

@@ -17,12 +17,14 @@ from typing import Any
 import torch
 
 from darts_backend.data import BatchLoader, load_dataset
+from nasspace.tracking import open_tracker
 from darts_backend.runs.files import locked_run, write_json
 from darts_backend.runs.presets import PRESETS
 from darts_backend.runs.path_selection import select_path
 from darts_backend.searchers import SearcherConfig, SposSearcher, create_searcher, parse_options, searcher_class
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.supernets.partial import check_partial_channels
+from darts_backend.runs.tracking import epoch_logger
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_network, load_run_checkpoint, prepare_run
 from nasspace.errors import DataError
 from nasspace.options import AT_LEAST_ONE, OPEN_FRACTION, check_numbers
@@ -142,8 +144,10 @@ def nb201_lookup(genotype: Genotype, dataset: str = "cifar10") -> float | None:
 
 @locked_run
 def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = False,
-               progress: bool = True) -> SearchResult:
+               progress: bool = True, tensorboard: str | Path | None = None) -> SearchResult:
     """Run (or resume) a search and write the run folder.
+
+    ``tensorboard``: a folder for TensorBoard scalars of each epoch (`darts_backend.runs.tracking`), or None.
 
     Raises:
         ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
@@ -177,7 +181,8 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     write_json(out / "config.json", {**resolved, "resolved_device": str(device), "resolved_threads": torch.get_num_threads(),
                                      "resolved_autocast": str(searcher.autocast_dtype or "off"),
                                      "train_images": len(train_set), "valid_images": len(valid_set or ())})
-    trainer.fit()
+    with open_tracker(tensorboard) as tracker:
+        trainer.fit(on_epoch_end=epoch_logger(tracker, trainer))
 
     if isinstance(searcher, SposSearcher):
         assert valid_set is not None  # spos always holds out its selection share
@@ -191,7 +196,7 @@ def run_search(config: SearchRunConfig, out_dir: str | Path, *, resume: bool = F
     test_acc = nb201_lookup(genotype)
     seconds = time.perf_counter() - start
     write_json(out / "result.json", {"method": config.method, "seed": config.seed, "genotype": str(genotype),
-                                     "nb201_cifar10_test_acc": test_acc, "seconds_this_call": round(seconds, 1)})
+                                     "nb201_cifar10_test_acc_percent": test_acc, "seconds_this_call": round(seconds, 1)})
     return SearchResult(genotype, out, seconds, test_acc)
 
 

@@ -217,8 +217,9 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
                 accuracy_label="supernet held-out accuracy (%)", title=f"{config.method}: snapshots, held-out front")
     write_json(out / "result.json", {"method": config.method, "seed": config.seed, "size": len(entries),
                                      "snapshots": len(snapshots), "pareto_axis": config.pareto_axis,
-                                     "points": [{k: e[k] for k in ("params", "flops", "heldout_acc", "search_acc", "reason")}
-                                                for e in entries],
+                                     "points": [{"params": e["params"], "flops": e["flops"], "reason": e["reason"],
+                                                 **{f"{k}_percent": None if e[k] is None else 100.0 * e[k]
+                                                    for k in ("heldout_acc", "search_acc")}} for e in entries],
                                      "seconds_this_call": round(time.perf_counter() - start, 1)})
     return entries
 

@@ -1,8 +1,10 @@
 """Training one discrete network from a genotype file: the evaluation step after a search.
 
-Run folder: ``config.json``, ``metrics.jsonl`` (loss and test accuracy per epoch), ``checkpoint.pt``
+Run folder: ``config.json``, ``metrics.jsonl`` (loss and test accuracy per epoch, as fractions), ``checkpoint.pt``
 (``{"model", "optimizer", "scheduler", "epoch", "genotype", "train_config"}``; resume from it; usable as
-a distillation teacher) and ``result.json`` (params, FLOPs, final test accuracy).
+a distillation teacher) and ``result.json`` (params, FLOPs, final accuracies in percent: ``test_acc_percent``,
+``valid_acc_percent``; files written before the unit was in the key hold fractions under ``test_acc`` /
+``valid_acc``, which `accuracy_percent` still reads).
 """
 
 from __future__ import annotations
@@ -104,10 +106,24 @@ def evaluate(model: torch.nn.Module, loader: BatchLoader, autocast: torch.dtype 
     return 0.0 if correct is None else float(correct) / max(total, 1)
 
 
+def accuracy_percent(result: dict[str, Any], name: str) -> float | None:
+    """``result[name + "_percent"]``, or from an older ``result.json``, ``100 * result[name]`` (a fraction).
+
+    Returns None when the accuracy was not measured (``valid_acc`` without a held-out share).
+    """
+    if f"{name}_percent" in result:
+        value = result[f"{name}_percent"]
+    else:
+        value = result.get(name)
+        value = None if value is None else 100.0 * value
+    return None if value is None else float(value)
+
+
 @locked_run
 def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train the genotype's network on the train split (less the held-out share), test each epoch; returns
-    ``result.json``'s content: ``params``, ``flops``, ``test_acc`` and ``valid_acc`` (None without a held-out share).
+    ``result.json``'s content: ``params``, ``flops``, ``test_acc_percent`` and ``valid_acc_percent`` (None
+    without a held-out share), accuracies in percent.
     """
     from tqdm.auto import tqdm
 
@@ -170,6 +186,7 @@ def run_train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False,
         test_acc = evaluate(model, test_loader, amp)
         valid_acc = None if valid_loader is None else evaluate(model, valid_loader, amp)
     result = {"genotype": str(genotype), "space": genotype.space_name, "params": params, "flops": flops,
-              "test_acc": test_acc, "valid_acc": valid_acc, "epochs": config.epochs}
+              "test_acc_percent": 100.0 * test_acc, "valid_acc_percent": None if valid_acc is None else 100.0 * valid_acc,
+              "epochs": config.epochs}
     write_json(out / "result.json", result)
     return result

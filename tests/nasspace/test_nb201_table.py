@@ -177,3 +177,36 @@ def test_a_nan_in_a_table_is_a_load_error(data_store, tmp_path):
     table = NB201Table("cifar10", store=DataStore(folder, manifest=unchecked))  # say a hand-placed file
     with pytest.raises(DataError, match=r"cifar10_avg\.csv: valid_acc of 1 cell\(s\) is missing or not finite.*index 0"):
         table.metric("valid_acc")
+
+
+def test_cifar10_valid_is_natsbench_train_split_dataset(data_store, nb201_cifar10) -> None:
+    """NATS-Bench's ``cifar10-valid``: valid and test accuracy of the nets trained on the train split only."""
+    from nasspace.benchmarks.nb201 import default_search_metric
+    from nasspace.errors import MetricUnavailable
+
+    table = NB201Table("cifar10-valid", store=data_store)
+    assert default_search_metric("cifar10-valid") == "valid_acc"
+    assert np.array_equal(table.metric("valid_acc"), nb201_cifar10.metric("valid_acc"))
+    best = int(np.argmax(table.metric("valid_acc")))
+    # the train-split nets test lower than the train+valid nets of `cifar10` (94.37 for the same cell)
+    assert table.metric("test_acc")[best] < nb201_cifar10.metric("test_acc")[best] - 2.0
+    assert 90.0 < table.metric("test_acc").max() < 92.0
+    with pytest.raises(MetricUnavailable, match="not published for NB201 cifar10-valid"):
+        table.metric("valid_acc_12ep")
+
+
+def test_naslib_keys_name_the_cells_of_the_table(data_store, nb201_cifar10) -> None:
+    """NASLib's NB201 keys (op_indices, edges in its order) against its own 200-epoch valid accuracy.
+
+    Read in the canonical string's edge order instead, cells with a `none` on one of the two swapped
+    edges would be misnamed: accuracies then differ by up to 79 points.
+    """
+    import ast
+    import json
+
+    space = get_space("nb201")
+    with open(data_store.path("naslib-zc-nb201")) as handle:
+        cells = json.load(handle)["nasbench201"]["cifar10"]
+    gaps = [abs(nb201_cifar10.query(space.from_naslib(ast.literal_eval(key)), "valid_acc") - value["val_accuracy"])
+            for key, value in cells.items()]
+    assert len(gaps) == 491 and max(gaps) < 3.0 and np.median(gaps) < 0.5
