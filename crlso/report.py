@@ -528,7 +528,7 @@ def _darts_sections(run_dir: Path, out: Path, status: Status) -> tuple[str, str,
         lookup = [(k, v) for k, v in result.items() if k.startswith("nb201_") and isinstance(v, (int, float))]
         if lookup:  # e.g. nb201_cifar10_test_acc
             key, value = lookup[0]
-            label += f": NB201 table {key.removeprefix('nb201_').replace('_', ' ', 1)} {value:.2f}"
+            label += f": NB201 table {key.removeprefix('nb201_').removesuffix('_percent').replace('_', ' ', 1)} {value:.2f}"
         parts = [H.figure(plot_cells([(label, space_obj.to_graph(genotype).to_networkx())], out / "cell.png", columns=1),
                           "the derived cell, operations on nodes"),
                  H.paragraph(f"genotype: {genotype}")]
