@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nasspace import Genotype, get_space
+from nasspace import Genotype
 from nasspace.atomic import write_json_atomic
 from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.oracle import Oracle
@@ -248,20 +248,41 @@ def _evaluate(task: _Task) -> dict[str, Any]:
     return evaluation.to_json()
 
 
+_MAY_DIFFER = frozenset({"threads", "num_gpus", "device"})
+"""Proxy settings that change where an evaluation runs, not its value: free to differ on resume."""
+
+
+def _check_proxy(root: Path, proxy: TrainProxy) -> None:
+    """Record the proxy in ``root/proxy.json``, or refuse a folder whose evaluations used another one."""
+    settings = {k: v for k, v in proxy.to_json().items() if k not in _MAY_DIFFER}
+    path = root / "proxy.json"
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
+        if changed:
+            raise ValueError(f"{root} holds evaluations of another training budget ({', '.join(changed)} differ); "
+                             "use the same settings or another folder")
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, settings)
+
+
 def train_cells(genotypes: Sequence[Genotype], proxy: TrainProxy, folder: str | Path, *,
                 executor: Executor | None = None, progress: bool = False, desc: str = "evaluations") -> list[Evaluation]:
     """Train every genotype at ``proxy`` in ``folder/<key>/``, through ``executor`` (None: here, one by one).
 
     Finished evaluations are read back, killed ones resume. Results come in the order of ``genotypes``.
+    ``folder/proxy.json`` records the budget; a folder trained with another budget is refused.
 
     Raises:
-        ValueError: a genotype of another space than the proxy's.
+        ValueError: a genotype of another space than the proxy's, or a folder of another budget.
         TaskFailed: an evaluation failed on every attempt (through an executor).
     """
     for genotype in genotypes:
         if genotype.space_name != proxy.space:
             raise ValueError(f"the {proxy.space} training proxy cannot train {genotype.space_name} genotype {genotype}")
     root = Path(folder).resolve()
+    _check_proxy(root, proxy)
     tasks = [_Task(g.to_json(), str(root / evaluation_key(g)), proxy) for g in genotypes]
     if executor is None:
         results = [_evaluate(task) for task in tasks]
@@ -326,9 +347,3 @@ def make_oracle(spec: Mapping[str, Any], out: Path, *, budget: int, cost_budget:
     oracle = Oracle(trainer.value, cost=trainer.cost, budget=budget, cost_budget=cost_budget, metric=metric)
     return oracle, trainer.prefetch, trainer.info
 
-
-def check_genotype_space(space: str) -> None:
-    """Fail early on a space the training oracle cannot train."""
-    get_space(space)
-    if space not in SPACES:
-        raise ValueError(f"--oracle train trains nb201 or darts cells, not {space!r}")

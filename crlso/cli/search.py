@@ -1,4 +1,8 @@
-"""``crlso search``: one search run into a run folder (resumes a killed run in the same folder)."""
+"""``crlso search``: one search run into a run folder (resumes a killed run in the same folder).
+
+On the table by default; ``--oracle train`` trains each proposed cell at a proxy budget instead (nb201
+or darts space), a round of ``--batch`` cells at a time on ``--workers`` local processes or Ray.
+"""
 
 from __future__ import annotations
 
@@ -96,8 +100,23 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
     return options
 
 
+def darts_model_options(options: dict) -> dict:
+    """``options`` with the latent model of the DARTS cells (`crlso.training.default_model_config`) under
+    any ``model`` fields the user set; for latent searchers in the darts space."""
+    import dataclasses
+    import json
+
+    from crlso.training import default_model_config
+
+    model = options.get("model", {})
+    return {**options, "model": {**dataclasses.asdict(default_model_config("darts")),
+                                 **(json.loads(model) if isinstance(model, str) else model), "space": "darts"}}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
+    from crlso.cli.oracle_options import add_oracle_options
+
+    parser = subparsers.add_parser("search", help="run one search (on a tabular benchmark, or training each cell) into a run folder")
     parser.add_argument("--method", required=True, help="random, rea, local, crlso, crlso-paper, latent_bo or hybrid")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="start a latent searcher from the model `crlso train` fitted in DIR (same space, dataset and metric)")
@@ -109,22 +128,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="torch CPU threads (default 1: fastest for these small models, and the same as compare's workers, "
         "so a run gives the same queries as its compare twin)",
     )
-    add_search_options(parser)
+    add_search_options(parser, spaces=("nb201", "darts"))
+    add_oracle_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import torch
 
+    from crlso.cli.oracle_options import evaluation_executor, resolve_oracle
     from crlso.experiment import RunConfig, run_experiment
+    from crlso.oracles import TRAIN_METRIC
+    from crlso.search import searcher_config
 
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
-    resolve_search_metric(args)
+    oracle, batch = resolve_oracle(args, args.space)
+    if oracle is None and args.space != "nb201":
+        raise ValueError(f"the {args.space} space has no table: give --oracle train (or run crlso hybrid with a supernet)")
+    if oracle is not None:
+        args.search_metric = TRAIN_METRIC
+    else:
+        resolve_search_metric(args)
     options = with_cache_dir(parse_options(args.option, [args.method]), args.cache_dir)
+    if args.space == "darts" and "model" in {f.name for f in dataclasses.fields(searcher_config(args.method))}:
+        options[args.method] = darts_model_options(options[args.method])
     if args.model:
         import dataclasses
 
@@ -136,14 +169,18 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(
         method=args.method, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
         search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
-        data_dir=args.data_dir,
+        data_dir=args.data_dir, oracle=oracle, budget_seconds=args.budget_seconds, batch=batch,
     )
-    summary = run_experiment(config, args.out)
+    executor = evaluation_executor(args) if oracle is not None else None
+    summary = run_experiment(config, args.out, executor=executor)
     best = summary["best"]
-    print(
-        f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
-        f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}"
-        f"; optimum queried at step {summary['queries_to_optimum']}"
-    )
-    print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json)")
+    report = (f" {config.report_metric} {best[config.report_metric]:.3f}" if config.report_metric in best else "")
+    optimum = (f"; optimum queried at step {summary['queries_to_optimum']}" if summary.get("optimum") else "")
+    print(f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
+          f"{config.search_metric} {best[config.search_metric]:.3f}{report}{optimum}")
+    if oracle is not None:
+        print(f"trained {summary['n_queries']} cells: {summary['total_cost_seconds']:.0f} s of training on "
+              f"{summary['executor']['name']} ({summary['executor']['workers']} workers)")
+    extra = ", evaluations/" if oracle is not None else ""
+    print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json{extra})")
     return 0
