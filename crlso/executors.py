@@ -121,50 +121,86 @@ def _pool_worker_init(parent: int) -> None:
 
 
 class LocalExecutor(Executor):
-    """A pool of ``workers`` spawned local processes; dead or failing tasks are retried."""
+    """A pool of ``workers`` spawned local processes; dead or failing tasks are retried.
+
+    Each ``map`` starts its own pool, unless it runs inside ``session()``: the session's pool then
+    serves every map (a search's rounds pay the workers' start-up once) and is replaced when a worker dies.
+    """
 
     name = "local"
 
+    def __init__(self, *, workers: int | None = None, max_retries: int = 3):
+        super().__init__(workers=workers, max_retries=max_retries)
+        self._pool: Any = None
+
+    def _new_pool(self, workers: int) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_pool_worker_init, initargs=(os.getpid(),))
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["Executor"]:
+        if self._pool is not None:  # nested: the outer session owns the pool
+            yield self
+            return
+        self._pool = self._new_pool(self.workers)
+        try:
+            yield self
+        finally:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=True)
+
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True,
             resources: TaskResources | None = None) -> list[R]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
+        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         from tqdm import tqdm
 
         results: dict[int, R] = {}
         attempts = dict.fromkeys(range(len(items)), 0)
-        context = multiprocessing.get_context("spawn")
         with tqdm(total=len(items), desc=desc, disable=not progress) as bar, _sigterm_interrupts():
             while len(results) < len(items):
                 pending = [i for i in range(len(items)) if i not in results]
-                # a fresh pool per round: a killed worker breaks the whole pool
-                pool = ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=context,
-                                           initializer=_pool_worker_init, initargs=(os.getpid(),))
-                with _stopped_on_error(pool):
-                    futures = {pool.submit(fn, items[i]): i for i in pending}
-                    for future in as_completed(futures):
-                        i = futures[future]
-                        try:
-                            results[i] = future.result()
-                            bar.update()
-                        except BrokenProcessPool as exc:  # a worker died: the task resumes in a fresh pool
-                            attempts[i] += 1
-                            if attempts[i] > self.max_retries:
-                                raise TaskFailed(f"task {i} ({desc}): its worker died {attempts[i]} times; "
-                                                 f"last error: {exc!r}") from exc
-                        except Exception as exc:  # the task raised: it would raise again, so no retry
-                            raise TaskFailed(f"task {i} ({desc}) failed (not retried: only worker deaths are): "
-                                             f"{type(exc).__name__}: {exc}") from exc
+                shared = self._pool is not None
+                # a fresh pool per round (or a fresh session pool): a killed worker breaks the whole pool
+                pool = self._pool if shared else self._new_pool(min(self.workers, len(pending)))
+                broken = False
+                try:
+                    with _stopped_on_error(pool, keep=shared):
+                        futures = {pool.submit(fn, items[i]): i for i in pending}
+                        for future in as_completed(futures):
+                            i = futures[future]
+                            try:
+                                results[i] = future.result()
+                                bar.update()
+                            except BrokenProcessPool as exc:  # a worker died: the task resumes in a fresh pool
+                                broken = True
+                                attempts[i] += 1
+                                if attempts[i] > self.max_retries:
+                                    raise TaskFailed(f"task {i} ({desc}): its worker died {attempts[i]} times; "
+                                                     f"last error: {exc!r}") from exc
+                            except Exception as exc:  # the task raised: it would raise again, so no retry
+                                raise TaskFailed(f"task {i} ({desc}) failed (not retried: only worker deaths are): "
+                                                 f"{type(exc).__name__}: {exc}") from exc
+                except BaseException:
+                    if shared:
+                        self._pool = None  # stopped by _stopped_on_error; the session ends without it
+                    raise
+                if broken and shared:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool(self.workers)
         return [results[i] for i in range(len(items))]
 
 
 @contextlib.contextmanager
-def _stopped_on_error(pool: Any) -> Iterator[None]:
-    """Shut ``pool`` down when the block ends; on an error or interrupt, first stop its workers at once
-    (their runs resume from their logs) instead of waiting for the tasks still running."""
+def _stopped_on_error(pool: Any, *, keep: bool = False) -> Iterator[None]:
+    """Shut ``pool`` down when the block ends (unless ``keep``: a session's pool outlives the map); on an
+    error or interrupt, first stop its workers at once (their runs resume from their logs) instead of
+    waiting for the tasks still running."""
     try:
         yield
     except BaseException:
@@ -174,7 +210,8 @@ def _stopped_on_error(pool: Any) -> Iterator[None]:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     else:
-        pool.shutdown(wait=True)
+        if not keep:
+            pool.shutdown(wait=True)
 
 
 @contextlib.contextmanager
