@@ -151,11 +151,32 @@ def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions
     curves = plot_best_so_far(summaries, out / "best_so_far.png", report_metric=report_metric, budgets=budgets)
     sections.append(H.section("Best-so-far curves", H.figure(curves, f"mean {report_metric} of the best-so-far cell, 95% bands")))
     sections.append(_cells_section(meta, runs, out, search_metric, report_metric))
+    final = _finalize_section(run_dir)
+    if final:
+        sections.append(final)
     if options.latent:
         sections.extend(_latent_sections(meta, runs, out, options))
     else:
         sections.append(H.section("Latent space", H.note("skipped (--no-latent)")))
     return title, subtitle, sections
+
+
+def _finalize_section(run_dir: Path) -> str:
+    """The ``crlso finalize`` table of a single run (``finalize.json``), or "" when it was not finalized."""
+    path = run_dir / "finalize.json"
+    if not path.is_file():
+        return ""
+    final = _read_json(path)
+    budget = final["budget"]
+    rows = [[c["rank"], c["genotype"], f"{c['search_value']:.2f}", f"{c['test_acc']:.2f}", f"{c['params']:.3f}",
+             f"{c['flops']:.1f}", f"{c['train_seconds']:.0f}"] for c in final["cells"]]
+    return H.section(
+        "Final evaluation",
+        H.table(["rank", "cell", final.get("search_metric") or "search value", "test_acc", "params (M)", "FLOPs (M)", "train s"], rows),
+        H.paragraph(f"The {final['top']} best cells retrained from scratch ({budget['epochs']} epochs, C={budget['channels']}, "
+                    f"{budget['cells']} cells, {budget['images'] or 'all'} train images of {budget['data']}) and scored on "
+                    "the test split, which the search never read."),
+    )
 
 
 def _best_run(runs: list[_Run], method: str | None = None) -> _Run:

@@ -181,6 +181,11 @@ def test_finalize_trains_the_best_cells_and_writes_its_json(one_worker_run, tmp_
         assert (run / cell["folder"] / "evaluation.json").is_file()
     assert not list(run.glob("*.tmp"))
 
+    from crlso.report import ReportOptions, build_report
+
+    page = build_report(run, options=ReportOptions(latent=False)).read_text()
+    assert "Final evaluation" in page and saved["cells"][0]["genotype"] in page
+
 
 def test_training_flags_are_checked_before_any_work(tmp_path, capsys) -> None:
     from crlso.cli import main
