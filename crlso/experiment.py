@@ -539,12 +539,12 @@ def run_comparison(
     executor = executor or LocalExecutor(workers=workers)
     workers = executor.workers
     started = time.perf_counter()
-    resources = None
+    extra: dict[str, Any] = {}  # executors written before task resources existed take none
     if base.oracle is not None:  # each run trains its cells in its own task: it reserves what one training needs
         from crlso.oracles import TrainProxy
 
-        resources = TrainProxy.from_json(base.oracle).resources
-    summaries = executor.map(_run_task, tasks, desc="runs", progress=progress, resources=resources)
+        extra["resources"] = TrainProxy.from_json(base.oracle).resources
+    summaries = executor.map(_run_task, tasks, desc="runs", progress=progress, **extra)
     elapsed = time.perf_counter() - started
     summaries.sort(key=lambda s: (methods.index(run_name(s)), s["seed"]))
     aggregated = aggregate(summaries, budgets)
