@@ -2,6 +2,9 @@
 
 Every executor has one method, ``map(fn, items)``, returning ``fn(item)`` for each item in input
 order. ``fn`` must be a picklable module-level function and each call independent of the others.
+A map may say what each task needs (`TaskResources`: CPU threads, GPUs); Ray schedules by it, local
+workers run one task each (a task sets its own torch threads). ``with executor.session():`` keeps one
+Ray instance up across several maps (a search evaluating batch after batch).
 
 - ``local`` (default): a pool of spawned local processes, one torch thread each. A task whose
   worker process dies (killed, out of memory) is run again, up to ``max_retries`` times; a task that
@@ -24,9 +27,10 @@ import contextlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["Executor", "LocalExecutor", "RayExecutor", "TaskFailed", "create_executor", "list_executors"]
+__all__ = ["Executor", "LocalExecutor", "RayExecutor", "TaskFailed", "TaskResources", "create_executor", "list_executors"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,6 +38,22 @@ R = TypeVar("R")
 
 class TaskFailed(RuntimeError):
     """A task failed on every attempt."""
+
+
+@dataclass(frozen=True)
+class TaskResources:
+    """What one task needs: ``num_cpus`` (its torch threads) and ``num_gpus`` (a fraction shares a GPU).
+
+    Ray reserves them per task; the local executor runs one task per worker process and leaves the
+    threads to the task (GPUs: every local worker sees the machine's devices).
+    """
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.num_cpus > 0 or not self.num_gpus >= 0:
+            raise ValueError(f"a task needs num_cpus > 0 and num_gpus >= 0, got {self.num_cpus}, {self.num_gpus}")
 
 
 class Executor(ABC):
@@ -50,12 +70,22 @@ class Executor(ABC):
         self.max_retries = max_retries
 
     @abstractmethod
-    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True) -> list[R]:
-        """``[fn(item) for item in items]``, computed in parallel.
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True,
+            resources: TaskResources | None = None) -> list[R]:
+        """``[fn(item) for item in items]``, computed in parallel, each task given ``resources``.
 
         Raises:
             TaskFailed: a task failed ``max_retries + 1`` times (its last error is the cause).
         """
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["Executor"]:
+        """Keep the executor's backend up while the block runs (maps inside it share it)."""
+        yield self
+
+    def describe(self) -> dict[str, Any]:
+        """Name and size, as run folders record them."""
+        return {"name": self.name, "workers": self.workers}
 
 
 def _worker_init() -> None:
@@ -91,49 +121,86 @@ def _pool_worker_init(parent: int) -> None:
 
 
 class LocalExecutor(Executor):
-    """A pool of ``workers`` spawned local processes; dead or failing tasks are retried."""
+    """A pool of ``workers`` spawned local processes; dead or failing tasks are retried.
+
+    Each ``map`` starts its own pool, unless it runs inside ``session()``: the session's pool then
+    serves every map (a search's rounds pay the workers' start-up once) and is replaced when a worker dies.
+    """
 
     name = "local"
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True) -> list[R]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    def __init__(self, *, workers: int | None = None, max_retries: int = 3):
+        super().__init__(workers=workers, max_retries=max_retries)
+        self._pool: Any = None
 
+    def _new_pool(self, workers: int) -> Any:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_pool_worker_init, initargs=(os.getpid(),))
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["Executor"]:
+        if self._pool is not None:  # nested: the outer session owns the pool
+            yield self
+            return
+        self._pool = self._new_pool(self.workers)
+        try:
+            yield self
+        finally:
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True,
+            resources: TaskResources | None = None) -> list[R]:
+        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         from tqdm import tqdm
 
         results: dict[int, R] = {}
         attempts = dict.fromkeys(range(len(items)), 0)
-        context = multiprocessing.get_context("spawn")
         with tqdm(total=len(items), desc=desc, disable=not progress) as bar, _sigterm_interrupts():
             while len(results) < len(items):
                 pending = [i for i in range(len(items)) if i not in results]
-                # a fresh pool per round: a killed worker breaks the whole pool
-                pool = ProcessPoolExecutor(max_workers=min(self.workers, len(pending)), mp_context=context,
-                                           initializer=_pool_worker_init, initargs=(os.getpid(),))
-                with _stopped_on_error(pool):
-                    futures = {pool.submit(fn, items[i]): i for i in pending}
-                    for future in as_completed(futures):
-                        i = futures[future]
-                        try:
-                            results[i] = future.result()
-                            bar.update()
-                        except BrokenProcessPool as exc:  # a worker died: the task resumes in a fresh pool
-                            attempts[i] += 1
-                            if attempts[i] > self.max_retries:
-                                raise TaskFailed(f"task {i} ({desc}): its worker died {attempts[i]} times; "
-                                                 f"last error: {exc!r}") from exc
-                        except Exception as exc:  # the task raised: it would raise again, so no retry
-                            raise TaskFailed(f"task {i} ({desc}) failed (not retried: only worker deaths are): "
-                                             f"{type(exc).__name__}: {exc}") from exc
+                shared = self._pool is not None
+                # a fresh pool per round (or a fresh session pool): a killed worker breaks the whole pool
+                pool = self._pool if shared else self._new_pool(min(self.workers, len(pending)))
+                broken = False
+                try:
+                    with _stopped_on_error(pool, keep=shared):
+                        futures = {pool.submit(fn, items[i]): i for i in pending}
+                        for future in as_completed(futures):
+                            i = futures[future]
+                            try:
+                                results[i] = future.result()
+                                bar.update()
+                            except BrokenProcessPool as exc:  # a worker died: the task resumes in a fresh pool
+                                broken = True
+                                attempts[i] += 1
+                                if attempts[i] > self.max_retries:
+                                    raise TaskFailed(f"task {i} ({desc}): its worker died {attempts[i]} times; "
+                                                     f"last error: {exc!r}") from exc
+                            except Exception as exc:  # the task raised: it would raise again, so no retry
+                                raise TaskFailed(f"task {i} ({desc}) failed (not retried: only worker deaths are): "
+                                                 f"{type(exc).__name__}: {exc}") from exc
+                except BaseException:
+                    if shared:
+                        self._pool = None  # stopped by _stopped_on_error; the session ends without it
+                    raise
+                if broken and shared:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool(self.workers)
         return [results[i] for i in range(len(items))]
 
 
 @contextlib.contextmanager
-def _stopped_on_error(pool: Any) -> Iterator[None]:
-    """Shut ``pool`` down when the block ends; on an error or interrupt, first stop its workers at once
-    (their runs resume from their logs) instead of waiting for the tasks still running."""
+def _stopped_on_error(pool: Any, *, keep: bool = False) -> Iterator[None]:
+    """Shut ``pool`` down when the block ends (unless ``keep``: a session's pool outlives the map); on an
+    error or interrupt, first stop its workers at once (their runs resume from their logs) instead of
+    waiting for the tasks still running."""
     try:
         yield
     except BaseException:
@@ -143,7 +210,8 @@ def _stopped_on_error(pool: Any) -> Iterator[None]:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     else:
-        pool.shutdown(wait=True)
+        if not keep:
+            pool.shutdown(wait=True)
 
 
 @contextlib.contextmanager
@@ -181,7 +249,7 @@ def _ray_call(fn: Callable[[Any], Any], item: Any) -> Any:
 
 
 class RayExecutor(Executor):
-    """One Ray task per item (1 CPU each), retried on worker death or exception.
+    """One Ray task per item (1 CPU each unless `TaskResources` say otherwise), retried on worker death or exception.
 
     Args:
         address: a running cluster to join (``"auto"``, ``"ray://host:10001"``, ``"host:6379"``);
@@ -207,13 +275,29 @@ class RayExecutor(Executor):
                      log_to_driver=False, object_store_memory=100 * 1024 * 1024)
         return True
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True) -> list[R]:
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "address": self.address}
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator["Executor"]:
+        ray = _import_ray()
+        started = self._start(ray)
+        try:
+            yield self
+        finally:
+            if started:
+                ray.shutdown()
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, desc: str = "tasks", progress: bool = True,
+            resources: TaskResources | None = None) -> list[R]:
         from tqdm import tqdm
 
         ray = _import_ray()
         started = self._start(ray)
+        need = resources or TaskResources()
         try:
-            remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=True)(_ray_call)
+            remote = ray.remote(num_cpus=need.num_cpus, num_gpus=need.num_gpus, max_retries=self.max_retries,
+                                retry_exceptions=True)(_ray_call)
             fn_ref = ray.put(fn)
             refs = [remote.remote(fn_ref, item) for item in items]
             index = {ref: i for i, ref in enumerate(refs)}

@@ -12,7 +12,10 @@ A run folder holds:
   latent steps that beat their starting cell, and for latent searchers the Kendall tau of the
   final ICNN against the table's search metric on the cells the run never queried);
 - ``latent_space.pt`` (latent searchers): the VAE and head the search ended with, so that
-  ``crlso report`` draws the space the search actually used.
+  ``crlso report`` draws the space the search actually used;
+- ``evaluations/<key>/`` (training oracle, `crlso.oracles`): one resumable folder per trained genotype;
+  its log lines add each evaluation's ``wall_seconds``, ``params``, ``flops`` and folder, and the summary
+  names the executor that ran them (``executor``).
 
 Opening a folder that holds the same config resumes it: logged queries are replayed into the
 oracle and checked against the re-run seeded searcher (`crlso.search.base.run_search`), so the
@@ -28,6 +31,7 @@ table's cells is refused before any work; a searcher that runs out of cells ends
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -75,6 +79,10 @@ class RunConfig:
     """One search run: method, space, benchmark, budget, seed, and the method's options.
 
     ``variant`` names the `crlso.search.variants` entry the options came from (tables group by it).
+    ``oracle`` (None: the table, or the supernet when ``supernet`` is set) is a `crlso.oracles` entry such as
+    ``{"name": "train", ...}`` (a `crlso.oracles.TrainProxy`); ``budget_seconds`` caps the oracle's total
+    cost (seconds of training) beside ``budget`` queries; ``batch`` is the proposals per round
+    (None: whatever the searcher proposes at once).
     """
 
     method: str = "crlso"
@@ -88,19 +96,31 @@ class RunConfig:
     data_dir: str | None = None
     supernet: str | None = None
     variant: str | None = None
+    oracle: Mapping[str, Any] | None = None
+    budget_seconds: float | None = None
+    batch: int | None = None
 
     def __post_init__(self) -> None:
-        check_numbers(self, {"budget": AT_LEAST_ONE})
+        check_numbers(self, {"budget": AT_LEAST_ONE, "batch": AT_LEAST_ONE})
+        if self.oracle is not None:
+            from crlso.oracles import TrainProxy
+
+            proxy = TrainProxy.from_json(self.oracle)  # validated before any work
+            if proxy.space != self.space:
+                raise ValueError(f"the training oracle is set up for {proxy.space} cells, the search is in {self.space}")
         if self.data_dir is not None:  # stored resolved: a resume from another folder reads the same tables
             object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON data, with the method's fully resolved options beside it.
 
-        ``supernet`` and ``variant`` appear only when set, so run folders written before they existed still resume.
+        ``supernet``, ``variant``, ``oracle``, ``budget_seconds`` and ``batch`` appear only when set, so run
+        folders written before they existed still resume.
         """
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for optional in ("supernet", "variant"):
+        if data["oracle"] is not None:
+            data["oracle"] = dict(data["oracle"])
+        for optional in ("supernet", "variant", "oracle", "budget_seconds", "batch"):
             if data[optional] is None:
                 del data[optional]
         data["options"] = dict(self.options)
@@ -155,11 +175,13 @@ def _same_run(existing: dict[str, Any], current: dict[str, Any]) -> bool:
 
 
 def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = True,
-                   tensorboard: str | Path | None = None) -> dict[str, Any]:
+                   tensorboard: str | Path | None = None, executor: Executor | None = None) -> dict[str, Any]:
     """Run (or resume, or just read back) one search into ``out_dir``; returns its summary.
 
     ``tensorboard``: a folder for TensorBoard scalars of the queries answered in this call
     (``search/value``, ``search/best_so_far``; `nasspace.tracking`), or None.
+    ``executor`` runs a training oracle's evaluations of each round in parallel (None: here, one by one);
+    it does not change the queries, only where and how fast they are computed.
 
     The folder is locked while the run writes (`crlso.run_folder.lock_run_folder`); its log is read
     strictly and, on a table, each logged value is checked against the table before it is replayed.
@@ -179,7 +201,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
     out.mkdir(parents=True, exist_ok=True)
     with lock_run_folder(out), open_tracker(tensorboard) as tracker:
         remove_stale_temporaries(out)
-        return _run_locked(config, config_json, out, progress, tracker)
+        return _run_locked(config, config_json, out, progress, tracker, executor)
 
 
 def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
@@ -198,19 +220,32 @@ def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
     return True
 
 
-def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool, tracker: Any) -> dict[str, Any]:
+def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progress: bool, tracker: Any,
+                executor: Executor | None) -> dict[str, Any]:
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
     if check_folder_config(config_json, out) and summary_path.exists():
         return read_json_file(summary_path)
 
     # Oracle and searcher first: a config that cannot run leaves no config.json behind to block a fixed one.
     space = get_space(config.space)
-    if config.supernet is None:
+    prefetch = info = None
+    checked_table = None  # the table the logged values must match (None when the values come from elsewhere)
+    if config.oracle is not None:  # training: the table, if any, only reports after the search
+        from crlso.oracles import make_oracle
+
+        table = load_table(config.dataset, config.data_dir) if config.space == "nb201" else None
+        if table is not None and config.budget > len(table):
+            raise ValueError(f"budget {config.budget} exceeds the {len(table)} distinct cells of the {config.dataset} table; "
+                             f"allowed: 1..{len(table)}")
+        oracle, prefetch, info = make_oracle(config.oracle, out, budget=config.budget, cost_budget=config.budget_seconds,
+                                             metric=config.search_metric, executor=executor)
+    elif config.supernet is None:
         table = load_table(config.dataset, config.data_dir)
         if config.budget > len(table):
             raise ValueError(f"budget {config.budget} exceeds the {len(table)} distinct cells of the {config.dataset} table; "
                              f"allowed: 1..{len(table)}")
         oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
+        checked_table = table
     else:  # no table for this space: a supernet's inherited-weights accuracy is the search metric
         from crlso.search.hybrid import supernet_oracle
 
@@ -222,7 +257,7 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
         check_trained_model(model_dir, space=config.space, dataset=config.dataset, metric=config.search_metric)
     searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
     records = read_queries(log_path)[: config.budget]  # before config.json: a bad log leaves a fresh folder as it was
-    replayed = check_logged(records, log_path, space=space, table=table, metric=config.search_metric)
+    replayed = check_logged(records, log_path, space=space, table=checked_table, metric=config.search_metric)
     if not config_path.exists():
         write_json_atomic(config_path, config_json)
     oracle.replay(replayed)
@@ -235,7 +270,8 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
         def append(query: Query) -> None:
             nonlocal best
             line = {"step": query.step, "genotype": str(query.genotype), "value": query.value,
-                    "cost": query.cost, "total_cost": query.total_cost, **searcher.provenance(query.genotype)}
+                    "cost": query.cost, "total_cost": query.total_cost, **searcher.provenance(query.genotype),
+                    **(info(query.genotype) if info is not None else {})}
             log.write(json.dumps(line) + "\n")
             log.flush()
             os.fsync(log.fileno())
@@ -243,18 +279,26 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
             tracker.scalar("search/value", query.value, query.step)
             tracker.scalar("search/best_so_far", best, query.step)
 
-        queries = run_search(searcher, oracle, budget=config.budget, logged=logged, on_query=append,
-                             progress=progress, desc=f"{config.method} seed {config.seed}")
+        session = executor.session() if executor is not None and prefetch is not None else contextlib.nullcontext()
+        with session:
+            queries = run_search(searcher, oracle, budget=config.budget, logged=logged, on_query=append,
+                                 progress=progress, desc=f"{config.method} seed {config.seed}", batch=config.batch,
+                                 prefetch=prefetch)
     elapsed = time.perf_counter() - start
     summary = summarize(config, [str(q.genotype) for q in queries], [q.value for q in queries], table)
     summary["wall_seconds"] = elapsed  # of this session only, when the run was resumed
     summary["resumed_from_step"] = len(logged)
-    if len(queries) < config.budget:  # the searcher ran out of cells (run_search warned)
+    if prefetch is not None:
+        summary["executor"] = executor.describe() if executor is not None else {"name": "in-process", "workers": 1}
+        summary["total_cost_seconds"] = oracle.total_cost
+    if len(queries) < config.budget and oracle.exhausted:
+        summary["ended_early"] = f"the oracle's cost budget ({config.budget_seconds:g} s) was spent after {len(queries)} queries"
+    elif len(queries) < config.budget:  # the searcher ran out of cells (run_search warned)
         summary["ended_early"] = f"{config.method} found no unseen cell after {len(queries)} of {config.budget} queries"
     if callable(getattr(searcher, "stats", None)):  # e.g. the hybrid's seeds, screened and proposed cells
         summary["searcher_stats"] = searcher.stats()
     summary.update(provenance_summary([searcher.provenance(q.genotype) for q in queries], [q.value for q in queries]))
-    if callable(getattr(searcher, "model_scores", None)) and table is not None:
+    if callable(getattr(searcher, "model_scores", None)) and checked_table is not None:
         summary["icnn_tau_unqueried"] = head_tau(searcher.model_scores(), table, config.search_metric,
                                                  {str(q.genotype) for q in queries})
     if callable(getattr(searcher, "latent_state", None)):
@@ -294,15 +338,16 @@ def head_tau(scores: Mapping[str, float], table, metric: str, queried: set[str])
 def summarize(config: RunConfig, genotypes: list[str], values: list[float], table) -> dict[str, Any]:
     """Best genotype by the search metric, its reporting metric, curves and queries to optimum.
 
-    Without a table (``table=None``: a supernet oracle) the search metric is all there is: it is
-    reported in place of the reporting metric, and there is no known optimum.
+    Without a table (``table=None``: a supernet oracle, or training in the darts space) the search metric
+    is all there is: it is reported in place of the reporting metric, and there is no known optimum.
     """
     if table is None:
         config = dataclasses.replace(config, report_metric=config.search_metric)
         report, optimum = list(values), None
     else:
         report = [table.query(g, config.report_metric) for g in genotypes]
-        optimum = str(table.genotypes[int(np.argmax(table.metric(config.search_metric)))])
+        optimum = (str(table.genotypes[int(np.argmax(table.metric(config.search_metric)))])
+                   if config.search_metric in table.available_metrics() else None)  # a trained proxy has no table optimum
     best = int(np.argmax(values)) if values else None  # argmax: earliest on ties
     return {
         "method": config.method,
@@ -576,12 +621,14 @@ def run_comparison(
             config = dataclasses.replace(base, method=method, variant=variant, seed=seed, budget=horizon, options=method_options)
             tasks.append((config, str(out / "runs" / name / f"seed_{seed}")))
     # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
-    if base.supernet is None:
+    if base.supernet is None and base.space == "nb201":
         table = load_table(base.dataset, base.data_dir)
         if horizon > len(table):
             raise ValueError(f"budget {horizon} exceeds the {len(table)} distinct cells of the {base.dataset} table; "
                              f"allowed: 1..{len(table)}")
-        table.metric(base.search_metric), table.metric(base.report_metric)
+        table.metric(base.report_metric)
+        if base.oracle is None:
+            table.metric(base.search_metric)
     for config, folder in tasks:
         _check_compare_run(config.to_json(), Path(folder), out)
     # Pre-train each shared unlabelled VAE into its disk cache once, before the workers start (they load it).
@@ -595,7 +642,12 @@ def run_comparison(
     executor = executor or LocalExecutor(workers=workers)
     workers = executor.workers
     started = time.perf_counter()
-    summaries = executor.map(_run_task, tasks, desc="runs", progress=progress)
+    extra: dict[str, Any] = {}  # executors written before task resources existed take none
+    if base.oracle is not None:  # each run trains its cells in its own task: it reserves what one training needs
+        from crlso.oracles import TrainProxy
+
+        extra["resources"] = TrainProxy.from_json(base.oracle).resources
+    summaries = executor.map(_run_task, tasks, desc="runs", progress=progress, **extra)
     elapsed = time.perf_counter() - started
     others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder in tasks}, horizon=horizon, base=base)
     summaries += others

@@ -260,9 +260,30 @@ def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions
     sections.append(H.section("Best-so-far curves", H.figure(curves, caption)))
     status("drawing the best cells")
     sections.append(_cells_section(meta, runs, out, search_metric, report_metric))
+    final = _finalize_section(run_dir)
+    if final:
+        sections.append(final)
     if options.latent:  # --no-latent leaves the sections out (no empty box)
         sections.extend(_latent_sections(meta, runs, out, options, status))
     return title, subtitle, sections
+
+
+def _finalize_section(run_dir: Path) -> str:
+    """The ``crlso finalize`` table of a single run (``finalize.json``), or "" when it was not finalized."""
+    path = run_dir / "finalize.json"
+    if not path.is_file():
+        return ""
+    final = _read_json(path)
+    budget = final["budget"]
+    rows = [[c["rank"], c["genotype"], f"{c['search_value']:.2f}", f"{c['test_acc']:.2f}", f"{c['params']:.3f}",
+             f"{c['flops']:.1f}", f"{c['train_seconds']:.0f}"] for c in final["cells"]]
+    return H.section(
+        "Final evaluation",
+        H.table(["rank", "cell", final.get("search_metric") or "search value", "test_acc", "params (M)", "FLOPs (M)", "train s"], rows),
+        H.paragraph(f"The {final['top']} best cells retrained from scratch ({budget['epochs']} epochs, C={budget['channels']}, "
+                    f"{budget['cells']} cells, {budget['images'] or 'all'} train images of {budget['data']}) and scored on "
+                    "the test split, which the search never read."),
+    )
 
 
 def _table_optimum(meta: dict[str, Any], runs: list[_Run], report_metric: str, options: ReportOptions) -> float | None:

@@ -14,7 +14,8 @@ from typing import Any
 from nasspace.config_file import add_config_flag, namespace_config
 
 from crlso.cli.common import int_list, seed_list
-from crlso.cli.search import add_search_options, parse_options, resolve_search_metric, with_cache_dir
+from crlso.cli.oracle_options import add_oracle_options
+from crlso.cli.search import add_search_options, darts_model_options, parse_options, resolve_search_metric, with_cache_dir
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None, help="with --executor ray: join this Ray cluster (e.g. auto, ray://host:10001); default starts a local one")
     parser.add_argument("--max-retries", type=int, default=3, help="retries of a failed or killed run; it resumes from its queries.jsonl (default 3)")
     parser.add_argument("--out", required=True, help="comparison folder (config.json, runs/<name>/seed_<s>, table.md, compare.json, best_so_far.png)")
-    add_search_options(parser)
+    add_search_options(parser, spaces=("nb201", "darts"))
+    add_oracle_options(parser, executor=False)  # each run is one task of the executor above; it trains its cells in turn
     add_config_flag(parser)
     # options: {METHOD: {KEY: VALUE}} in a --config file (the folder's config.json has it); --option wins
     parser.set_defaults(options=None)
@@ -71,10 +73,15 @@ def run_ablation(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, dict[str, Any]]) -> int:
     """Run ``names`` (methods or variants) x ``--seeds``; ``extra`` options sit under the user's ``--option``s."""
+    import dataclasses
+
     from crlso.atomic import write_json_atomic
+    from crlso.cli.oracle_options import resolve_oracle
     from crlso.executors import create_executor
     from crlso.experiment import RunConfig, run_comparison
-    from crlso.search.variants import TWINS
+    from crlso.oracles import TRAIN_METRIC
+    from crlso.search import searcher_config
+    from crlso.search.variants import TWINS, VARIANTS
 
     if not names:
         raise ValueError("no method or variant to run")
@@ -82,7 +89,13 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
         raise ValueError(f"a method is named twice in {','.join(names)}")
     if min(args.budgets) < 1:
         raise ValueError("--budgets must be positive")
-    resolve_search_metric(args)
+    oracle, batch = resolve_oracle(args, args.space)
+    if oracle is None and args.space != "nb201":
+        raise ValueError(f"the {args.space} space has no table: give --oracle train")
+    if oracle is not None:
+        args.search_metric = TRAIN_METRIC
+    else:
+        resolve_search_metric(args)
     from_file = args.options or {}
     if not isinstance(from_file, dict) or not all(isinstance(v, dict) for v in from_file.values()):
         raise ValueError(f"config key options must map each method to a mapping of its options, got {from_file!r}")
@@ -92,13 +105,19 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     options = parse_options(args.option, list(names))
     user_options = with_cache_dir({name: {**from_file.get(name, {}), **opts} for name, opts in options.items()}, args.cache_dir)
     options = {name: {**extra.get(name, {}), **opts} for name, opts in user_options.items()}
+    if args.space == "darts":  # latent searchers use the latent model of the DARTS cells
+        for name in names:
+            method = VARIANTS[name].method if name in VARIANTS else name
+            if "model" in {f.name for f in dataclasses.fields(searcher_config(method))}:
+                options[name] = darts_model_options(options[name])
     try:
         executor = create_executor(args.executor, workers=args.workers, address=args.address, max_retries=args.max_retries)
     except ImportError as exc:  # ray missing: one line naming the extra, like other expected errors
         print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
         return 2
     base = RunConfig(space=args.space, dataset=args.dataset, search_metric=args.search_metric,
-                     report_metric=args.report_metric, data_dir=args.data_dir)
+                     report_metric=args.report_metric, data_dir=args.data_dir, oracle=oracle,
+                     budget_seconds=args.budget_seconds, batch=batch)
     seeds = list(args.seeds)
     # paired differences: each variant against its twin, and the first method against each other one
     pairs = [(a, b) for a, b in TWINS if a in names and b in names]

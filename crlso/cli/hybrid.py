@@ -1,19 +1,19 @@
-"""``crlso hybrid``: a supernet search (run here, or read from its folder) seeds CR-LSO on the table."""
+"""``crlso hybrid``: a supernet search (run here, or read from its folder) seeds CR-LSO on the table
+(or, ``--oracle train``, on a training oracle: each proposed cell trained at a proxy budget)."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 from pathlib import Path
 
 from typing import Any
 
+from nasspace.atomic import write_json_atomic
 from nasspace.config_file import ConfigFileError, add_config_flag
 
-from nasspace.atomic import write_json_atomic
-from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, optimum_note,
-                              parse_options, resolve_search_metric, with_cache_dir)
+from crlso.cli.oracle_options import add_oracle_options
+from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, darts_model_options, file_options,
+                              optimum_note, parse_options, resolve_search_metric, with_cache_dir)
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
 # hybrid options that have their own flag (a --config file may give them at the top level or under options)
@@ -83,6 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="log the latent search's search/value and search/best_so_far to TensorBoard event files in DIR "
                              "(needs pip install tensorboard)")
     add_search_options(parser, spaces=("nb201", "darts"))
+    add_oracle_options(parser)
     add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS, translate=config_from_run)
     parser.set_defaults(handler=run, options=None)
 
@@ -90,9 +91,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from crlso.cli.oracle_options import evaluation_executor, resolve_oracle
     from crlso.experiment import RunConfig, run_experiment
+    from crlso.oracles import TRAIN_METRIC
     from crlso.search import searcher_config
-    from crlso.training import default_model_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds
 
     from nasspace.tracking import require_tensorboard
@@ -103,7 +105,10 @@ def run(args: argparse.Namespace) -> int:
     if (args.supernet is None) == (args.data is None):
         raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
     darts = args.space == "darts"
-    if darts and args.data is not None and args.limit_train is None:
+    if args.oracle == "train" and args.proxy_data is None:
+        args.proxy_data = args.data  # the supernet's images, unless told otherwise
+    oracle, batch = resolve_oracle(args, args.space)
+    if darts and oracle is None and args.data is not None and args.limit_train is None:
         raise ValueError("in the darts space the supernet is the oracle and scores on train images it never saw: "
                          "give --limit-train N so that some are left")
     # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
@@ -113,16 +118,16 @@ def run(args: argparse.Namespace) -> int:
                **file_options(args),
                **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
     metric = args.search_metric
-    if darts:
+    if oracle is not None:
+        metric = TRAIN_METRIC
+    elif darts:
         metric = "supernet_acc" if metric in (None, "valid_acc") else metric
     else:
         metric = resolve_search_metric(args)
-    if darts:  # the latent model of the DARTS cells; the supernet's accuracy as the search metric
-        model = options.get("model", {})
-        options["model"] = {**dataclasses.asdict(default_model_config("darts")),
-                            **(json.loads(model) if isinstance(model, str) else model), "space": "darts"}
+    if darts:  # the latent model of the DARTS cells; the supernet's accuracy (or training) as the search metric
+        options = darts_model_options(options)
     resolved = searcher_config("hybrid", options)
-    if darts and resolved.screen:
+    if darts and resolved.screen and oracle is None:
         raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
     check_cache_dir(resolved.cache_dir)
     out = Path(args.out)
@@ -145,16 +150,24 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     config = RunConfig(method="hybrid", space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
                        search_metric=metric, report_metric=args.report_metric, options=options,
-                       data_dir=args.data_dir, supernet=str(supernet.resolve()) if darts else None)
-    summary = run_experiment(config, out / "search", tensorboard=args.tensorboard)
+                       data_dir=args.data_dir, supernet=str(supernet.resolve()) if darts and oracle is None else None,
+                       oracle=oracle, budget_seconds=args.budget_seconds, batch=batch)
+    summary = run_experiment(config, out / "search", tensorboard=args.tensorboard,
+                             executor=evaluation_executor(args) if oracle is not None else None)
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if resolved.screen:
         print(f"pre-screening: {stats.get('screened')} candidates screened by the {resolved.screen_evaluator} "
               f"evaluator, {stats.get('proposed')} proposed, "
               f"{summary['n_queries']} queried from the table")
-    tail = (" (supernet oracle: no table, no test metric)" if darts else
-            f" {config.report_metric} {best[config.report_metric]:.3f}; {optimum_note(summary)}")
+    if oracle is not None:
+        tail = (f" {config.report_metric} {best[config.report_metric]:.3f} (table)" if config.report_metric in best else
+                " (training oracle: test accuracy comes from crlso finalize)")
+    elif darts:
+        tail = " (supernet oracle: no table, no test metric)"
+    else:
+        tail = f" {config.report_metric} {best[config.report_metric]:.3f}; {optimum_note(summary)}"
+
     print(f"hybrid seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
           f"{config.search_metric} {best[config.search_metric]:.3f}{tail}")
     write_json_atomic(out / "hybrid.json", {"supernet": str(supernet.resolve()), "seeds": [str(g) for g in seeds],

@@ -1,4 +1,8 @@
-"""``crlso search``: one search run into a run folder (resumes a killed run in the same folder)."""
+"""``crlso search``: one search run into a run folder (resumes a killed run in the same folder).
+
+On the table by default; ``--oracle train`` trains each proposed cell at a proxy budget instead (nb201
+or darts space), a round of ``--batch`` cells at a time on ``--workers`` local processes or Ray.
+"""
 
 from __future__ import annotations
 
@@ -110,8 +114,23 @@ def optimum_note(summary: dict) -> str:
     return f"optimum queried at step {step}"
 
 
+def darts_model_options(options: dict) -> dict:
+    """``options`` with the latent model of the DARTS cells (`crlso.training.default_model_config`) under
+    any ``model`` fields the user set; for latent searchers in the darts space."""
+    import dataclasses
+    import json
+
+    from crlso.training import default_model_config
+
+    model = options.get("model", {})
+    return {**options, "model": {**dataclasses.asdict(default_model_config("darts")),
+                                 **(json.loads(model) if isinstance(model, str) else model), "space": "darts"}}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("search", help="run one search on a tabular benchmark into a run folder")
+    from crlso.cli.oracle_options import add_oracle_options
+
+    parser = subparsers.add_parser("search", help="run one search (on a tabular benchmark, or training each cell) into a run folder")
     parser.add_argument("--method", required=True, help="random, rea, local, crlso, crlso-paper, latent_bo or hybrid")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="start a latent searcher from the model `crlso train` fitted in DIR (same space, dataset and metric)")
@@ -126,7 +145,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tensorboard", default=None, metavar="DIR",
                         help="log search/value and search/best_so_far of every query to TensorBoard event files in DIR "
                              "(needs pip install tensorboard)")
-    add_search_options(parser)
+    add_search_options(parser, spaces=("nb201", "darts"))
+    add_oracle_options(parser)
     add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS)
     # options: a mapping of the method's options in a --config file (a run's config.json has one); --option wins
     parser.set_defaults(handler=run, options=None)
@@ -145,19 +165,32 @@ def file_options(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import torch
 
+    from crlso.cli.oracle_options import evaluation_executor, resolve_oracle
     from crlso.experiment import RunConfig, run_experiment
+    from crlso.oracles import TRAIN_METRIC
+    from crlso.search import searcher_config
 
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
-    resolve_search_metric(args)
+    oracle, batch = resolve_oracle(args, args.space)
+    if oracle is None and args.space != "nb201":
+        raise ValueError(f"the {args.space} space has no table: give --oracle train (or run crlso hybrid with a supernet)")
+    if oracle is not None:
+        args.search_metric = TRAIN_METRIC
+    else:
+        resolve_search_metric(args)
     options = parse_options(args.option, [args.method])
     options[args.method] = {**file_options(args), **options[args.method]}
     options = with_cache_dir(options, args.cache_dir)
+    if args.space == "darts" and "model" in {f.name for f in dataclasses.fields(searcher_config(args.method))}:
+        options[args.method] = darts_model_options(options[args.method])
     if args.model:
         import dataclasses
 
@@ -169,14 +202,18 @@ def run(args: argparse.Namespace) -> int:
     config = RunConfig(
         method=args.method, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
         search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
-        data_dir=args.data_dir,
+        data_dir=args.data_dir, oracle=oracle, budget_seconds=args.budget_seconds, batch=batch,
     )
-    summary = run_experiment(config, args.out, tensorboard=args.tensorboard)
+    executor = evaluation_executor(args) if oracle is not None else None
+    summary = run_experiment(config, args.out, tensorboard=args.tensorboard, executor=executor)
     best = summary["best"]
-    print(
-        f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
-        f"{config.search_metric} {best[config.search_metric]:.3f} {config.report_metric} {best[config.report_metric]:.3f}"
-        f"; {optimum_note(summary)}"
-    )
-    print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json)")
+    report = (f" {config.report_metric} {best[config.report_metric]:.3f}" if config.report_metric in best else "")
+    optimum = (f"; {optimum_note(summary)}" if summary.get("optimum") else "")
+    print(f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
+          f"{config.search_metric} {best[config.search_metric]:.3f}{report}{optimum}")
+    if oracle is not None:
+        print(f"trained {summary['n_queries']} cells: {summary['total_cost_seconds']:.0f} s of training on "
+              f"{summary['executor']['name']} ({summary['executor']['workers']} workers)")
+    extra = ", evaluations/" if oracle is not None else ""
+    print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json{extra})")
     return 0

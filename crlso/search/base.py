@@ -13,6 +13,12 @@ Resuming: `run_search` takes the queries a killed run already logged; the seeded
 again from the start, its proposals are checked against the log and answered from it without new
 oracle charges or log lines, and the search then continues. A deterministic searcher therefore
 finishes with exactly the queries an uninterrupted run would have made.
+
+Batches: with ``batch`` set, `run_search` asks for that many proposals per round (`Searcher.ask_batch`:
+``ask`` repeated with the pending proposals counted as seen), hands the new ones to ``prefetch`` (a
+training oracle evaluates them in parallel), then charges and tells them in the proposed order, so
+the queries of a seed do not depend on which evaluation finished first. An oracle whose cost budget
+(seconds) is spent ends the search cleanly after the last query it charged.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasspace import Genotype
+from nasspace.errors import BudgetExhausted
 from nasspace.oracle import Oracle, Query
 from nasspace.space import SearchSpace
 
@@ -82,6 +89,42 @@ class Searcher(ABC):
     @abstractmethod
     def ask(self, n: int) -> list[Genotype]:
         """Between 1 and ``n`` distinct genotypes not evaluated before (``n >= 1``)."""
+
+    def ask_batch(self, n: int) -> list[Genotype]:
+        """``n`` distinct genotypes not evaluated before (fewer only when the searcher runs out).
+
+        The default asks repeatedly, counting the proposals pending in this batch as seen (``seen``) but
+        not observed, so a searcher that proposes one cell at a time (REA, local search) fills a batch
+        without repeating itself. A searcher with a better batch rule overrides this.
+        """
+        chosen: list[Genotype] = []
+        keys: set[str] = set()
+
+        def take(proposals: Sequence[Genotype]) -> int:
+            added = 0
+            for genotype in proposals:
+                key = str(genotype)
+                if len(chosen) < n and key not in self.seen and key not in keys:
+                    chosen.append(genotype)
+                    keys.add(key)
+                    added += 1
+            return added
+
+        take(self.ask(n))
+        lent: set[str] = set()
+        try:
+            while len(chosen) < n:
+                pending = keys - self.seen
+                lent |= pending
+                self.seen |= pending
+                try:
+                    if not take(self.ask(n - len(chosen))):
+                        break
+                except SearchExhausted:
+                    break
+        finally:
+            self.seen -= lent
+        return chosen
 
     def tell(self, genotypes: Sequence[Genotype], values: Sequence[float]) -> None:
         """Record the values of evaluated genotypes (in the order they were asked)."""
@@ -221,6 +264,18 @@ def sample_unseen_batch(space: SearchSpace, rng: np.random.Generator, exclude: s
     return out
 
 
+def _fresh(proposals: Sequence[Genotype], seen: set[str], limit: int) -> list[Genotype]:
+    """The first ``limit`` distinct proposals not in ``seen``, in order: what a round will charge."""
+    out: list[Genotype] = []
+    keys: set[str] = set()
+    for genotype in proposals:
+        key = str(genotype)
+        if len(out) < limit and key not in seen and key not in keys:
+            out.append(genotype)
+            keys.add(key)
+    return out
+
+
 # Rounds in a row that may bring nothing new before `run_search` gives up on a searcher.
 STALL_LIMIT = 20
 
@@ -234,8 +289,10 @@ def run_search(
     on_query: Callable[[Query], None] | None = None,
     progress: bool = True,
     desc: str | None = None,
+    batch: int | None = None,
+    prefetch: Callable[[Sequence[Genotype]], None] | None = None,
 ) -> list[Query]:
-    """Drive ``searcher`` until ``budget`` distinct genotypes were evaluated.
+    """Drive ``searcher`` until ``budget`` distinct genotypes were evaluated (or the oracle's cost budget is spent).
 
     Args:
         searcher: a fresh searcher (same method, config and seed as the logged run, if any).
@@ -243,6 +300,9 @@ def run_search(
         budget: distinct genotypes to evaluate in total (logged ones included).
         logged: queries of an interrupted run, in order; they are replayed, not re-charged.
         on_query: called with each *new* charged query, right after the oracle answered.
+        batch: proposals per round (`Searcher.ask_batch`); None asks for every remaining query at once
+            and takes what the searcher returns (its own batch size).
+        prefetch: called with each round's new genotypes, in order, before the oracle charges them one by one.
 
     Returns:
         All queries of the run, in order (``len <= budget``). Fewer than ``budget`` when the searcher
@@ -254,17 +314,26 @@ def run_search(
     """
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}")
+    if batch is not None and batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
     run: list[Query] = []
     stalls = 0
+    spent = False
     from tqdm import tqdm  # here: `crlso --help` and `crlso lookup` import this module and never show a bar
 
     with tqdm(total=budget, desc=desc or searcher.name, disable=not progress, leave=False) as bar:
-        while len(run) < budget:
+        while len(run) < budget and not spent:
+            left = budget - len(run)
             try:
-                proposals = searcher.ask(budget - len(run))
+                proposals = searcher.ask(left) if batch is None else searcher.ask_batch(min(batch, left))
             except SearchExhausted as exc:
                 warnings.warn(f"{searcher.name} ended after {len(run)} of {budget} queries: {exc}", stacklevel=2)
                 break
+            if prefetch is not None and not oracle.exhausted:
+                fresh = _fresh(proposals, searcher.seen, left)
+                new = fresh[max(0, len(logged) - len(run)):]  # the logged ones are replayed, not evaluated
+                if new:
+                    prefetch(new)
             told_g: list[Genotype] = []
             told_v: list[float] = []
             told_keys: set[str] = set()
@@ -283,7 +352,12 @@ def run_search(
                         )
                     query = expected
                 else:
-                    oracle.query(genotype)
+                    try:
+                        oracle.query(genotype)
+                    except BudgetExhausted as exc:
+                        warnings.warn(f"{searcher.name} ended after {len(run)} queries: {exc}", stacklevel=2)
+                        spent = True
+                        break
                     query = oracle.history[-1]
                     if on_query is not None:
                         on_query(query)

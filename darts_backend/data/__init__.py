@@ -29,6 +29,11 @@ __all__ = [
 
 SYNTHETIC = "synthetic"
 
+# Decoded subsets kept per process: a worker that trains cell after cell on the same images (a training
+# oracle) decodes them once. Keyed by the generator's state before the draw; a hit restores its state after.
+_CACHE_SIZE = 4
+_cache: dict[tuple, tuple[ImageSet, torch.Tensor | None]] = {}
+
 
 def load_dataset(source: str | Path, split: str = "train", *, limit: int | None = None, offset: int = 0,
                  generator: torch.Generator | None = None, synthetic_size: int = 32, progress: bool = False) -> ImageSet:
@@ -52,6 +57,25 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
         images = synthetic_images(offset + (limit or 1000), size=synthetic_size, generator=generator)
         return images.subset(torch.arange(offset, len(images))) if offset else images
     path = Path(source)
+    key = None
+    if path.is_file():  # an archive or tar: unchanged while its size and time stamp are
+        stat = path.stat()
+        state = None if generator is None else bytes(generator.get_state().numpy())
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, split, limit, offset, state)
+        if key in _cache:
+            images, after = _cache[key]
+            if generator is not None and after is not None:
+                generator.set_state(after)
+            return images
+    images = _load_uncached(path, split, limit, offset, generator)
+    if key is not None:
+        if len(_cache) >= _CACHE_SIZE:
+            del _cache[next(iter(_cache))]
+        _cache[key] = (images, None if generator is None else generator.get_state())
+    return images
+
+
+def _load_uncached(path: Path, split: str, limit: int | None, offset: int, generator: torch.Generator | None) -> ImageSet:
     if not path.exists():
         raise ValueError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
                          f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")

@@ -1,0 +1,98 @@
+"""Flags of the training oracle and of parallel evaluation, shared by `search`, `compare`, `hybrid`, `oracle-bench`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+PROXY_FLAGS = ("epochs", "images", "channels", "cells", "batch_size", "valid_fraction", "lr", "seed", "threads",
+               "num_gpus", "device", "limit_test")
+
+
+def add_proxy_options(parser: argparse.ArgumentParser, *, final: bool = False) -> None:
+    """``--preset`` and the per-setting overrides of a training budget (`crlso.oracles.TrainProxy`)."""
+    what = "final training" if final else "proxy training of each queried cell"
+    group = parser.add_argument_group(f"{what} (flags override the preset)")
+    group.add_argument("--preset", choices=("cpu", "paper"), default="cpu",
+                       help="cpu: tiny CPU budget (default); paper: the GPU-sized budget (crlso.oracles lists both)")
+    group.add_argument("--proxy-data", default=None, metavar="PATH",
+                       help="train images: CIFAR-10 archive, image folder or tar (e.g. data/cifar10-jpg.tar), or synthetic")
+    group.add_argument("--proxy-epochs", type=int, default=None)
+    group.add_argument("--proxy-images", type=int, default=None, help="train images drawn (the held-out share is carved from them)")
+    group.add_argument("--proxy-channels", type=int, default=None, help="network C")
+    group.add_argument("--proxy-cells", type=int, default=None, help="nb201: cells per stage; darts: cells in all")
+    group.add_argument("--proxy-batch-size", type=int, default=None)
+    if not final:
+        group.add_argument("--proxy-valid-fraction", type=float, default=None, help="held-out share scored (default 0.25 cpu, 0.5 paper)")
+    else:
+        group.add_argument("--proxy-limit-test", type=int, default=None, help="test images scored (default: 2,000 cpu, all paper)")
+    group.add_argument("--proxy-lr", type=float, default=None)
+    group.add_argument("--proxy-seed", type=int, default=None, help="seed of every training (default 0)")
+    group.add_argument("--proxy-threads", type=int, default=None, help="torch threads per training (default 1)")
+    group.add_argument("--proxy-gpus", dest="proxy_num_gpus", type=float, default=None,
+                       help="GPUs a Ray task reserves per training (default 0; 0.5 shares a GPU by two)")
+    group.add_argument("--proxy-device", default=None, help="auto (default), cpu, cuda or cuda:N")
+
+
+def proxy_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The proxy flags the user gave, keyed by `TrainProxy` field."""
+    given = {name: getattr(args, f"proxy_{name}", None) for name in PROXY_FLAGS}
+    given["data"] = args.proxy_data
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def add_oracle_options(parser: argparse.ArgumentParser, *, executor: bool = True) -> None:
+    """``--oracle``, the proxy flags, the seconds budget, the batch, and (``executor``) where evaluations run."""
+    parser.add_argument("--oracle", choices=("table", "train"), default="table",
+                        help="table: the benchmark (or, darts space, the supernet); train: train each cell at a proxy budget")
+    parser.add_argument("--budget-seconds", type=float, default=None,
+                        help="with --oracle train: also stop once the measured training seconds reach this")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="proposals evaluated per round (default: 4 with --oracle train, else the searcher's own); "
+                             "part of the run's config, so results do not depend on --workers")
+    if executor:
+        parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                            help="with --oracle train: where a round's trainings run (local processes, or Ray tasks)")
+        parser.add_argument("--workers", type=int, default=1, help="local worker processes, or CPUs of a local Ray instance (default 1)")
+        parser.add_argument("--address", default=None, help="with --executor ray: join this cluster (e.g. auto); default starts a local one")
+    add_proxy_options(parser)
+
+
+def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any] | None, int | None]:
+    """``(oracle entry of the run config or None, batch)`` from the flags; checked before any work.
+
+    Raises:
+        ValueError: training flags without ``--oracle train``, no ``--proxy-data``, or a setting out of range.
+    """
+    from crlso.oracles import proxy_preset
+
+    batch = args.batch
+    if batch is not None and batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {batch}")
+    if isinstance(args.oracle, dict):  # a run's config.json given back with --config: its proxy as it ran
+        if proxy_overrides(args):
+            raise ValueError("--proxy-* flags cannot change the training oracle recorded in a --config run file")
+        from crlso.oracles import TrainProxy
+
+        return TrainProxy.from_json(args.oracle).to_json(), batch or 4
+    if args.oracle not in (None, "table", "train"):
+        raise ValueError(f"oracle {args.oracle!r}: allowed table, train")
+    if args.oracle != "train":
+        if args.budget_seconds is not None or proxy_overrides(args):
+            raise ValueError("--budget-seconds and --proxy-* flags are for --oracle train")
+        return None, batch
+    if args.budget_seconds is not None and not args.budget_seconds > 0:
+        raise ValueError(f"--budget-seconds must be > 0, got {args.budget_seconds}")
+    overrides = proxy_overrides(args)
+    if "data" not in overrides:
+        raise ValueError("--oracle train needs --proxy-data PATH (a CIFAR-10 archive, image folder or tar, or synthetic)")
+    return proxy_preset(args.preset, space, **overrides).to_json(), batch or 4
+
+
+def evaluation_executor(args: argparse.Namespace) -> Any:
+    """The executor of a run's evaluations (None: in this process, when one local worker is asked for)."""
+    from crlso.executors import create_executor
+
+    if args.executor == "local" and args.workers == 1 and not args.address:
+        return None
+    return create_executor(args.executor, workers=args.workers, address=args.address)
