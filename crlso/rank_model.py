@@ -154,9 +154,7 @@ def fit_forest(features: np.ndarray, targets: np.ndarray, *, trees: int, seed: i
 def build_member(model: ModelConfig) -> GNNPredictor:
     """One GNN predictor of the ensemble: a body shaped like the VAE encoder's (same readout), so the
     warm start copies all of it."""
-    from crlso.graphs import featurizer_for
-
-    featurizer = featurizer_for(model.space)
+    featurizer = rank_space(model.space).graph_featurizer()
     body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=model.gnn_hidden,
                    num_layers=model.gnn_layers, readout=model.readout, max_nodes=featurizer.max_nodes)
     return GNNPredictor(body, hidden=model.predictor_hidden)
@@ -201,7 +199,7 @@ class Reference:
     @classmethod
     def of(cls, space: str, cells: Sequence[Genotype], *, graph_view: bool = True, proxy_features=None) -> "Reference":
         """Featurize ``cells`` of ``space`` (``proxy_features``: a `ProxyFeatures` appended to the forest inputs)."""
-        from crlso.graphs import batch_genotypes, featurizer_for
+        from crlso.graphs import batch_genotypes
 
         entry = rank_space(space)
         cells = tuple(cells)
@@ -209,7 +207,7 @@ class Reference:
         features = entry.cell_features(cells)
         if proxy_features is not None:
             features = np.concatenate([features, proxy_features.matrix([str(g) for g in cells])], axis=1)
-        return cls(cells, batch_genotypes(view, featurizer_for(space)), features)
+        return cls(cells, batch_genotypes(view, entry.graph_featurizer()), features)
 
     def subset(self, index: np.ndarray) -> "Reference":
         from crlso.training import subset_batch

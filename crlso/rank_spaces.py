@@ -8,7 +8,9 @@ A `RankSpace` names, for one space:
 - ``graph_view``: the cells as the GNN predictors see them (NB201: dead edges pruned to ``none``,
   the same function; other spaces: as written);
 - ``cell_features``: ``(N, F)`` genotype-only features of the cell-feature forest;
-- ``one_hot``: ``(N, F')`` the plain one-hot encoding of the baseline forest.
+- ``one_hot``: ``(N, F')`` the plain one-hot encoding of the baseline forest;
+- ``featurizer`` (optional): the `crlso.graphs.GraphFeaturizer` of its graphs (default:
+  `crlso.graphs.featurizer_for`). A space without a VAE decoder trains with ``--no-warm-start``.
 
 ``nb201`` and ``darts`` are built in; another space plugs in with `register_rank_space` (the
 ``nb101`` space does so from its own module). Nothing here reads a label.
@@ -36,6 +38,13 @@ class RankSpace:
     graph_view: Callable[[Sequence[Genotype]], list[Genotype]]
     cell_features: Callable[[Sequence[Genotype]], np.ndarray]
     one_hot: Callable[[Sequence[Genotype]], np.ndarray]
+    featurizer: Callable[[], object] | None = None
+
+    def graph_featurizer(self):
+        """The `GraphFeaturizer` of this space's graphs."""
+        from crlso.graphs import featurizer_for
+
+        return self.featurizer() if self.featurizer is not None else featurizer_for(self.name)
 
     def parse(self, text: str) -> Genotype:
         """The genotype of a canonical string of this space."""

@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("give --labels (benchmark cells) or --label-file (your own labels), not both")
     if args.latent_fit and args.label_file is not None:
         raise ValueError("--latent-fit needs benchmark labels (it learns error = 1 - acc/100); drop --label-file or --latent-fit")
+    if args.latent_fit and args.no_warm_start:
+        raise ValueError("--latent-fit needs the pre-trained VAE; drop --no-warm-start")
     store = data_store(args)
     proxies = read_proxy_files(args.proxy_features, space=args.space) if args.proxy_features else None
     pool = labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store) if args.space in BENCH_SPACES else None
@@ -184,14 +186,17 @@ def run(args: argparse.Namespace) -> int:
               "versions": {"rank_model": rm.RANK_MODEL_VERSION, "vae_cache": CACHE_FORMAT, "space": args.space}}
     write_json_atomic(out / "config.json", config)
     started = time.perf_counter()
-    vae, cache_path = cached_pretrained_vae(model, pretrain, cache_dir=args.cache_dir, device=default_device(), store=store)
-    vae = vae.cpu()
-    print(f"pre-trained VAE (unlabelled): {cache_path}")
+    vae, cache_path = None, None
+    if ranker_config.warm_start:  # a space without a VAE (no decoder, no training cells) trains with --no-warm-start
+        vae, cache_path = cached_pretrained_vae(model, pretrain, cache_dir=args.cache_dir, device=default_device(), store=store)
+        vae = vae.cpu()
+        print(f"pre-trained VAE (unlabelled): {cache_path}")
     reference = rm.Reference.of(args.space, reference_cells, graph_view=ranker_config.graph_view, proxy_features=proxies)
     labelled = rm.Reference.of(args.space, cells, graph_view=ranker_config.graph_view, proxy_features=proxies)
     ranker = rm.RankModel.fit(reference, labelled, values, space=args.space, vae=vae, config=ranker_config, model=model,
                               seed=args.seed, direction=direction, proxy_names=proxies.names if proxies else ())
-    summary: dict = {"labels": len(cells), "reference_cells": len(reference_cells), "pretrain_cache": str(cache_path)}
+    summary: dict = {"labels": len(cells), "reference_cells": len(reference_cells),
+                     "pretrain_cache": str(cache_path) if cache_path else None}
     if pool is not None and args.label_file is None and len(pool.cells) - len(cells) >= 2:
         from crlso.ranking import kendall_tau
 
@@ -201,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         scored = ranker.predict(ranker.featurize([pool.cells[i] for i in rest], proxies)).score
         summary["kendall_tau_unlabelled"] = kendall_tau(scored, pool.truth[rest])
         print(f"ranking model Kendall tau on the {rest.size} unlabelled benchmark cells: {summary['kendall_tau_unlabelled']:.3f}")
-    models: dict = {"vae": vae}
+    models: dict = {"vae": vae} if vae is not None else {}
     if args.latent_fit:
         from crlso.cells import training_cells_batch
 
