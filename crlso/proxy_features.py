@@ -20,10 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ProxyFeatures", "read_proxy_files", "MISSING"]
+__all__ = ["ProxyFeatures", "MissingProxy", "read_proxy_files", "MISSING"]
 
 FORMAT_VERSION = 1
 MISSING = -1.0e6
+
+
+class MissingProxy(ValueError):
+    """A cell has no score in the proxy files."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,11 @@ class ProxyFeatures:
         """``(len(keys), len(names))`` features of the cells ``keys`` (see the module doc).
 
         Raises:
-            KeyError: a cell has no score in the files (names the first such cell and the files).
+            MissingProxy: a cell has no score in the files (names the first such cell and the files).
         """
         missing = [key for key in keys if key not in self.values]
         if missing:
-            raise KeyError(f"{len(missing)} cell(s) have no proxy score in {', '.join(self.sources)} "
+            raise MissingProxy(f"{len(missing)} cell(s) have no proxy score in {', '.join(self.sources)} "
                            f"(first: {missing[0]}); compute them with darts-backend zc --cells FILE")
         raw = np.asarray([self.values[key] for key in keys], dtype=np.float64).reshape(len(keys), len(self.names))
         out = np.sign(raw) * np.log1p(np.abs(raw))

@@ -96,10 +96,7 @@ def _rank_with_model(args: argparse.Namespace, space: str, entries: list) -> lis
     ranker, config = load_ranker(args.checkpoint, space=space, metric=args.metric)
     proxies = read_proxy_files(args.proxy_features, space=space) if args.proxy_features else None
     genotypes = [g for _, g in entries]
-    try:
-        prediction = ranker.predict(ranker.featurize(genotypes, proxies))
-    except KeyError as exc:
-        raise ValueError(str(exc.args[0])) from None
+    prediction = ranker.predict(ranker.featurize(genotypes, proxies))
     order = np.argsort(-prediction.score, kind="stable")
     label = config.get("label", {})
     print(f"model: {space}, label {label.get('name', config.get('metric'))!r} ({label.get('scale', '?')}, "

@@ -145,7 +145,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--latent-fit needs the pre-trained VAE; drop --no-warm-start")
     store = data_store(args)
     proxies = read_proxy_files(args.proxy_features, space=args.space) if args.proxy_features else None
-    pool = labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store) if args.space in BENCH_SPACES else None
+    def pool_of_space():
+        return labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store) if args.space in BENCH_SPACES else None
+
     notes: list[str] = []
     if args.label_file is not None:
         cells, values = read_label_file(args.label_file, args.space, args.label_column)
@@ -153,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
         name = args.label_column if args.label_column != "value" else args.metric
         scale, note = check_scale(values, args.label_scale)
         notes += [note] if note else []
+        pool = pool_of_space()  # its cells are the reference
     else:
+        pool = pool_of_space()
         if pool is None:
             raise ValueError(f"the {args.space} space has no benchmark labels here; pass --label-file")
         labels = LABEL_POOLS[args.space][1] if args.labels is None else args.labels
@@ -213,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         all_cells, batch = training_cells_batch(args.space, store)
         position = {str(g): i for i, g in enumerate(all_cells)}
         index = torch.as_tensor([position[str(g)] for g in cells], dtype=torch.long)
-        errors = torch.as_tensor(1.0 - np.asarray(values) / 100.0)
+        errors = torch.as_tensor(1.0 - np.asarray(values) / 100.0, dtype=torch.float32)
         predictor, icnn = train_semi_supervised(vae, index, errors, model, semi, seed=args.seed, store=store)
         models.update(predictor=predictor, icnn=icnn)
     summary["seconds"] = time.perf_counter() - started

@@ -179,3 +179,29 @@ def test_train_then_rank_on_darts(tmp_path, data_store) -> None:
     assert len(rows) == 25 and {"score", "predicted", "uncertainty"} <= set(rows[0])
     assert all(float(r["uncertainty"]) >= 0 for r in rows)
     assert all(85 < float(r["predicted"]) < 100 for r in rows)  # NB301 accuracies in percent
+
+
+def _proxy_file(path, space: str, proxy: str, scores: dict) -> str:
+    path.write_text(json.dumps({"format_version": 1, "settings": {"space": space, "proxy": proxy, "seed": 0}, "scores": scores}))
+    return str(path)
+
+
+def test_proxy_files_are_read_as_features(tmp_path) -> None:
+    from crlso.proxy_features import MISSING, MissingProxy, read_proxy_files
+
+    synflow = _proxy_file(tmp_path / "s.json", "nb201", "synflow", {"a": 1e37, "b": None, "c": -3.0})
+    params = _proxy_file(tmp_path / "p.json", "nb201", "params", {"a": 0.5, "b": 0.2})
+    proxies = read_proxy_files([synflow, params], space="nb201")
+    assert proxies.names == ("synflow", "params") and set(proxies.values) == {"a", "b"}  # the cells both files score
+    features = proxies.matrix(["b", "a"])
+    assert features.shape == (2, 2) and np.isfinite(features).all()
+    assert features[0, 0] == MISSING and features[1, 0] == pytest.approx(np.log1p(1e37))  # undefined synflow; monotone log
+    with pytest.raises(MissingProxy, match="first: c"):
+        proxies.matrix(["c"])
+    with pytest.raises(ValueError, match="holds 'nb201' proxy scores; the model is for 'darts'"):
+        read_proxy_files([synflow], space="darts")
+    with pytest.raises(ValueError, match="repeats proxy 'synflow'"):
+        read_proxy_files([synflow, synflow], space="nb201")
+    (tmp_path / "bad.json").write_text("[]")
+    with pytest.raises(ValueError, match="not a proxy cache file"):
+        read_proxy_files([str(tmp_path / "bad.json")], space="nb201")
