@@ -23,7 +23,7 @@ reaches it. scikit-learn is needed for the forests.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,11 +157,13 @@ def _metrics(pred: np.ndarray, true: np.ndarray, k: int) -> dict[str, float]:
 
 
 
-def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progress: bool = True) -> dict:
+def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progress: bool = True,
+                       on_run: Callable[[dict], None] | None = None) -> dict:
     """Run the benchmark; returns ``{"runs": [...], "summary": {n: {model: {metric: (mean, sd)}}}, "pool": N}``.
 
     Args:
         table: the labels (an ``NB201Table`` for nb201, a ``SubsetTable`` for darts); default: read from ``store``.
+        on_run: called with each finished run (n, seed, metrics of every model), e.g. to save it at once.
 
     Raises:
         ValueError: a space without a pool, or an ``n`` outside ``2..N-k`` (N: the pool's size).
@@ -221,6 +223,8 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
             if proxy_prediction.forest is not None:
                 run["proxy_forest"] = _metrics(proxy_prediction.forest[rest], truth[rest], config.k)
         runs.append(run)
+        if on_run is not None:
+            on_run(run)
     summary: dict = {}
     for n in config.ns:
         summary[n] = {}

@@ -2,7 +2,7 @@
 
 ``--space nb201`` is B2; ``--space darts`` the same protocol on NB301's 500 labelled cells. With
 ``--proxy-features FILE,...`` (proxy cache files of ``darts-backend zc``) the pool is the cells they
-score and the model is measured with and without them in the same run. Prints Kendall tau, Spearman
+score and the model is measured with and without them in the same run. Each finished (n, seed) run is appended to ``runs.jsonl`` at once. Prints Kendall tau, Spearman
 rho and precision@k (mean ± sd over seeds) for each ``n`` and writes
 ``rank_bench.json`` (config, every run, summary) and ``table.md`` into ``--out``.
 scikit-learn (for the random forest) is needed by this command only.
@@ -74,7 +74,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_json_atomic(out / "config.json", dataclasses.asdict(config))
     started = time.perf_counter()
-    result = run_rank_benchmark(config, store=data_store(args))
+    import json
+
+    finished: list[str] = []
+
+    def save_run(run: dict) -> None:
+        finished.append(json.dumps(run))
+        write_text_atomic(out / "runs.jsonl", "\n".join(finished) + "\n")
+
+    result = run_rank_benchmark(config, store=data_store(args), on_run=save_run)
     elapsed = time.perf_counter() - started
     table = format_rank_table(result, config.k)
     write_text_atomic(out / "table.md", table)
