@@ -16,7 +16,7 @@ import torch
 from crlso.torch_files import load_torch_checked, save_torch_checked
 from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_models", "load_trained_vae", "check_trained_model"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_models", "load_ranker", "load_trained_vae", "check_trained_model"]
 
 FORMAT_VERSION = 1
 
@@ -28,8 +28,10 @@ def save_checkpoint(
     model_config: ModelConfig,
     extra_config: dict[str, Any] | None = None,
     genotypes: list[str] | None = None,
+    ranker: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``{name: state_dict}`` of ``models`` with their config (atomically)."""
+    """Write ``{name: state_dict}`` of ``models`` with their config (atomically), and the ranking
+    model's state (`crlso.rank_model.RankModel.state`) when given."""
     payload = {
         "format_version": FORMAT_VERSION,
         "model_config": dataclasses.asdict(model_config),
@@ -37,6 +39,8 @@ def save_checkpoint(
         "state_dicts": {name: module.state_dict() for name, module in models.items()},
         "genotypes": list(genotypes or []),
     }
+    if ranker is not None:
+        payload["ranker"] = ranker
     return save_torch_checked(path, payload)
 
 
@@ -131,3 +135,36 @@ def load_trained_vae(model_dir: str | Path, *, space: str) -> tuple[ModelConfig,
     if "vae" not in payload["state_dicts"]:
         raise ValueError(f"{path} holds no VAE")
     return model, payload["state_dicts"]["vae"]
+
+
+def load_ranker(path: str | Path, *, space: str | None = None, metric: str | None = None):
+    """The ranking model of a ``crlso train`` checkpoint and the checkpoint's config.
+
+    Args:
+        space, metric: when given, the checkpoint must be of this space and label metric.
+
+    Returns:
+        ``(RankModel, config dict)``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a checkpoint, no ranking model in it (written before it existed), or
+            another space or metric (one line naming both).
+    """
+    from crlso.rank_model import RankModel
+
+    payload = load_checkpoint(path)
+    config = payload["config"]
+    if "ranker" not in payload:
+        raise ValueError(f"{path} holds no ranking model (written by an older crlso train); train again")
+    found_space = payload["ranker"].get("space") if isinstance(payload["ranker"], dict) else None
+    if space is not None and found_space != space:
+        raise ValueError(f"{path} holds a ranking model of the {found_space!r} space, not {space!r}")
+    if metric is not None and config.get("metric") != metric:
+        raise ValueError(f"{path} holds a ranking model of metric {config.get('metric')!r}, not {metric!r}")
+    try:
+        return RankModel.from_state(payload["ranker"]), config
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: its ranking model is incomplete ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

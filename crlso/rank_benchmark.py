@@ -1,87 +1,132 @@
-"""Benchmark B2 (predictor-based ranking on NB201): the latent model beside a random forest.
+"""Ranking benchmarks: B2 on NB201 and the same protocol on the DARTS space (NB301's 500 labelled cells).
 
-For each ``n`` and seed: draw ``n`` labelled cells at random (``numpy`` generator seeded by
-``seed``), train on their labels, score every other cell, and measure Kendall tau, Spearman rho
-and precision@k against the true metric on those unlabelled cells (`crlso.ranking`).
+For each ``n`` and seed: draw ``n`` labelled cells of the pool at random (``numpy`` generator seeded by
+``seed``), fit on their labels, score every other cell of the pool, and measure Kendall tau, Spearman
+rho and precision@k against the true metric on those cells (`crlso.ranking`).
 
-The latent model ("semi-supervised", no label ever reaches the cached pre-training):
+Pools (`labelled_pool`): ``nb201``: every cell, the NB201 table's metric; ``darts``: the 500 NB301
+cells of NASLib's zero-cost file. With proxy files, the pool is the cells they all score.
 
-1. the graph VAE pre-trained on all 15,625 cells without labels (`cached_pretrained_vae`);
-2. ``ensemble`` GNN predictors whose message-passing body is initialised from that VAE's encoder
-   body (``warm_start``), fitted on the ``n`` labels with MSE on the standardized accuracy plus
-   ``rank_weight`` times a pairwise logistic ranking loss over all labelled pairs. With ``prune``
-   the predictors see each cell with its dead edges (on no live input->output path) set to
-   ``none``, the same function (`crlso.cell_features.prune_dead_edges`);
-3. ``head="predictor"``: the ensemble mean is the score. ``head="icnn"``: the ensemble
-   pseudo-labels every cell, an ICNN is fitted on (VAE code, label or pseudo-label) with labels
-   weighted ``label_weight``, and the ICNN is the score;
-4. with ``forest_weight > 0``, a random forest on the genotype-only path features
-   (`crlso.cell_features.nb201_cell_features`, ``forest_trees`` trees, ``forest_max_features``)
-   is fitted on the same ``n`` labels, and the score is the blend of average ranks
-   ``(1 - w) * rank(step 3) + w * rank(forest)``.
+Models, all fitted on the same ``n`` labels:
 
-The baseline is a ``RandomForestRegressor`` (``rf_trees`` trees) on the one-hot of the 6 edge
-operations; scikit-learn is a benchmark-only dependency, imported here lazily. Every run also
-records the two parts of the latent model alone (``latent_gnn``, ``cell_forest``).
+- ``latent``: the ranking model of `crlso.rank_model` (what `crlso train` fits and `crlso rank`
+  loads), positions taken among the pool's cells; with proxy files also ``latent_proxy``, the same
+  model with the proxies as extra forest inputs (its GNN members are the same fitted networks);
+- ``latent_gnn``, ``cell_forest``: the two parts of ``latent`` alone;
+- baselines: ``random_forest`` (``rf_trees`` trees on the one-hot encoding of the space) and
+  ``params`` (the cells ranked by parameter count, no label used).
+
+The unlabelled pre-trained VAE (`cached_pretrained_vae`) warm-starts the GNN members; no label ever
+reaches it. scikit-learn is needed for the forests.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor, nn
-from torch_geometric.data import Batch
 from tqdm import tqdm
 
+from nasspace import Genotype
 from crlso.ranking import kendall_tau, precision_at_k, spearman_rho
+from crlso.rank_model import RankModel, RankModelConfig, Reference, fit_forest
 from crlso.training import ModelConfig, PretrainConfig
 
 __all__ = [
     "RankBenchConfig",
-    "HEADS",
+    "BENCH_SPACES",
     "MODELS",
+    "Pool",
+    "labelled_pool",
+    "nb201_params",
     "one_hot_ops",
     "random_forest_scores",
     "blend_ranks",
-    "latent_scores",
     "run_rank_benchmark",
     "format_rank_table",
 ]
 
-HEADS = ("predictor", "icnn")
-MODELS = ("latent", "random_forest", "latent_gnn", "cell_forest")  # the last two: parts of the latent model
+BENCH_SPACES = ("nb201", "darts", "nb101")
+MODELS = ("latent", "latent_proxy", "latent_gnn", "cell_forest", "random_forest", "params")
 
 
 @dataclass(frozen=True)
 class RankBenchConfig:
-    """Options of the B2 benchmark and of its semi-supervised latent model."""
+    """Options of a ranking benchmark run (``model`` None: the space's default sizes)."""
 
+    space: str = "nb201"
     dataset: str = "cifar10"
     metric: str = "valid_acc"
     ns: tuple[int, ...] = (50, 100, 200, 500)
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     k: int = 50
-    head: str = "predictor"
-    warm_start: bool = True
-    ensemble: int = 3
-    epochs: int = 300
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    rank_weight: float = 3.0
-    icnn_steps: int = 300
-    icnn_lr: float = 1e-2
-    label_weight: float = 20.0
-    prune: bool = True
-    forest_weight: float = 0.5
-    forest_trees: int = 300
-    forest_max_features: float = 0.5
+    ranker: RankModelConfig = dataclasses.field(default_factory=RankModelConfig)
     rf_trees: int = 300
+    proxy_files: tuple[str, ...] = ()
     cache_dir: str = ""
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    model: ModelConfig | None = None
     pretrain: PretrainConfig = dataclasses.field(default_factory=PretrainConfig)
+
+    def model_config(self) -> ModelConfig:
+        from crlso.training import default_model_config
+
+        return self.model if self.model is not None else default_model_config(self.space)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The labelled cells of a space: ``cells``, their metric ``truth (N,)``, their ``params (N,)``."""
+
+    cells: tuple[Genotype, ...]
+    truth: np.ndarray
+    params: np.ndarray
+
+
+def nb201_params(cells: Sequence[Genotype]) -> np.ndarray:
+    """``(N,)`` parameters (M) of the searchable ops of each NB201 cell in the C=16, N=5 network: a
+    ReLU-Conv-BN op of width ``C`` has ``k*k*C*C + 2*C`` (5 cells at each of C = 16, 32, 64); the fixed
+    parts of the network add the same constant to every cell, so the order is that of the full count."""
+    from nasspace.nb201 import NB201_OPS
+
+    ops = np.asarray([g.op_indices for g in cells]).reshape(len(cells), -1)
+    conv3 = (ops == NB201_OPS.index("nor_conv_3x3")).sum(axis=1)
+    conv1 = (ops == NB201_OPS.index("nor_conv_1x1")).sum(axis=1)
+    widths = np.array([16, 32, 64])
+    per3, per1 = 5 * (9 * widths**2 + 2 * widths).sum(), 5 * (widths**2 + 2 * widths).sum()
+    return (conv3 * per3 + conv1 * per1) / 1e6
+
+
+def labelled_pool(space: str, *, dataset: str = "cifar10", metric: str = "valid_acc", table=None, store=None) -> Pool:
+    """The labelled cells of ``space`` with their metric and parameter count (see the module doc).
+
+    Raises:
+        ValueError: a space without a labelled pool (lists those with one).
+    """
+    if space == "nb201":
+        from crlso.graphs import all_cells_batch
+        from nasspace.benchmarks.nb201 import NB201Table
+
+        table = table or NB201Table(dataset, store=store)
+        cells = all_cells_batch("nb201")[0]
+        values = table.metric(metric)
+        truth = np.asarray([values[table.index_of(g)] for g in cells], dtype=np.float64)
+        return Pool(cells, truth, nb201_params(cells))
+    if space == "darts":
+        from nasspace.benchmarks.subsets import SubsetTable
+
+        subset = table or SubsetTable("darts", dataset=dataset, store=store)
+        return Pool(tuple(subset.genotypes), np.asarray(subset.metric(metric), dtype=np.float64),
+                    np.asarray(subset.metric("params"), dtype=np.float64))
+    if space == "nb101":  # NASLib's labelled NB101 cells (108-epoch validation accuracy), their parameter counts
+        from nasspace.benchmarks.subsets import SubsetTable
+
+        subset = table or SubsetTable("nb101", dataset=dataset, store=store)
+        return Pool(tuple(subset.genotypes), np.asarray(subset.metric(metric), dtype=np.float64),
+                    np.asarray(subset.metric("params"), dtype=np.float64))
+    raise ValueError(f"no labelled pool for space {space!r}; valid: {', '.join(BENCH_SPACES)}")
 
 
 def one_hot_ops(op_indices: np.ndarray, num_ops: int = 5) -> np.ndarray:
@@ -97,15 +142,9 @@ def random_forest_scores(features: np.ndarray, labelled: np.ndarray, targets: np
     """``(N,)`` random-forest predictions after fitting on ``features[labelled]``, ``targets (n,)``.
 
     Raises:
-        ImportError: scikit-learn is missing (it is a benchmark-only dependency).
+        ImportError: scikit-learn is missing.
     """
-    try:
-        from sklearn.ensemble import RandomForestRegressor
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("the random-forest baseline needs scikit-learn: pip install scikit-learn") from exc
-    forest = RandomForestRegressor(n_estimators=trees, max_features=max_features, random_state=seed, n_jobs=1)
-    forest.fit(features[labelled], targets)
-    return forest.predict(features)
+    return fit_forest(features[labelled], targets, trees=trees, seed=seed, max_features=max_features).predict(features)
 
 
 def blend_ranks(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
@@ -118,156 +157,111 @@ def blend_ranks(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndar
     return (1.0 - weight) * average_ranks(first) / size + weight * average_ranks(second) / size
 
 
-def _fit_ranker(predictor: nn.Module, batch: Batch, targets: Tensor, config: RankBenchConfig) -> None:
-    """Full-batch fit of ``predictor`` to standardized ``targets (n,)``: MSE + pairwise logistic loss."""
-    scaled = (targets - targets.mean()) / targets.std().clamp_min(1e-6)
-    sign = torch.sign(scaled[:, None] - scaled[None, :])
-    optimizer = torch.optim.AdamW(predictor.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    predictor.train()
-    for _ in range(config.epochs):
-        out = predictor(batch)
-        loss = nn.functional.mse_loss(out, scaled)
-        if config.rank_weight > 0:
-            margin = (out[:, None] - out[None, :]) * sign
-            loss = loss + config.rank_weight * nn.functional.softplus(-margin)[sign != 0].mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-    predictor.eval()
-
-
-@torch.no_grad()
-def _predict_all(predictor: nn.Module, batch: Batch, chunk: int = 4096) -> Tensor:
-    from crlso.training import subset_batch
-
-    parts = [predictor(subset_batch(batch, list(range(s, min(s + chunk, batch.num_graphs))))) for s in range(0, batch.num_graphs, chunk)]
-    return torch.cat(parts)
-
-
-def latent_scores(vae: nn.Module, mu: Tensor, batch: Batch, labelled: np.ndarray, targets: np.ndarray,
-                  config: RankBenchConfig, *, seed: int) -> np.ndarray:
-    """``(N,)`` scores (higher is better) of every cell by the semi-supervised latent model.
-
-    Args:
-        vae: the unlabelled pre-trained VAE (its encoder body warm-starts the predictors).
-        mu: ``(N, d)`` VAE codes of all cells.
-        batch: all ``N`` cells as one PyG batch (as the predictors should see them, e.g. pruned).
-        labelled: ``(n,)`` indices of the labelled cells; ``targets (n,)`` their metric.
-    """
-    from crlso.training import build_icnn, build_predictor, fit_icnn, subset_batch
-
-    y = torch.as_tensor(targets, dtype=torch.float32)
-    sub = subset_batch(batch, labelled.tolist())
-    members = []
-    with torch.random.fork_rng(devices=[]):
-        for member in range(config.ensemble):
-            torch.manual_seed(seed * 1000 + member)
-            predictor = build_predictor(config.model)
-            if config.warm_start:
-                predictor.body.load_state_dict(vae.encoder.body.state_dict())
-            _fit_ranker(predictor, sub, y, config)
-            members.append(_predict_all(predictor, batch))
-        score = torch.stack(members).mean(dim=0)
-        if config.head == "predictor":
-            return score.numpy().astype(np.float64)
-        pseudo = score.clone()
-        pseudo[torch.as_tensor(labelled)] = (y - y.mean()) / y.std().clamp_min(1e-6)
-        weights = torch.ones_like(pseudo)
-        weights[torch.as_tensor(labelled)] = config.label_weight
-        torch.manual_seed(seed)
-        icnn = build_icnn(config.model)
-        fit_icnn(icnn, mu, -pseudo, weights, steps=config.icnn_steps, lr=config.icnn_lr)  # the ICNN models error
-        return (-icnn(mu)).detach().numpy().astype(np.float64)
-
-
 def _metrics(pred: np.ndarray, true: np.ndarray, k: int) -> dict[str, float]:
     return {"tau": kendall_tau(pred, true), "rho": spearman_rho(pred, true), "p_at_k": precision_at_k(pred, true, k)}
 
 
-def run_rank_benchmark(config: RankBenchConfig, *, table=None, progress: bool = True) -> dict:
-    """Run B2; returns ``{"runs": [...], "summary": {n: {model: {metric: (mean, sd)}}}}``.
+
+
+def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progress: bool = True,
+                       on_run: Callable[[dict], None] | None = None) -> dict:
+    """Run the benchmark; returns ``{"runs": [...], "summary": {n: {model: {metric: (mean, sd)}}}, "pool": N}``.
+
+    Args:
+        table: the labels (an ``NB201Table`` for nb201, a ``SubsetTable`` for darts); default: read from ``store``.
+        on_run: called with each finished run (n, seed, metrics of every model), e.g. to save it at once.
 
     Raises:
-        ValueError: unknown head, a space other than ``nb201``, ``forest_weight`` outside
-            ``[0, 1]``, or an ``n`` outside ``2..N-k``.
+        ValueError: a space without a pool, or an ``n`` outside ``2..N-k`` (N: the pool's size).
     """
-    from crlso.cell_features import nb201_cell_features, prune_dead_edges
-    from crlso.graphs import all_cells_batch, batch_genotypes
-    from crlso.training import cached_pretrained_vae, encode
-    from nasspace import get_space
-    from nasspace.benchmarks.nb201 import NB201Table
+    from crlso.proxy_features import read_proxy_files
+    from crlso.rank_spaces import rank_space
+    from crlso.training import cached_pretrained_vae
 
-    if config.head not in HEADS:
-        raise ValueError(f"unknown head {config.head!r}; valid: {', '.join(HEADS)}")
-    if not 0.0 <= config.forest_weight <= 1.0:
-        raise ValueError(f"forest_weight must be in [0, 1], got {config.forest_weight}")
-    if config.model.space != "nb201":
-        raise ValueError(f"B2 runs on the nb201 space, got {config.model.space!r}")
-    table = table or NB201Table(config.dataset)
-    cells, batch = all_cells_batch(config.model.space)
-    truth = np.asarray([table.query(g, config.metric) for g in cells], dtype=np.float64)
+    if config.space not in BENCH_SPACES:
+        raise ValueError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)}")
+    model = config.model_config()
+    if model.space != config.space:
+        raise ValueError(f"the model config is for space {model.space!r}, the benchmark for {config.space!r}")
+    pool = labelled_pool(config.space, dataset=config.dataset, metric=config.metric, table=table, store=store)
+    proxies = read_proxy_files(config.proxy_files, space=config.space) if config.proxy_files else None
+    if proxies is not None:  # the pool shrinks to the cells the proxy files score
+        keep = np.asarray([i for i, g in enumerate(pool.cells) if str(g) in proxies.values], dtype=np.int64)
+        pool = Pool(tuple(pool.cells[i] for i in keep), pool.truth[keep], pool.params[keep])
+    size = len(pool.cells)
     for n in config.ns:
-        if not 2 <= n <= len(cells) - config.k:
-            raise ValueError(f"n must be in 2..{len(cells) - config.k}, got {n}")
-    vae, _ = cached_pretrained_vae(config.model, config.pretrain, cache_dir=config.cache_dir or None,
-                                   device=torch.device("cpu"), progress=progress)
-    mu = encode(vae, batch)
-    op_indices = np.asarray([g.op_indices for g in cells])
-    if config.prune:  # the same functions, dead edges shown as `none`, for the GNN predictors
-        space = get_space(config.model.space)
-        batch = batch_genotypes([space.from_op_indices([int(o) for o in row]) for row in prune_dead_edges(op_indices)])
-    features = one_hot_ops(op_indices)
-    cell_features = nb201_cell_features(op_indices) if config.forest_weight > 0 else None
+        if not 2 <= n <= size - config.k:
+            raise ValueError(f"n must be in 2..{size - config.k} (a pool of {size} cells, k = {config.k}), got {n}")
+    vae = None
+    if config.ranker.warm_start:
+        vae, _ = cached_pretrained_vae(model, config.pretrain, cache_dir=config.cache_dir or None,
+                                       device=torch.device("cpu"), progress=progress, store=store)
+    plain = Reference.of(config.space, pool.cells, graph_view=config.ranker.graph_view)
+    with_proxies = None
+    if proxies is not None:
+        with_proxies = Reference(plain.cells, plain.batch,
+                                 np.concatenate([plain.features, proxies.matrix([str(g) for g in pool.cells])], axis=1))
+    one_hot = rank_space(config.space).one_hot(pool.cells)
+    truth = pool.truth
     runs = []
     jobs = [(n, seed) for n in config.ns for seed in config.seeds]
-    for n, seed in tqdm(jobs, desc="B2 n x seed", disable=not progress):
+    for n, seed in tqdm(jobs, desc=f"rank-bench {config.space} n x seed", disable=not progress):
         rng = np.random.default_rng(seed)
-        labelled = np.sort(rng.choice(len(cells), size=n, replace=False))
-        rest = np.setdiff1d(np.arange(len(cells)), labelled)
-        gnn = latent_scores(vae, mu, batch, labelled, truth[labelled], config, seed=seed)
-        forest = random_forest_scores(features, labelled, truth[labelled], trees=config.rf_trees, seed=seed)
-        run = {"n": n, "seed": seed}
-        if cell_features is not None:
-            cell_forest = random_forest_scores(cell_features, labelled, truth[labelled], trees=config.forest_trees,
-                                               seed=seed, max_features=config.forest_max_features)
-            latent = blend_ranks(gnn, cell_forest, config.forest_weight)
-            run["cell_forest"] = _metrics(cell_forest[rest], truth[rest], config.k)
-        else:
-            latent = gnn
-        run.update({"latent": _metrics(latent[rest], truth[rest], config.k),
-                    "random_forest": _metrics(forest[rest], truth[rest], config.k),
-                    "latent_gnn": _metrics(gnn[rest], truth[rest], config.k)})
+        labelled = np.sort(rng.choice(size, size=n, replace=False))
+        rest = np.setdiff1d(np.arange(size), labelled)
+        ranker = RankModel.fit(plain, plain.subset(labelled), truth[labelled], space=config.space, vae=vae,
+                               config=config.ranker, model=model, seed=seed)
+        prediction = ranker.reference_prediction
+        forest = random_forest_scores(one_hot, labelled, truth[labelled], trees=config.rf_trees, seed=seed)
+        run = {"n": n, "seed": seed,
+               "latent": _metrics(prediction.score[rest], truth[rest], config.k),
+               "latent_gnn": _metrics(prediction.gnn[rest], truth[rest], config.k),
+               "random_forest": _metrics(forest[rest], truth[rest], config.k),
+               "params": _metrics(pool.params[rest], truth[rest], config.k)}
+        if prediction.forest is not None:
+            run["cell_forest"] = _metrics(prediction.forest[rest], truth[rest], config.k)
+        if with_proxies is not None:
+            proxy_ranker = RankModel.fit(with_proxies, with_proxies.subset(labelled), truth[labelled], space=config.space,
+                                         vae=vae, config=config.ranker, model=model, seed=seed,
+                                         proxy_names=proxies.names, members=ranker.members)
+            proxy_prediction = proxy_ranker.reference_prediction
+            run["latent_proxy"] = _metrics(proxy_prediction.score[rest], truth[rest], config.k)
+            if proxy_prediction.forest is not None:
+                run["proxy_forest"] = _metrics(proxy_prediction.forest[rest], truth[rest], config.k)
         runs.append(run)
+        if on_run is not None:
+            on_run(run)
     summary: dict = {}
     for n in config.ns:
         summary[n] = {}
-        for model in MODELS:
-            rows = [r[model] for r in runs if r["n"] == n and model in r]
+        for name in (*MODELS, "proxy_forest"):
+            rows = [r[name] for r in runs if r["n"] == n and name in r]
             if rows:
-                summary[n][model] = {
+                summary[n][name] = {
                     key: (float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
                     for key in ("tau", "rho", "p_at_k")
                     for vals in [[row[key] for row in rows]]
                 }
-    return {"runs": runs, "summary": summary}
+    return {"runs": runs, "summary": summary, "pool": size}
 
 
 def format_rank_table(result: dict, k: int = 50) -> str:
-    """A Markdown table of `run_rank_benchmark`'s summary (mean ± sd over seeds; ``(n=1)`` for one seed, no sd)."""
+    """A Markdown table of `run_rank_benchmark`'s summary: Kendall tau of every model, then rho and
+    precision@k of the model and the baselines (mean ± sd over seeds; ``(n=1)`` for one seed, no sd)."""
+    present = [m for m in (*MODELS, "proxy_forest") if any(m in row for row in result["summary"].values())]
     seeds = {n: len({r["seed"] for r in result.get("runs", []) if r["n"] == n}) for n in result["summary"]}
+    head = ["n", *(f"{m} tau" for m in present), "latent rho", f"latent p@{k}", "RF rho", f"RF p@{k}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
-    def spread(mean: float, sd: float, n: int) -> str:
+    def cell(row: dict, model: str, key: str, n: int) -> str:
+        if model not in row:
+            return "-"
+        mean, sd = row[model][key]
         return f"{mean:.3f} (n=1)" if seeds.get(n, 2) == 1 else f"{mean:.3f} ± {sd:.3f}"
 
-    head = ["n", "latent tau", "latent rho", f"latent p@{k}", "RF tau", "RF rho", f"RF p@{k}", "GNN part tau", "forest part tau"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n, row in result["summary"].items():
-        cells = [str(n)]
-        for model in ("latent", "random_forest"):
-            cells += [spread(*row[model][key], n) for key in ("tau", "rho", "p_at_k")]
-        for model in ("latent_gnn", "cell_forest"):
-            cells.append(spread(*row[model]["tau"], n) if model in row else "-")
+        cells = [str(n), *(cell(row, m, "tau", n) for m in present)]
+        cells += [cell(row, "latent", "rho", n), cell(row, "latent", "p_at_k", n), cell(row, "random_forest", "rho", n),
+                  cell(row, "random_forest", "p_at_k", n)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

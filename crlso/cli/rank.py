@@ -1,7 +1,13 @@
-"""``crlso rank``: score a list of genotypes with a trained latent model and write them ranked.
+"""``crlso rank``: score a list of genotypes with a trained ranking model and write them ranked.
 
-The model is the ``checkpoint.pt`` that ``crlso train`` writes (VAE + ICNN + GNN predictor),
-loaded with ``weights_only=True``. Bad input lines are reported on stderr with their line
+The model is the ranking model in the ``checkpoint.pt`` that ``crlso train`` writes (the model
+``crlso rank-bench`` measures), loaded with ``weights_only=True``. Each row has ``score`` (higher is
+better, whatever the label's direction: the cell's blended rank position among the model's
+reference cells, in (0, 1]), ``predicted`` (the GNN ensemble's label value, in the label's units and
+direction), ``uncertainty`` (sd of that over the ensemble members, >= 0) and the input ``line``;
+``--top K`` keeps the best K. A checkpoint written before the ranking model existed is scored by
+its ICNN / predictor heads as before (no uncertainty). ``--metric`` or ``--space`` naming another
+than the checkpoint's is an error. Bad input lines are reported on stderr with their line
 number; ``--on-error fail`` (default) stops before writing anything, ``--on-error skip`` ranks the
 rest and also lists the skipped lines in the output folder's ``rank_errors.jsonl``. The
 genotypes are read in the checkpoint's space; ``--space`` naming another one is an error.
@@ -24,24 +30,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", default="auto", help="input format: auto, json, jsonl or text (default auto)")
     parser.add_argument("--space", default=None,
                         help="space of the genotypes (default: the checkpoint's; another space is an error)")
+    parser.add_argument("--metric", default=None, help="label metric the model must have been trained on (default: any)")
+    parser.add_argument("--top", type=int, default=None, help="write only the best K cells")
+    parser.add_argument("--proxy-features", type=lambda text: tuple(p for p in text.split(",") if p), default=(),
+                        help="comma-separated proxy cache files (needed when the model was trained with proxies)")
     parser.add_argument("--by", default=None, help="score to rank by: icnn, predictor or mean (default: mean if both heads, else the one present)")
     parser.add_argument("--on-error", default="fail", choices=ON_ERROR, help="bad input line: fail (default) or skip it")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from crlso.atomic import write_text_atomic
-    from crlso.checkpoints import load_checkpoint, load_models
-    from crlso.ranking import SCORERS, read_genotypes, score_genotypes, write_ranking
+    from crlso.checkpoints import load_checkpoint
+    from crlso.ranking import SCORERS, read_genotypes, write_ranking
 
     for name, other in (("input", args.input), ("--checkpoint", args.checkpoint)):
         if Path(args.out).resolve() == Path(other).resolve():
             raise ValueError(f"--out {args.out} is the {name} file; writing the ranking there would overwrite it")
     if args.by is not None and args.by not in SCORERS:
         raise ValueError(f"unknown --by {args.by!r}; valid: {', '.join(SCORERS)}")
-    space = load_checkpoint(args.checkpoint)["model_config"].get("space", "nb201")
+    if args.top is not None and args.top < 1:
+        raise ValueError(f"--top must be an integer >= 1, got {args.top}")
+    payload = load_checkpoint(args.checkpoint)
+    space = payload["model_config"].get("space", "nb201")
+    if args.metric is not None and payload["config"].get("metric") != args.metric:
+        raise ValueError(f"{args.checkpoint} holds a model of metric {payload['config'].get('metric')!r}, but --metric is "
+                         f"{args.metric!r}; train a model on {args.metric}")
     if args.space is not None and args.space != space:
         raise ValueError(f"{args.checkpoint} holds a model of the {space!r} space, but --space is {args.space!r}; "
                          f"rank {space} genotypes with it, or train a {args.space} model (crlso train --space {args.space})")
@@ -53,6 +67,52 @@ def run(args: argparse.Namespace) -> int:
                          "use --on-error skip to rank the rest")
     if not entries:
         raise ValueError(f"no genotype to rank in {args.input}")
+    if "ranker" in payload:
+        rows = _rank_with_model(args, space, entries)
+    else:
+        rows = _rank_with_heads(args, entries)
+    if args.top is not None:
+        rows = rows[: args.top]
+    out = write_ranking(args.out, rows)
+    print(f"ranked {len(entries)} genotypes{f', wrote the best {len(rows)}' if args.top else ''}; {len(bad)} bad line(s) skipped")
+    if bad:
+        import json
+
+        errors = Path(out).with_name("rank_errors.jsonl")
+        write_text_atomic(errors, "".join(json.dumps({"line": b.line, "text": b.text, "reason": b.reason}) + "\n" for b in bad))
+        print(f"skipped lines: {errors.resolve()}")
+    print(f"results: {Path(out).resolve()}")
+    return 0
+
+
+def _rank_with_model(args: argparse.Namespace, space: str, entries: list) -> list[dict]:
+    import numpy as np
+
+    from crlso.checkpoints import load_ranker
+    from crlso.proxy_features import read_proxy_files
+
+    if args.by is not None:
+        raise ValueError("--by picks a head of an old checkpoint; this one holds the ranking model (rank by its score)")
+    ranker, config = load_ranker(args.checkpoint, space=space, metric=args.metric)
+    proxies = read_proxy_files(args.proxy_features, space=space) if args.proxy_features else None
+    genotypes = [g for _, g in entries]
+    prediction = ranker.predict(ranker.featurize(genotypes, proxies))
+    order = np.argsort(-prediction.score, kind="stable")
+    label = config.get("label", {})
+    print(f"model: {space}, label {label.get('name', config.get('metric'))!r} ({label.get('scale', '?')}, "
+          f"{label.get('direction', '?')} is better); score: higher is better")
+    return [{"rank": rank, "genotype": str(entries[i][1]), "score": round(float(prediction.score[i]), 6),
+             "predicted": round(float(prediction.predicted[i]), 6), "uncertainty": round(float(prediction.uncertainty[i]), 6),
+             "line": entries[i][0]}
+            for rank, i in enumerate(order.tolist(), start=1)]
+
+
+def _rank_with_heads(args: argparse.Namespace, entries: list) -> list[dict]:
+    import numpy as np
+
+    from crlso.checkpoints import load_models
+    from crlso.ranking import score_genotypes
+
     models = load_models(args.checkpoint)
     scores = score_genotypes(models, [g for _, g in entries])
     by = args.by or ("mean" if "mean" in scores else next(iter(scores)))
@@ -65,13 +125,4 @@ def run(args: argparse.Namespace) -> int:
         row = {"rank": rank, "genotype": str(genotype), "score": round(float(scores[by][i]), 4), "line": line}
         row.update({f"score_{name}": round(float(values[i]), 4) for name, values in scores.items() if name != by})
         rows.append(row)
-    out = write_ranking(args.out, rows)
-    print(f"ranked {len(rows)} genotypes by {by} (predicted accuracy, %); {len(bad)} bad line(s) skipped")
-    if bad:
-        import json
-
-        errors = Path(out).with_name("rank_errors.jsonl")
-        write_text_atomic(errors, "".join(json.dumps({"line": b.line, "text": b.text, "reason": b.reason}) + "\n" for b in bad))
-        print(f"skipped lines: {errors.resolve()}")
-    print(f"results: {Path(out).resolve()}")
-    return 0
+    return rows

@@ -1,13 +1,22 @@
-"""``crlso train``: unlabelled VAE pre-training (cached), then the semi-supervised CR-LSO fit.
+"""``crlso train``: the ranking model that ``crlso rank`` loads and ``crlso rank-bench`` measures.
 
-Cells and labels per space (`crlso.cells`):
+1. Unlabelled VAE pre-training on the space's cells (cached; no label reaches it).
+2. The ranking model (`crlso.rank_model`): a GNN ensemble warm-started from the VAE encoder plus a
+   forest on genotype-only cell features (and zero-cost proxies with ``--proxy-features``).
+3. Optionally (``--latent-fit``) the CR-LSO semi-supervised fit (GNN predictor, then VAE + ICNN);
+   without it the checkpoint's VAE is the pre-trained one (what ``crlso search --model`` reads).
 
-- ``nb201``: every cell; ``--labels`` seeded random cells get their table value (default 100).
-- ``nb101``: 10,000 cells sampled from the space + NASLib's 301 labelled NB101 cells (`crlso.nb101.cells`);
-  ``--labels`` seeded random labelled cells get their 108-epoch validation accuracy (default: all).
-- ``darts``: the 11,221 unlabelled DARTS genotypes + the 500 NAS-Bench-301 cells; ``--labels``
-  seeded random NB301 cells get their value (default: all 500). NB301 cells left unlabelled
-  measure the ICNN's Kendall tau.
+Labels, either:
+
+- a benchmark's: ``nb201``: ``--labels`` seeded random cells of every NB201 cell (default 100);
+  ``darts``: ``--labels`` of the 500 NB301 cells (default all); ``nb101``: of NASLib's 301 labelled NB101
+  cells (108-epoch validation accuracy; default all); accuracies in percent, higher is better;
+- a file (``--label-file``): CSV with a header, or JSONL, each row a ``genotype`` (canonical string)
+  and a value in the column ``--label-column`` (default ``value``). Declare ``--label-direction``
+  and ``--label-scale``; what is not declared is inferred and the inference is printed.
+
+Positions (the score) are taken among the reference cells: the benchmark's pool of the space
+(every NB201 cell; the 500 NB301 cells), or the labelled cells for a space without one.
 """
 
 from __future__ import annotations
@@ -28,35 +37,79 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nasspace import Genotype
-    from nasspace.fetch import DataStore
 
 
-# space -> (cells with a label, default --labels); None: every cell has one
+# space -> (cells with a benchmark label, default --labels); None: all of them
 LABEL_POOLS: dict[str, tuple[str, int | None]] = {"nb201": ("every NB201 cell", 100), "darts": ("the 500 NB301 cells", None),
                                                   "nb101": ("the 301 labelled NB101 cells", None)}
+LABEL_SCALES = ("percent", "fraction", "raw")
+_SCALE_RANGES = {"percent": (0.0, 100.0), "fraction": (0.0, 1.0)}
+
+
+def _paths(text: str) -> tuple[str, ...]:
+    return tuple(p for p in text.split(",") if p)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="pre-train the graph VAE and fit predictor + VAE + ICNN on labelled cells")
-    parser.add_argument("--space", default="nb201", choices=list(LABEL_POOLS), help="search space (default nb201)")
+    from crlso.rank_spaces import rank_space_names
+
+    parser = subparsers.add_parser("train", help="fit the ranking model (and the pre-trained VAE) on labelled cells")
+    parser.add_argument("--space", default="nb201", choices=rank_space_names(), help="search space (default nb201)")
     parser.add_argument("--dataset", default="cifar10", help=f"benchmark dataset of the labels: {DATASET_HELP}; default cifar10")
-    parser.add_argument("--metric", default="valid_acc", help="label metric (default valid_acc)")
+    parser.add_argument("--metric", default="valid_acc", help="label metric (default valid_acc); recorded in the checkpoint")
     parser.add_argument("--labels", type=int, default=None,
-                        help="random labelled cells, seeded (default: 100 on nb201, all 500 NB301 cells on darts; 0: pre-train only)")
+                        help="random labelled benchmark cells, seeded (default: 100 on nb201, all 500 NB301 cells on darts)")
+    parser.add_argument("--label-file", default=None, help="labels of your own: CSV (header) or JSONL rows with genotype and a value")
+    parser.add_argument("--label-column", default="value", help="value column of --label-file (default value)")
+    parser.add_argument("--label-direction", default=None, choices=["higher", "lower"],
+                        help="which values are better (default: inferred from the metric name, and said so)")
+    parser.add_argument("--label-scale", default=None, choices=list(LABEL_SCALES),
+                        help="percent, fraction or raw (default: percent for benchmark labels; inferred for a file, and said so)")
+    parser.add_argument("--proxy-features", type=_paths, default=(),
+                        help="comma-separated zero-cost proxy cache files, added as inputs of the ranking model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the label draw and the fit (default 0)")
-    parser.add_argument("--epochs", type=int, default=None, help="joint VAE + ICNN epochs (default: SemiSupervisedConfig)")
+    parser.add_argument("--ensemble", type=int, default=None, help="GNN members (default: RankModelConfig)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs of each GNN member (default: RankModelConfig)")
+    parser.add_argument("--forest-weight", type=float, default=None, help="rank-blend weight of the forest (default: RankModelConfig)")
+    parser.add_argument("--forest-trees", type=int, default=None, help="trees of the forest (default: RankModelConfig)")
+    parser.add_argument("--no-warm-start", action="store_true", help="do not initialise the GNN members from the VAE encoder")
     parser.add_argument("--pretrain-epochs", type=int, default=None, help="unlabelled pre-training epochs (default: PretrainConfig)")
     parser.add_argument("--latent-dim", type=int, default=None, help="latent width (default: ModelConfig)")
     parser.add_argument("--hidden", type=int, default=None,
                         help="width of every GNN, decoder, ICNN and predictor layer (default: ModelConfig; small for CPU tests)")
-    parser.add_argument("--predictor-epochs", type=int, default=None, help="predictor epochs (default: SemiSupervisedConfig)")
+    parser.add_argument("--latent-fit", action="store_true",
+                        help="also run the CR-LSO semi-supervised fit (predictor, then VAE + ICNN) for crlso search --model")
+    parser.add_argument("--joint-epochs", type=int, default=None, help="with --latent-fit: VAE + ICNN epochs (default: SemiSupervisedConfig)")
+    parser.add_argument("--predictor-epochs", type=int, default=None, help="with --latent-fit: predictor epochs (default: SemiSupervisedConfig)")
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     parser.add_argument("--out", required=True, help="output folder (config.json, checkpoint.pt, summary.json)")
     add_data_dir(parser)
-    add_config_flag(parser)
-    # model / pretrain / semi_supervised: mappings of ModelConfig, PretrainConfig and SemiSupervisedConfig
-    # fields in a --config file (the run's config.json has all three); the flags above win over them
-    parser.set_defaults(handler=run, model=None, pretrain=None, semi_supervised=None)
+    add_config_flag(parser, ignored=("proxies", "versions"), translate=config_from_run)
+    # model / pretrain / semi_supervised / ranker: mappings of ModelConfig, PretrainConfig, SemiSupervisedConfig and
+    # RankModelConfig fields in a --config file (the run's config.json has them); the flags above win over them
+    parser.set_defaults(handler=run, model=None, pretrain=None, semi_supervised=None, ranker=None)
+
+
+def config_from_run(data: dict) -> dict:
+    """A ``crlso train`` ``config.json`` as this command's option names: ``label`` back to the label flags,
+    ``latent_fit`` (its settings, or None) to ``--latent-fit`` and the ``semi_supervised`` section; ``ranker``
+    stays a section (`RankModelConfig` fields). The proxy files are not recorded: pass ``--proxy-features`` again."""
+    data = dict(data)
+    label = data.pop("label", None)
+    if isinstance(label, dict):
+        data.setdefault("label_direction", label.get("direction"))
+        data.setdefault("label_scale", label.get("scale"))
+        if "file" in label:
+            data.setdefault("label_file", label["file"])
+            data.setdefault("label_column", label.get("column", "value"))
+        elif "labels" in label:
+            data.setdefault("labels", label["labels"])
+    if "latent_fit" in data and not isinstance(data["latent_fit"], bool):
+        fit = data.pop("latent_fit")
+        data["latent_fit"] = fit is not None
+        if isinstance(fit, dict):
+            data.setdefault("semi_supervised", fit)
+    return data
 
 
 def _overlay(config: object, values: object, key: str) -> object:
@@ -76,79 +129,201 @@ def _overlay(config: object, values: object, key: str) -> object:
     return dataclasses.replace(config, **values)
 
 
+def infer_direction(name: str) -> str | None:
+    """``higher`` for an accuracy-like name, ``lower`` for an error or loss, else None."""
+    lowered = name.lower()
+    if "acc" in lowered:
+        return "higher"
+    if "err" in lowered or "loss" in lowered:
+        return "lower"
+    return None
+
+
+def check_scale(values: np.ndarray, scale: str | None) -> tuple[str, str | None]:
+    """``(scale, note)``: the declared scale checked against ``values``, or one inferred (``note`` says so).
+
+    Raises:
+        ValueError: values outside the declared scale's range.
+    """
+    import numpy as np
+
+    low, high = float(np.min(values)), float(np.max(values))
+    if scale is not None:
+        bounds = _SCALE_RANGES.get(scale)
+        if bounds is not None and not bounds[0] <= low <= high <= bounds[1]:
+            raise ValueError(f"--label-scale {scale} needs values in [{bounds[0]:g}, {bounds[1]:g}], the labels span "
+                             f"[{low:g}, {high:g}]; declare the scale they are in ({', '.join(LABEL_SCALES)})")
+        return scale, None
+    inferred = "fraction" if 0.0 <= low and high <= 1.0 else "percent" if 0.0 <= low and high <= 100.0 else "raw"
+    return inferred, (f"label scale inferred as {inferred} (values in [{low:g}, {high:g}]); "
+                      "pass --label-scale to declare it")
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
-    from scipy import stats
 
+    from crlso import rank_model as rm
     from crlso.atomic import write_json_atomic
     from crlso.checkpoints import save_checkpoint
-    from crlso.cells import training_cells_batch
-    from crlso.training import (PretrainConfig, SemiSupervisedConfig, cached_pretrained_vae, default_device,
-                                default_model_config, encode, train_semi_supervised)
+    from crlso.proxy_features import read_proxy_files
+    from crlso.rank_benchmark import BENCH_SPACES, labelled_pool
+    from crlso.rank_spaces import rank_space
+    from crlso.training import (CACHE_FORMAT, PretrainConfig, SemiSupervisedConfig, cached_pretrained_vae, default_device,
+                                encode, train_semi_supervised)
 
+    entry = rank_space(args.space)
     hidden = {} if args.hidden is None else {
         name: args.hidden for name in ("gnn_hidden", "decoder_hidden", "icnn_hidden", "predictor_hidden")}
     sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim is not None else {}), **hidden}
-    model = dataclasses.replace(_overlay(default_model_config(args.space), args.model, "model"), **sizes)
+    model = dataclasses.replace(_overlay(entry.model_config(), args.model, "model"), **sizes)
     pretrain = dataclasses.replace(_overlay(PretrainConfig(), args.pretrain, "pretrain"),
                                    **({"epochs": args.pretrain_epochs} if args.pretrain_epochs is not None else {}))
+    overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "forest_weight": args.forest_weight,
+                 "forest_trees": args.forest_trees}
+    if args.no_warm_start:
+        overrides["warm_start"] = False
+    ranker_config = dataclasses.replace(_overlay(rm.RankModelConfig(), args.ranker, "ranker"),
+                                        **{k: v for k, v in overrides.items() if v is not None})
     semi = dataclasses.replace(_overlay(SemiSupervisedConfig(), args.semi_supervised, "semi_supervised"),
-                               **({"joint_epochs": args.epochs} if args.epochs is not None else {}),
+                               **({"joint_epochs": args.joint_epochs} if args.joint_epochs is not None else {}),
                                **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
+    if args.label_file is not None and args.labels is not None:
+        raise ValueError("give --labels (benchmark cells) or --label-file (your own labels), not both")
+    if args.latent_fit and args.label_file is not None:
+        raise ValueError("--latent-fit needs benchmark labels (it learns error = 1 - acc/100); drop --label-file or --latent-fit")
+    if args.latent_fit and args.no_warm_start:
+        raise ValueError("--latent-fit needs the pre-trained VAE; drop --no-warm-start")
     store = data_store(args)
-    cells, batch = training_cells_batch(args.space, store)
-    pool, accuracy = _label_pool(args.space, cells, args.dataset, args.metric, store)
-    labels = LABEL_POOLS[args.space][1] if args.labels is None else args.labels
-    labels = len(pool) if labels is None else labels
-    if not 0 <= labels <= len(pool):
-        raise ValueError(f"--labels must be in 0..{len(pool)} ({LABEL_POOLS[args.space][0]}), got {labels}")
+    proxies = read_proxy_files(args.proxy_features, space=args.space) if args.proxy_features else None
+    def pool_of_space():
+        return labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store) if args.space in BENCH_SPACES else None
+
+    notes: list[str] = []
+    if args.label_file is not None:
+        cells, values = read_label_file(args.label_file, args.space, args.label_column)
+        source = {"file": str(Path(args.label_file).resolve()), "column": args.label_column}
+        name = args.label_column if args.label_column != "value" else args.metric
+        scale, note = check_scale(values, args.label_scale)
+        notes += [note] if note else []
+        pool = pool_of_space()  # its cells are the reference
+    else:
+        pool = pool_of_space()
+        if pool is None:
+            raise ValueError(f"the {args.space} space has no benchmark labels here; pass --label-file")
+        labels = LABEL_POOLS[args.space][1] if args.labels is None else args.labels
+        labels = len(pool.cells) if labels is None else labels
+        if not 2 <= labels <= len(pool.cells):
+            raise ValueError(f"--labels must be in 2..{len(pool.cells)} ({LABEL_POOLS[args.space][0]}), got {labels}")
+        rng = np.random.default_rng(args.seed)
+        chosen = np.sort(rng.choice(len(pool.cells), size=labels, replace=False))
+        cells, values = [pool.cells[i] for i in chosen], pool.truth[chosen]
+        source = {"benchmark": args.space, "dataset": args.dataset, "labels": labels}
+        name = args.metric
+        scale, _ = check_scale(values, args.label_scale or ("percent" if "acc" in args.metric else "raw"))
+    direction = args.label_direction
+    if direction is None:
+        direction = infer_direction(name)
+        if direction is None:
+            raise ValueError(f"cannot tell whether higher or lower {name!r} is better; pass --label-direction higher|lower")
+        notes.append(f"label direction inferred as {direction} from the name {name!r}; pass --label-direction to declare it")
+    for note in notes:
+        print(f"crlso train: {note}")
+    reference_cells = list(pool.cells) if pool is not None else list(cells)
+    if proxies is not None:
+        reference_cells = [g for g in reference_cells if str(g) in proxies.values] or list(cells)
     out = Path(args.out)
-    config = {"space": args.space, "dataset": args.dataset, "metric": args.metric, "labels": labels,
-              "seed": args.seed, "model": dataclasses.asdict(model), "pretrain": dataclasses.asdict(pretrain),
-              "semi_supervised": dataclasses.asdict(semi)}
+    label = {"name": name, "direction": direction, "scale": scale, "count": len(cells), **source}
+    config = {"space": args.space, "dataset": args.dataset, "metric": args.metric, "label": label, "seed": args.seed,
+              "model": dataclasses.asdict(model), "pretrain": dataclasses.asdict(pretrain),
+              "ranker": dataclasses.asdict(ranker_config), "proxies": list(proxies.names) if proxies else [],
+              "latent_fit": dataclasses.asdict(semi) if args.latent_fit else None,
+              "versions": {"rank_model": rm.RANK_MODEL_VERSION, "vae_cache": CACHE_FORMAT, "space": args.space}}
     write_json_atomic(out / "config.json", config)
     started = time.perf_counter()
-    vae, cache_path = cached_pretrained_vae(model, pretrain, cache_dir=args.cache_dir, device=default_device(), store=store)
-    print(f"pre-trained VAE (unlabelled): {cache_path}")
-    rng = np.random.default_rng(args.seed)
-    chosen = np.sort(rng.choice(len(pool), size=labels, replace=False))  # positions in the label pool
-    labelled = torch.as_tensor(pool[chosen], dtype=torch.long)  # positions among the cells
-    summary: dict = {"labels": labels, "pretrain_cache": str(cache_path)}
-    models: dict = {"vae": vae}
-    if labels >= 2:
-        errors = torch.as_tensor(1.0 - accuracy[chosen] / 100.0)
-        predictor, icnn = train_semi_supervised(vae, labelled, errors, model, semi, seed=args.seed, store=store)
+    vae, cache_path = None, None
+    if ranker_config.warm_start:  # a space without a VAE (no decoder, no training cells) trains with --no-warm-start
+        vae, cache_path = cached_pretrained_vae(model, pretrain, cache_dir=args.cache_dir, device=default_device(), store=store)
+        vae = vae.cpu()
+        print(f"pre-trained VAE (unlabelled): {cache_path}")
+    reference = rm.Reference.of(args.space, reference_cells, graph_view=ranker_config.graph_view, proxy_features=proxies)
+    labelled = rm.Reference.of(args.space, cells, graph_view=ranker_config.graph_view, proxy_features=proxies)
+    ranker = rm.RankModel.fit(reference, labelled, values, space=args.space, vae=vae, config=ranker_config, model=model,
+                              seed=args.seed, direction=direction, proxy_names=proxies.names if proxies else ())
+    summary: dict = {"labels": len(cells), "reference_cells": len(reference_cells),
+                     "pretrain_cache": str(cache_path) if cache_path else None}
+    if pool is not None and args.label_file is None and len(pool.cells) - len(cells) >= 2:
+        from crlso.ranking import kendall_tau
+
+        rest = np.setdiff1d(np.arange(len(pool.cells)), chosen)
+        if proxies is not None:
+            rest = np.asarray([i for i in rest if str(pool.cells[i]) in proxies.values], dtype=np.int64)
+        scored = ranker.predict(ranker.featurize([pool.cells[i] for i in rest], proxies)).score
+        summary["kendall_tau_unlabelled"] = kendall_tau(scored, pool.truth[rest])
+        print(f"ranking model Kendall tau on the {rest.size} unlabelled benchmark cells: {summary['kendall_tau_unlabelled']:.3f}")
+    models: dict = {"vae": vae} if vae is not None else {}
+    if args.latent_fit:
+        from crlso.cells import training_cells_batch
+
+        all_cells, batch = training_cells_batch(args.space, store)
+        position = {str(g): i for i, g in enumerate(all_cells)}
+        index = torch.as_tensor([position[str(g)] for g in cells], dtype=torch.long)
+        errors = torch.as_tensor(1.0 - np.asarray(values) / 100.0, dtype=torch.float32)
+        predictor, icnn = train_semi_supervised(vae, index, errors, model, semi, seed=args.seed, store=store)
         models.update(predictor=predictor, icnn=icnn)
-        with torch.no_grad():
-            predicted = icnn(encode(vae, batch)).cpu().numpy()
-        rest = np.setdiff1d(np.arange(len(pool)), chosen)
-        if rest.size >= 2:
-            tau = stats.kendalltau(-predicted[pool[rest]], accuracy[rest]).statistic
-            summary["kendall_tau_icnn_unlabelled"] = float(tau)
-            print(f"ICNN Kendall tau on the {rest.size} unlabelled cells: {tau:.3f}")
     summary["seconds"] = time.perf_counter() - started
     save_checkpoint(out / "checkpoint.pt", models=models, model_config=model, extra_config=config,
-                    genotypes=[str(cells[i]) for i in labelled.tolist()])
+                    genotypes=[str(g) for g in cells], ranker=ranker.state())
     write_json_atomic(out / "summary.json", summary)
-    print(f"results: {out.resolve()} (config.json, checkpoint.pt, summary.json)")
+    print(f"trained in {summary['seconds']:.1f} s; results: {out.resolve()} (config.json, checkpoint.pt, summary.json)")
     return 0
 
 
-def _label_pool(space: str, cells: Sequence[Genotype], dataset: str, metric: str, store: DataStore
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """``(positions (P,) among cells, accuracy (P,))`` of the cells whose label can be read."""
+def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Genotype], np.ndarray]:
+    """``(cells, values (n,))`` of a label file: CSV with a header, or JSONL (by suffix ``.jsonl``/``.json``).
+
+    Raises:
+        FileNotFoundError: no file.
+        ValueError: a row without ``genotype`` or ``column``, a bad genotype or value (names the line),
+            a cell given twice, or fewer than 2 rows.
+    """
+    import csv
+    import json
+
     import numpy as np
 
-    if space == "nb201":
-        from nasspace.benchmarks.nb201 import NB201Table
+    from crlso.rank_spaces import rank_space
 
-        table = NB201Table(dataset, store=store)
-        accuracy = np.asarray([table.query(g, metric) for g in cells], dtype=np.float32)
-        return np.arange(len(cells)), accuracy
-    from nasspace.benchmarks.subsets import SubsetTable
-
-    subset = SubsetTable(space, dataset=dataset, store=store)
-    position = {str(g): i for i, g in enumerate(cells)}
-    pool = np.asarray([position[str(g)] for g in subset.genotypes], dtype=np.int64)
-    return pool, np.asarray(subset.metric(metric), dtype=np.float32)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no label file at {path}")
+    text = path.read_text()
+    if path.suffix.lower() in (".jsonl", ".json"):
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    rows.append((number, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+    else:
+        rows = [(number, row) for number, row in enumerate(csv.DictReader(text.splitlines()), start=2)]
+    entry = rank_space(space)
+    cells, values, seen = [], [], set()
+    for number, row in rows:
+        if not isinstance(row, dict) or "genotype" not in row or column not in row:
+            keys = ", ".join(row) if isinstance(row, dict) else type(row).__name__
+            raise ValueError(f"{path} line {number}: needs 'genotype' and '{column}' (has: {keys}); set --label-column")
+        try:
+            genotype = entry.parse(str(row["genotype"]).strip())
+            value = float(row[column])
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path} line {number}: {str(exc).splitlines()[0]}") from None
+        if str(genotype) in seen:
+            raise ValueError(f"{path} line {number}: cell {genotype} is given twice")
+        seen.add(str(genotype))
+        cells.append(genotype)
+        values.append(value)
+    if len(cells) < 2:
+        raise ValueError(f"{path} holds {len(cells)} labelled cell(s); the ranking model needs at least 2")
+    return cells, np.asarray(values, dtype=np.float64)

@@ -138,12 +138,13 @@ def test_train_cli_on_darts(data_store, tmp_path) -> None:
     torch.manual_seed(0)  # a stub stands in for the (slow) pre-training on the 11,721 cells
     save_torch_atomic(vae_cache_path(model, PretrainConfig(epochs=1), tmp_path), {"state_dict": build_vae(model).state_dict()})
     out = tmp_path / "run"
-    code = main(["train", "--space", "darts", "--labels", "400", "--epochs", "1", "--pretrain-epochs", "1",
-                 "--predictor-epochs", "5", "--hidden", "16", "--latent-dim", "8", "--cache-dir", str(tmp_path),
+    code = main(["train", "--space", "darts", "--labels", "400", "--latent-fit", "--joint-epochs", "1", "--pretrain-epochs", "1",
+                 "--predictor-epochs", "5", "--epochs", "5", "--ensemble", "1", "--forest-trees", "20",
+                 "--hidden", "16", "--latent-dim", "8", "--cache-dir", str(tmp_path),
                  "--out", str(out), "--data-dir", str(data_store.data_dir)])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["labels"] == 400 and -1.0 <= summary["kendall_tau_icnn_unlabelled"] <= 1.0
+    assert summary["labels"] == 400 and -1.0 <= summary["kendall_tau_unlabelled"] <= 1.0
     nb301 = {str(g) for g in SubsetTable("darts", store=data_store).genotypes}
     payload = load_checkpoint(out / "checkpoint.pt")
     assert len(payload["genotypes"]) == 400 and set(payload["genotypes"]) <= nb301

@@ -157,11 +157,11 @@ def test_train_then_rank_on_nb101(small_nb101_cells, data_store, tmp_path) -> No
     torch.manual_seed(0)  # a stub stands in for the (slow) pre-training
     save_torch_atomic(vae_cache_path(TINY, PretrainConfig(epochs=1), tmp_path), {"state_dict": build_vae(TINY).state_dict()})
     run = tmp_path / "run"
-    assert main(["train", "--space", "nb101", "--labels", "200", "--epochs", "1", "--pretrain-epochs", "1",
-                 "--predictor-epochs", "20", "--hidden", "16", "--latent-dim", "8", "--cache-dir", str(tmp_path),
+    assert main(["train", "--space", "nb101", "--labels", "200", "--epochs", "5", "--ensemble", "1", "--pretrain-epochs", "1",
+                 "--forest-trees", "20", "--hidden", "16", "--latent-dim", "8", "--cache-dir", str(tmp_path),
                  "--out", str(run), "--data-dir", str(data_store.data_dir)]) == 0
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["labels"] == 200 and -1.0 <= summary["kendall_tau_icnn_unlabelled"] <= 1.0
+    assert summary["labels"] == 200 and -1.0 <= summary["kendall_tau_unlabelled"] <= 1.0
     seen = set(load_checkpoint(run / "checkpoint.pt")["genotypes"])
     assert len(seen) == 200
     unseen = [g for g in SubsetTable("nb101", store=data_store).genotypes if str(g) not in seen][:6]
@@ -184,19 +184,19 @@ def test_train_then_rank_on_nb101(small_nb101_cells, data_store, tmp_path) -> No
 
 
 def test_nb101_rank_bench_runs_with_its_baselines(data_store, tmp_path) -> None:
-    """The NB101 benchmark on one small split: every model measured on the test cells only."""
+    """The ranking benchmark on NB101 (NASLib's 301 cells), one small split: every model measured on the test cells only."""
     from crlso.atomic import save_torch_atomic
-    from crlso.nb101.rank_bench import NB101_MODELS, format_nb101_table, run_nb101_rank_benchmark
-    from crlso.rank_benchmark import RankBenchConfig
+    from crlso.rank_benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
+    from crlso.rank_model import RankModelConfig
     from nasspace.benchmarks.subsets import SubsetTable
 
     save_torch_atomic(vae_cache_path(TINY, PretrainConfig(epochs=1), tmp_path), {"state_dict": build_vae(TINY).state_dict()})
-    config = RankBenchConfig(ns=(40,), seeds=(0,), k=10, ensemble=1, epochs=20, forest_trees=20, rf_trees=20,
-                             cache_dir=str(tmp_path), model=TINY, pretrain=PretrainConfig(epochs=1))
+    config = RankBenchConfig(space="nb101", ns=(40,), seeds=(0,), k=10, rf_trees=20, cache_dir=str(tmp_path), model=TINY,
+                             pretrain=PretrainConfig(epochs=1), ranker=RankModelConfig(ensemble=1, epochs=20, forest_trees=20))
     table = SubsetTable("nb101", store=data_store)
-    result = run_nb101_rank_benchmark(config, table=table, progress=False)
+    result = run_rank_benchmark(config, table=table, progress=False)
     run = result["runs"][0]
-    assert set(NB101_MODELS) <= set(run) and result["cells"] == len(table) == 301
+    assert {"latent", "random_forest", "params", "latent_gnn", "cell_forest"} <= set(run) and result["pool"] == len(table) == 301
     from scipy.stats import kendalltau
 
     labelled = np.sort(np.random.default_rng(0).choice(301, size=40, replace=False))
@@ -204,6 +204,6 @@ def test_nb101_rank_bench_runs_with_its_baselines(data_store, tmp_path) -> None:
     params_tau = kendalltau(table.metric("params")[rest], table.metric("valid_acc")[rest]).statistic
     assert run["params"]["tau"] == pytest.approx(params_tau)  # measured on the test cells, not all
     assert run["cell_forest"]["tau"] > 0.3  # the structural features carry signal
-    assert "| 40 |" in format_nb101_table(result, 10)
-    with pytest.raises(ValueError, match="n must be in"):
-        run_nb101_rank_benchmark(RankBenchConfig(ns=(295,), k=10, model=TINY, cache_dir=str(tmp_path)), table=table)
+    assert "| 40 |" in format_rank_table(result, 10)
+    with pytest.raises(ValueError, match="n must be in|outside"):
+        run_rank_benchmark(RankBenchConfig(space="nb101", ns=(295,), k=10, model=TINY, cache_dir=str(tmp_path)), table=table)
