@@ -67,7 +67,7 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
             if generator is not None and after is not None:
                 generator.set_state(after)
             return images
-    images = _load_uncached(path, split, limit, offset, generator)
+    images = _load_uncached(path, split, limit, offset, generator, progress)
     if key is not None:
         if len(_cache) >= _CACHE_SIZE:
             del _cache[next(iter(_cache))]
@@ -75,7 +75,8 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
     return images
 
 
-def _load_uncached(path: Path, split: str, limit: int | None, offset: int, generator: torch.Generator | None) -> ImageSet:
+def _load_uncached(path: Path, split: str, limit: int | None, offset: int, generator: torch.Generator | None,
+                   progress: bool) -> ImageSet:
     if not path.exists():
         raise ValueError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
                          f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
