@@ -2,7 +2,7 @@
 
 A proxy cache file (written by ``darts-backend zc ... --out FILE``) is JSON:
 ``{"format_version": 1, "settings": {"space", "proxy", ...}, "scores": {cell string: value or null}}``.
-It is read here as plain JSON (crlso does not import darts_backend). Proxies cost no query and hold
+It is read by `crlso.proxy_scores.read_proxy_file` as plain JSON (crlso does not import darts_backend). Proxies cost no query and hold
 no label, so the B2 protocol allows them as unlabelled information.
 
 Features are ``sign(x) * log1p(|x|)`` of each proxy (monotone, so a forest splits on them exactly as
@@ -12,17 +12,16 @@ on the raw scores, and synflow's 1e37 stays finite in float32); an undefined sco
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from crlso.proxy_scores import read_proxy_file
+
 __all__ = ["ProxyFeatures", "MissingProxy", "read_proxy_files", "MISSING"]
 
-FORMAT_VERSION = 1
 MISSING = -1.0e6
 
 
@@ -54,21 +53,6 @@ class ProxyFeatures:
         return np.where(np.isnan(raw), MISSING, out).astype(np.float32)
 
 
-def _read_one(path: Path) -> tuple[str, str, dict[str, float]]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no proxy file at {path}") from None
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read proxy file {path}: {exc}") from None
-    settings = data.get("settings") if isinstance(data, dict) else None
-    if (not isinstance(settings, dict) or data.get("format_version") != FORMAT_VERSION
-            or not isinstance(data.get("scores"), dict) or "proxy" not in settings or "space" not in settings):
-        raise ValueError(f"{path} is not a proxy cache file (format_version {FORMAT_VERSION} with settings and scores)")
-    scores = {str(k): (math.nan if v is None else float(v)) for k, v in data["scores"].items()}
-    return str(settings["space"]), str(settings["proxy"]), scores
-
-
 def read_proxy_files(paths: Sequence[str | Path], *, space: str) -> ProxyFeatures:
     """The proxies of ``paths`` (one proxy per file) on the cells every file scores.
 
@@ -82,7 +66,7 @@ def read_proxy_files(paths: Sequence[str | Path], *, space: str) -> ProxyFeature
     names: list[str] = []
     tables: list[dict[str, float]] = []
     for path in map(Path, paths):
-        file_space, proxy, scores = _read_one(path)
+        file_space, proxy, scores = read_proxy_file(path)
         if file_space != space:
             raise ValueError(f"{path} holds {file_space!r} proxy scores; the model is for {space!r}")
         if proxy in names:

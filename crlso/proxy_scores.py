@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["FORMAT_VERSION", "ProxyTable", "find_proxy_file", "load_proxy_scores", "parse_proxy_list", "proxy_table"]
+__all__ = ["FORMAT_VERSION", "ProxyTable", "find_proxy_file", "load_proxy_scores", "parse_proxy_list", "proxy_table",
+           "read_proxy_file"]
 
 FORMAT_VERSION = 1
 
@@ -79,6 +80,27 @@ def _read(path: Path) -> dict:
     return data
 
 
+def _scores(data: dict) -> dict[str, float]:
+    return {str(key): (math.nan if value is None else float(value)) for key, value in data["scores"].items()}
+
+
+def read_proxy_file(path: str | Path) -> tuple[str, str, dict[str, float]]:
+    """``(space, proxy, cell string -> score)`` of one proxy cache file (NaN where undefined).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a proxy cache file of this format (with its settings' space and proxy).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no proxy file at {path}")
+    data = _read(path)
+    settings = data.get("settings")
+    if not isinstance(settings, dict) or "proxy" not in settings or "space" not in settings:
+        raise ValueError(f"{path} is not a proxy cache file (format_version {FORMAT_VERSION} with settings and scores)")
+    return str(settings["space"]), str(settings["proxy"]), _scores(data)
+
+
 def load_proxy_scores(spec: str, *, space: str, cache_dir: str | Path) -> dict[str, float]:
     """Cell string -> score (NaN when undefined) of a proxy name or a cache file path.
 
@@ -95,7 +117,7 @@ def load_proxy_scores(spec: str, *, space: str, cache_dir: str | Path) -> dict[s
     found = data.get("settings", {}).get("space")
     if found is not None and found != space:
         raise ValueError(f"{path} holds {found} scores; the search is on {space}")
-    return {key: (math.nan if value is None else float(value)) for key, value in data["scores"].items()}
+    return _scores(data)
 
 
 class ProxyTable:
