@@ -153,6 +153,9 @@ def test_reading_an_image_tar_shows_progress_and_lists_it_once(tmp_path, capsys,
     monkeypatch.setattr(tarfile.TarFile, "getmembers", lambda self: full_scans.append(1) or original(self))
     quiet = load_dataset(tar_path, "train")
     assert capsys.readouterr().err == ""  # progress is opt-in (the run commands turn it on)
+    import darts_backend.data as data_module
+
+    data_module._cache.clear()  # the per-process cache of decoded subsets would answer without reading
     shown = load_dataset(tar_path, "train", progress=True)
     err = capsys.readouterr().err
     assert "listing imgs.tar" in err and "decoding train images" in err
