@@ -15,7 +15,8 @@ from nasspace.config_file import add_config_flag, namespace_config
 
 from crlso.cli.common import int_list, seed_list
 from crlso.cli.oracle_options import add_oracle_options
-from crlso.cli.search import add_search_options, darts_model_options, parse_options, resolve_search_metric, with_cache_dir
+from crlso.cli.search import (add_search_options, darts_model_options, parse_options, resolve_oracle_and_metric,
+                              with_cache_dir)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -76,10 +77,8 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     import dataclasses
 
     from crlso.atomic import write_json_atomic
-    from crlso.cli.oracle_options import resolve_oracle
     from crlso.executors import create_executor
     from crlso.experiment import RunConfig, run_comparison
-    from crlso.oracles import TRAIN_METRIC
     from crlso.search import searcher_config
     from crlso.search.variants import TWINS, VARIANTS
 
@@ -89,13 +88,7 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
         raise ValueError(f"a method is named twice in {','.join(names)}")
     if min(args.budgets) < 1:
         raise ValueError("--budgets must be positive")
-    oracle, batch = resolve_oracle(args, args.space)
-    if oracle is None and args.space != "nb201":
-        raise ValueError(f"the {args.space} space has no table: give --oracle train")
-    if oracle is not None:
-        args.search_metric = TRAIN_METRIC
-    else:
-        resolve_search_metric(args)
+    oracle, batch = resolve_oracle_and_metric(args)
     from_file = args.options or {}
     if not isinstance(from_file, dict) or not all(isinstance(v, dict) for v in from_file.values()):
         raise ValueError(f"config key options must map each method to a mapping of its options, got {from_file!r}")

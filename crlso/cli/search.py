@@ -106,6 +106,26 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
     return options
 
 
+def resolve_oracle_and_metric(args: argparse.Namespace, *, no_table_hint: str = "") -> tuple[dict | None, int | None]:
+    """``(oracle entry or None, batch)`` of `crlso.cli.oracle_options.resolve_oracle`, with ``args.search_metric``
+    set to the training oracle's metric or resolved for the table; checked before any work.
+
+    Raises:
+        ValueError: a space without a table and no ``--oracle train``, or a bad oracle flag.
+    """
+    from crlso.cli.oracle_options import resolve_oracle
+    from crlso.oracles import TRAIN_METRIC
+
+    oracle, batch = resolve_oracle(args, args.space)
+    if oracle is None and args.space != "nb201":
+        raise ValueError(f"the {args.space} space has no table: give --oracle train{no_table_hint}")
+    if oracle is not None:
+        args.search_metric = TRAIN_METRIC
+    else:
+        resolve_search_metric(args)
+    return oracle, batch
+
+
 def optimum_note(summary: dict) -> str:
     """Where a run met the table's best cell, in words: ``optimum queried at step 37`` or ``optimum not queried in 100 queries``."""
     step = summary.get("queries_to_optimum")
@@ -169,9 +189,8 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from crlso.cli.oracle_options import evaluation_executor, resolve_oracle
+    from crlso.cli.oracle_options import evaluation_executor
     from crlso.experiment import RunConfig, run_experiment
-    from crlso.oracles import TRAIN_METRIC
     from crlso.search import searcher_config
 
     if args.threads < 1:
@@ -179,13 +198,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     if args.budget < 1:
         raise ValueError(f"--budget must be >= 1, got {args.budget}")
-    oracle, batch = resolve_oracle(args, args.space)
-    if oracle is None and args.space != "nb201":
-        raise ValueError(f"the {args.space} space has no table: give --oracle train (or run crlso hybrid with a supernet)")
-    if oracle is not None:
-        args.search_metric = TRAIN_METRIC
-    else:
-        resolve_search_metric(args)
+    oracle, batch = resolve_oracle_and_metric(args, no_table_hint=" (or run crlso hybrid with a supernet)")
     options = parse_options(args.option, [args.method])
     options[args.method] = {**file_options(args), **options[args.method]}
     options = with_cache_dir(options, args.cache_dir)
