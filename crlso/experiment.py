@@ -368,9 +368,9 @@ def summarize(config: RunConfig, genotypes: list[str], values: list[float], tabl
 
 
 # -- comparisons ----------------------------------------------------------------------------------
-def _run_task(task: tuple[RunConfig, str]) -> dict[str, Any]:
-    config, out_dir = task
-    return run_experiment(config, out_dir, progress=False)
+def _run_task(task: tuple[RunConfig, str, str | None]) -> dict[str, Any]:
+    config, out_dir, tensorboard = task
+    return run_experiment(config, out_dir, progress=False, tensorboard=tensorboard)
 
 
 def mean_ci(samples: list[float], level: float = 0.95) -> tuple[float, float]:
@@ -597,6 +597,7 @@ def run_comparison(
     executor: Executor | None = None,
     progress: bool = True,
     pairs: list[tuple[str, str]] | None = None,
+    tensorboard: str | Path | None = None,
 ) -> dict[str, Any]:
     """Every method x seed to ``max(budgets)`` through ``executor``; then table, JSON and plot.
 
@@ -604,6 +605,7 @@ def run_comparison(
     the same names. Runs live in ``out_dir/runs/<name>/seed_<s>``; finished ones are read back, killed ones resume.
     ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.executors`).
     ``pairs`` of names get seed-paired differences (`paired_differences`) in ``paired.md`` and the JSON.
+    ``tensorboard``: a folder for each run's TensorBoard scalars, in ``<tensorboard>/<name>/seed_<s>``, or None.
     The table, JSON and plot aggregate every finished run in ``out_dir/runs`` (`folder_runs`), not only this
     call's; ``compare.json`` lists what was left out and why (``left_out``), and ``table.md`` says so too.
 
@@ -619,7 +621,8 @@ def run_comparison(
     for seed in seeds:
         for name, (method, variant, method_options) in runs.items():
             config = dataclasses.replace(base, method=method, variant=variant, seed=seed, budget=horizon, options=method_options)
-            tasks.append((config, str(out / "runs" / name / f"seed_{seed}")))
+            board = None if tensorboard is None else str(Path(tensorboard) / name / f"seed_{seed}")
+            tasks.append((config, str(out / "runs" / name / f"seed_{seed}"), board))
     # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
     if base.supernet is None and base.space == "nb201":
         table = load_table(base.dataset, base.data_dir)
@@ -629,7 +632,7 @@ def run_comparison(
         table.metric(base.report_metric)
         if base.oracle is None:
             table.metric(base.search_metric)
-    for config, folder in tasks:
+    for config, folder, _ in tasks:
         _check_compare_run(config.to_json(), Path(folder), out)
     # Pre-train each shared unlabelled VAE into its disk cache once, before the workers start (they load it).
     pretrains = {(cfg.model, cfg.pretrain, cfg.cache_dir) for cfg in (searcher_config(m, o) for m, _, o in runs.values())
@@ -649,7 +652,7 @@ def run_comparison(
         extra["resources"] = TrainProxy.from_json(base.oracle).resources
     summaries = executor.map(_run_task, tasks, desc="runs", progress=progress, **extra)
     elapsed = time.perf_counter() - started
-    others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder in tasks}, horizon=horizon, base=base)
+    others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder, _ in tasks}, horizon=horizon, base=base)
     summaries += others
     names = list(dict.fromkeys([*methods, *sorted(run_name(s) for s in others)]))
     summaries.sort(key=lambda s: (names.index(run_name(s)), s["seed"]))

@@ -110,7 +110,7 @@ def _add_search_parser(sub: Any) -> None:
     search.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     search.add_argument("--tensorboard", metavar="DIR",
                         help="log each epoch's losses, accuracies and alphas to TensorBoard event files in DIR "
-                             "(single-genotype methods; needs pip install tensorboard)")
+                             "(needs pip install tensorboard)")
     # set-emitting searches (dnad, fx-darts) on the darts space
     search.add_argument("--nodes", type=int, help="intermediate nodes per cell (darts space; default 4)")
     search.add_argument("--ops", help="comma-separated candidate ops (darts space; default: the method's set)")
@@ -293,14 +293,13 @@ def _search(args: argparse.Namespace) -> int:
 def _set_search(args: argparse.Namespace) -> int:
     if args.space not in SET_SPACES:
         raise ValueError(f"method {args.method!r} searches the darts space only (--space darts)")
-    if args.tensorboard is not None:
-        raise ValueError(f"--tensorboard logs single-genotype searches; {args.method!r} writes its per-epoch metrics "
-                         "to metrics.jsonl and snapshots.json only")
     if args.partial_channels is not None or args.edge_normalization is not None:
         raise ValueError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
                          "(its per-cell supernet has no PC-DARTS options)")
     config = _search_config(DartsSearchConfig, args)
-    entries = run_darts_search(config, args.out, resume=args.resume, progress=not args.no_progress)
+    require_tensorboard(args.tensorboard)  # before the data is read
+    entries = run_darts_search(config, args.out, resume=args.resume, progress=not args.no_progress,
+                               tensorboard=args.tensorboard)
     for i, e in enumerate(entries):
         heldout = "n/a" if e["heldout_acc"] is None else f"{100 * e['heldout_acc']:.2f}%"
         print(f"[{i}] params {e['params']:.4f}M  flops {e['flops']:.2f}M  held-out acc {heldout}  ({e['reason']})")

@@ -30,6 +30,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None, help="with --executor ray: join this Ray cluster (e.g. auto, ray://host:10001); default starts a local one")
     parser.add_argument("--max-retries", type=int, default=3, help="retries of a failed or killed run; it resumes from its queries.jsonl (default 3)")
     parser.add_argument("--out", required=True, help="comparison folder (config.json, runs/<name>/seed_<s>, table.md, compare.json, best_so_far.png)")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="log each run's query values and best so far to TensorBoard event files in DIR/<name>/seed_<s> "
+                             "(needs pip install tensorboard)")
     add_search_options(parser, spaces=("nb201", "darts"))
     add_oracle_options(parser, executor=False)  # each run is one task of the executor above; it trains its cells in turn
     add_config_flag(parser)
@@ -88,6 +91,9 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
         raise ValueError(f"a method is named twice in {','.join(names)}")
     if min(args.budgets) < 1:
         raise ValueError("--budgets must be positive")
+    from nasspace.tracking import require_tensorboard
+
+    require_tensorboard(args.tensorboard)
     oracle, batch = resolve_oracle_and_metric(args)
     from_file = args.options or {}
     if not isinstance(from_file, dict) or not all(isinstance(v, dict) for v in from_file.values()):
@@ -116,7 +122,8 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     pairs = [(a, b) for a, b in TWINS if a in names and b in names]
     pairs += [(names[0], other) for other in names[1:] if (names[0], other) not in pairs and (other, names[0]) not in pairs]
     result = run_comparison(methods=list(names), seeds=seeds, budgets=sorted(args.budgets),
-                            out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs)
+                            out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs,
+                            tensorboard=args.tensorboard)
     out = Path(args.out).resolve()
     # the resolved command, for `--config OUT/config.json` to rerun it (the user's options; --size adds its own);
     # written once the comparison ran, so that a refused one leaves no folder and another's config stays as it was

@@ -37,9 +37,11 @@ from darts_backend.supernets.darts import DartsSearchNetwork
 from darts_backend.runs.pareto import COST_AXES, pareto_indices, plot_pareto
 from darts_backend.runs.train import evaluate, load_genotype_file
 from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_network, load_run_checkpoint, prepare_run
+from darts_backend.runs.tracking import epoch_logger
 from nasspace.options import AT_LEAST_ONE, Bounds, check_numbers
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
+from nasspace.tracking import open_tracker
 
 __all__ = ["SPACES", "METHODS", "DartsSearchConfig", "run_darts_search", "load_search_network", "heldout_score",
            "select_set"]
@@ -172,8 +174,10 @@ class _DartsTrainer(SearchTrainer):
 
 @locked_run
 def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: bool = False,
-                     progress: bool = True) -> list[dict[str, Any]]:
+                     progress: bool = True, tensorboard: str | Path | None = None) -> list[dict[str, Any]]:
     """Run (or resume) a set-emitting search; returns the entries written to ``genotypes.json``.
+
+    ``tensorboard``: a folder for TensorBoard scalars of each epoch (`darts_backend.runs.tracking`), or None.
 
     Raises:
         ValueError: bad configuration or data, or `out_dir` holds a checkpoint and `resume` is False.
@@ -209,7 +213,8 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     write_json(out / "config.json", {**resolved, "searcher": asdict(searcher.config), "resolved_device": str(device),
                                      "resolved_autocast": str(searcher.autocast_dtype or "off"),
                                      "train_images": len(train_set), "heldout_images": len(heldout_set), "ops": list(ops)})
-    trainer.fit()
+    with open_tracker(tensorboard) as tracker:
+        trainer.fit(on_epoch_end=epoch_logger(tracker, trainer))
     snapshots, entries = select_set([s.to_json() for s in searcher.finalize()], cost=config.pareto_axis)
     write_json(out / "snapshots.json", snapshots)
     write_json(out / "genotypes.json", entries)

@@ -3,7 +3,8 @@
 Per epoch: ``train/<metric>`` for every number of the epoch's ``metrics.jsonl`` record (losses and
 accuracies as the searcher reports them, learning rate, images/s), and ``alphas/...`` for the
 softmax of the architecture weights as ``alphas.json`` holds them: ``alphas/edge<a>-<b>/<op>`` on
-NB201, ``alphas/<normal|reduce>/edge<e>/<op>`` in the DARTS space. Once per epoch, after it ended:
+NB201, ``alphas/<normal|reduce>/edge<e>/<op>`` in the DARTS space, ``alphas/cell<c>/edge<e>/<op>`` for the
+per-cell supernets of DNAD and FX-DARTS. Once per epoch, after it ended:
 nothing is read from the device inside a training step.
 """
 
@@ -35,8 +36,9 @@ def epoch_logger(tracker: ScalarTracker, trainer: Any) -> Callable[[int, dict[st
         if document["space"] == "nb201":  # (edges, ops)
             for (a, b), row in zip(document["edges"], alphas):
                 tracker.scalars(f"alphas/edge{a}-{b}", dict(zip(ops, row)), step)
-        else:  # (cell types, edges, ops)
-            for cell_type, edges in zip(document["cell_types"], alphas):
+        else:  # (cell types, edges, ops), or (cells, edges, ops) for a per-cell supernet
+            names = document.get("cell_types") or [f"cell{c}" for c in range(len(alphas))]
+            for cell_type, edges in zip(names, alphas):
                 for e, row in enumerate(edges):
                     tracker.scalars(f"alphas/{cell_type}/edge{e}", dict(zip(ops, row)), step)
         tracker.flush()
