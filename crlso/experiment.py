@@ -48,7 +48,8 @@ from nasspace import get_space
 from nasspace.options import AT_LEAST_ONE, check_numbers
 from nasspace.oracle import Oracle, Query
 
-from crlso.atomic import save_torch_atomic, write_json_atomic
+from crlso.models.torch_files import save_torch_atomic
+from nasspace.atomic import write_json_atomic
 from crlso.executors import Executor, LocalExecutor
 from crlso.run_folder import check_logged, lock_run_folder, read_json_file, read_queries, remove_stale_temporaries
 from crlso.search.base import create_searcher, run_search, searcher_config
@@ -252,7 +253,7 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
         table, oracle = None, supernet_oracle(config.supernet, budget=config.budget, metric=config.search_metric)
     model_dir = dict(config.options).get("model_dir")
     if model_dir:  # a crlso train model must match the run's space, dataset and metric
-        from crlso.checkpoints import check_trained_model
+        from crlso.models.checkpoints import check_trained_model
 
         check_trained_model(model_dir, space=config.space, dataset=config.dataset, metric=config.search_metric)
     searcher = create_searcher(config.method, space, seed=config.seed, options=config.options)
@@ -638,7 +639,7 @@ def run_comparison(
     pretrains = {(cfg.model, cfg.pretrain, cfg.cache_dir) for cfg in (searcher_config(m, o) for m, _, o in runs.values())
                  if hasattr(cfg, "pretrain") and not getattr(cfg, "model_dir", "")}
     if pretrains:
-        from crlso.training import cached_pretrained_vae
+        from crlso.models.training import cached_pretrained_vae
 
         for model, pretrain, cache_dir in pretrains:
             cached_pretrained_vae(model, pretrain, cache_dir=cache_dir or None, progress=progress)
@@ -670,7 +671,7 @@ def run_comparison(
     if paired:
         result["paired_differences"] = paired
     write_json_atomic(out / "compare.json", result)
-    from crlso.atomic import write_text_atomic
+    from nasspace.atomic import write_text_atomic
     from crlso.plots import plot_best_so_far
 
     table_md = format_table(aggregated, budgets, base.report_metric)

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from nasspace import Genotype
 from crlso.ranking import kendall_tau, precision_at_k, spearman_rho
 from crlso.rank_model import RankModel, RankModelConfig, Reference, fit_forest
-from crlso.training import ModelConfig, PretrainConfig
+from crlso.models.config import ModelConfig, PretrainConfig
 
 __all__ = [
     "RankBenchConfig",
@@ -71,7 +71,7 @@ class RankBenchConfig:
     pretrain: PretrainConfig = dataclasses.field(default_factory=PretrainConfig)
 
     def model_config(self) -> ModelConfig:
-        from crlso.training import default_model_config
+        from crlso.models.config import default_model_config
 
         return self.model if self.model is not None else default_model_config(self.space)
 
@@ -106,7 +106,7 @@ def labelled_pool(space: str, *, dataset: str = "cifar10", metric: str = "valid_
         ValueError: a space without a labelled pool (lists those with one).
     """
     if space == "nb201":
-        from crlso.graphs import all_cells_batch
+        from crlso.models.graphs import all_cells_batch
         from nasspace.benchmarks.nb201 import NB201Table
 
         table = table or NB201Table(dataset, store=store)
@@ -176,7 +176,7 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     """
     from crlso.proxy_features import read_proxy_files
     from crlso.rank_spaces import rank_space
-    from crlso.training import cached_pretrained_vae
+    from crlso.models.training import cached_pretrained_vae
 
     if config.space not in BENCH_SPACES:
         raise ValueError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)}")

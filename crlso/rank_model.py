@@ -35,10 +35,10 @@ from torch_geometric.data import Batch
 from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, check_numbers
 
-from crlso.encoder import GNNBody
-from crlso.predictor import GNNPredictor
+from crlso.models.encoder import GNNBody
+from crlso.models.predictor import GNNPredictor
 from crlso.rank_spaces import rank_space
-from crlso.training import ModelConfig
+from crlso.models.config import ModelConfig
 
 __all__ = ["RANK_MODEL_VERSION", "DIRECTIONS", "RankModelConfig", "TreeEnsemble", "Reference", "RankPrediction",
            "RankModel", "build_member", "fit_forest"]
@@ -181,7 +181,7 @@ def _fit_member(member: nn.Module, batch: Batch, scaled: Tensor, config: RankMod
 
 @torch.no_grad()
 def _predict(member: nn.Module, batch: Batch, chunk: int = 4096) -> Tensor:
-    from crlso.training import subset_batch
+    from crlso.models.config import subset_batch
 
     n = batch.num_graphs
     return torch.cat([member(subset_batch(batch, list(range(s, min(s + chunk, n))))) for s in range(0, n, chunk)])
@@ -199,7 +199,7 @@ class Reference:
     @classmethod
     def of(cls, space: str, cells: Sequence[Genotype], *, graph_view: bool = True, proxy_features=None) -> "Reference":
         """Featurize ``cells`` of ``space`` (``proxy_features``: a `ProxyFeatures` appended to the forest inputs)."""
-        from crlso.graphs import batch_genotypes
+        from crlso.models.graphs import batch_genotypes
 
         entry = rank_space(space)
         cells = tuple(cells)
@@ -210,7 +210,7 @@ class Reference:
         return cls(cells, batch_genotypes(view, entry.graph_featurizer()), features)
 
     def subset(self, index: np.ndarray) -> "Reference":
-        from crlso.training import subset_batch
+        from crlso.models.config import subset_batch
 
         index = np.asarray(index, dtype=np.int64)
         return Reference(tuple(self.cells[i] for i in index), subset_batch(self.batch, index.tolist()), self.features[index])

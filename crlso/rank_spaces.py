@@ -2,15 +2,15 @@
 
 A `RankSpace` names, for one space:
 
-- ``model_config``: the model sizes its graph VAE is built with (`crlso.training.build_vae` reads
+- ``model_config``: the model sizes its graph VAE is built with (`crlso.models.config.build_vae` reads
   the space's featurizer and decoder from them);
 - ``parse``: a genotype from its canonical string (what checkpoints and output files hold);
 - ``graph_view``: the cells as the GNN predictors see them (NB201: dead edges pruned to ``none``,
   the same function; other spaces: as written);
 - ``cell_features``: ``(N, F)`` genotype-only features of the cell-feature forest;
 - ``one_hot``: ``(N, F')`` the plain one-hot encoding of the baseline forest;
-- ``featurizer`` (optional): the `crlso.graphs.GraphFeaturizer` of its graphs (default:
-  `crlso.graphs.featurizer_for`). A space without a VAE decoder trains with ``--no-warm-start``.
+- ``featurizer`` (optional): the `crlso.models.graphs.GraphFeaturizer` of its graphs (default:
+  `crlso.models.graphs.featurizer_for`). A space without a VAE decoder trains with ``--no-warm-start``.
 
 ``nb201`` and ``darts`` are built in; another space plugs in with `register_rank_space` (the
 ``nb101`` space does so from its own module). Nothing here reads a label.
@@ -42,7 +42,7 @@ class RankSpace:
 
     def graph_featurizer(self):
         """The `GraphFeaturizer` of this space's graphs."""
-        from crlso.graphs import featurizer_for
+        from crlso.models.graphs import featurizer_for
 
         return self.featurizer() if self.featurizer is not None else featurizer_for(self.name)
 
@@ -82,14 +82,14 @@ def _nb201_ops(cells: Sequence[Genotype]) -> np.ndarray:
 
 
 def _nb201_pruned(cells: Sequence[Genotype]) -> list[Genotype]:
-    from crlso.cell_features import prune_dead_edges
+    from crlso.models.cell_features import prune_dead_edges
 
     space = get_space("nb201")
     return [space.from_op_indices([int(o) for o in row]) for row in prune_dead_edges(_nb201_ops(cells))]
 
 
 def _nb201_features(cells: Sequence[Genotype]) -> np.ndarray:
-    from crlso.cell_features import nb201_cell_features
+    from crlso.models.cell_features import nb201_cell_features
 
     return nb201_cell_features(_nb201_ops(cells)).astype(np.float32)
 
@@ -103,7 +103,7 @@ def _nb201_one_hot(cells: Sequence[Genotype]) -> np.ndarray:
 
 def _default_model(space: str) -> Callable[[], object]:
     def build() -> object:
-        from crlso.training import default_model_config
+        from crlso.models.config import default_model_config
 
         return default_model_config(space)
 
@@ -167,13 +167,13 @@ register_rank_space(RankSpace("darts", _default_model("darts"), list, darts_cell
 
 # -- nb101 ----------------------------------------------------------------------------------------
 def _nb101_features(cells: Sequence[Genotype]) -> np.ndarray:
-    from crlso.nb101.features import cell_features
+    from crlso.models.nb101.features import cell_features
 
     return cell_features(cells).astype(np.float32)
 
 
 def _nb101_one_hot(cells: Sequence[Genotype]) -> np.ndarray:
-    from crlso.nb101.features import one_hot_encoding
+    from crlso.models.nb101.features import one_hot_encoding
 
     return one_hot_encoding(cells).astype(np.float32)
 

@@ -203,7 +203,7 @@ def score_genotypes(models: dict[str, torch.nn.Module], genotypes: Sequence[Geno
     """Predicted accuracy (percent, higher is better) of each genotype by each available head.
 
     Args:
-        models: from `crlso.checkpoints.load_models`: ``vae`` + ``icnn`` and/or ``predictor``.
+        models: from `crlso.models.checkpoints.load_models`: ``vae`` + ``icnn`` and/or ``predictor``.
         genotypes: ``G`` genotypes of the models' space.
 
     Returns:
@@ -213,8 +213,8 @@ def score_genotypes(models: dict[str, torch.nn.Module], genotypes: Sequence[Geno
     Raises:
         ValueError: the models hold no scoring head.
     """
-    from crlso.graphs import batch_genotypes
-    from crlso.training import encode, predict
+    from crlso.models.graphs import batch_genotypes
+    from crlso.models.training import encode, predict
 
     if "icnn" not in models and "predictor" not in models:
         raise ValueError(f"the checkpoint has no scoring head (icnn or predictor); it has: {', '.join(models)}")
@@ -241,7 +241,7 @@ def write_ranking(path: str | Path, rows: list[dict], *, fmt: str | None = None)
 
     ``fmt`` is ``csv`` or ``jsonl``; None picks it from the suffix (``.csv``, else JSONL).
     """
-    from crlso.atomic import write_text_atomic
+    from nasspace.atomic import write_text_atomic
 
     path = Path(path)
     fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from crlso import report_html as H
-from crlso.atomic import write_text_atomic
+from nasspace.atomic import write_text_atomic
 from crlso.experiment import run_name, shared_initial_queries, shared_queries_note
 
 __all__ = ["KINDS", "ReportOptions", "build_report", "detect_kind"]
@@ -334,7 +334,7 @@ def _cells_section(meta: dict[str, Any], runs: list[_Run], out: Path, search_met
 # -- latent space ---------------------------------------------------------------------------------
 def _model_configs(runs: list[_Run], space: str) -> tuple[Any, Any, str | None]:
     """(ModelConfig, PretrainConfig, cache_dir) of the first crlso run, else the searcher's defaults."""
-    from crlso.training import ModelConfig, PretrainConfig
+    from crlso.models.config import ModelConfig, PretrainConfig
 
     for run in runs:
         if run.config.get("method") == "crlso":
@@ -349,9 +349,10 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     import torch
 
     from crlso.experiment import load_table
-    from crlso.graphs import all_cells_batch
+    from crlso.models.graphs import all_cells_batch
     from crlso.plots import plot_latent_map, plot_predicted_vs_true
-    from crlso.training import cached_pretrained_vae, default_cache_dir, encode, vae_cache_path
+    from crlso.models.config import default_cache_dir
+    from crlso.models.training import cached_pretrained_vae, encode, vae_cache_path
 
     space, metric = meta.get("space") or "nb201", meta.get("search_metric", "valid_acc")
     if space != "nb201":
@@ -377,9 +378,9 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     searched = [r for r in runs if (r.folder / "latent_space.pt").exists() and r.summary.get("best")]
     if searched:
         chosen = by_search_metric(searched)
-        from crlso.training import ModelConfig, build_vae
+        from crlso.models.config import ModelConfig, build_vae
 
-        from crlso.torch_files import load_torch
+        from crlso.models.torch_files import load_torch
 
         state = load_torch(chosen.folder / "latent_space.pt", map_location=device)
         vae = build_vae(ModelConfig(**state["model_config"])).to(device)

@@ -79,7 +79,7 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     """Run ``names`` (methods or variants) x ``--seeds``; ``extra`` options sit under the user's ``--option``s."""
     import dataclasses
 
-    from crlso.atomic import write_json_atomic
+    from nasspace.atomic import write_json_atomic
     from crlso.executors import create_executor
     from crlso.experiment import RunConfig, run_comparison
     from crlso.search import searcher_config

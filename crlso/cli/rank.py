@@ -40,8 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from crlso.atomic import write_text_atomic
-    from crlso.checkpoints import load_checkpoint
+    from nasspace.atomic import write_text_atomic
+    from crlso.models.checkpoints import load_checkpoint
     from crlso.ranking import SCORERS, read_genotypes, write_ranking
 
     for name, other in (("input", args.input), ("--checkpoint", args.checkpoint)):
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 def _rank_with_model(args: argparse.Namespace, space: str, entries: list) -> list[dict]:
     import numpy as np
 
-    from crlso.checkpoints import load_ranker
+    from crlso.models.checkpoints import load_ranker
     from crlso.proxy_features import read_proxy_files
 
     if args.by is not None:
@@ -110,7 +110,7 @@ def _rank_with_model(args: argparse.Namespace, space: str, entries: list) -> lis
 def _rank_with_heads(args: argparse.Namespace, entries: list) -> list[dict]:
     import numpy as np
 
-    from crlso.checkpoints import load_models
+    from crlso.models.checkpoints import load_models
     from crlso.ranking import score_genotypes
 
     models = load_models(args.checkpoint)

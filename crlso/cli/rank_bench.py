@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from crlso.atomic import write_json_atomic, write_text_atomic
+    from nasspace.atomic import write_json_atomic, write_text_atomic
     from crlso.rank_benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
     from crlso.rank_model import RankModelConfig
 

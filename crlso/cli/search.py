@@ -135,12 +135,12 @@ def optimum_note(summary: dict) -> str:
 
 
 def darts_model_options(options: dict) -> dict:
-    """``options`` with the latent model of the DARTS cells (`crlso.training.default_model_config`) under
+    """``options`` with the latent model of the DARTS cells (`crlso.models.config.default_model_config`) under
     any ``model`` fields the user set; for latent searchers in the darts space."""
     import dataclasses
     import json
 
-    from crlso.training import default_model_config
+    from crlso.models.config import default_model_config
 
     model = options.get("model", {})
     return {**options, "model": {**dataclasses.asdict(default_model_config("darts")),

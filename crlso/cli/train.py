@@ -164,13 +164,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from crlso import rank_model as rm
-    from crlso.atomic import write_json_atomic
-    from crlso.checkpoints import save_checkpoint
+    from nasspace.atomic import write_json_atomic
+    from crlso.models.checkpoints import save_checkpoint
     from crlso.proxy_features import read_proxy_files
     from crlso.rank_benchmark import BENCH_SPACES, labelled_pool
     from crlso.rank_spaces import rank_space
-    from crlso.training import (CACHE_FORMAT, PretrainConfig, SemiSupervisedConfig, cached_pretrained_vae, default_device,
-                                encode, train_semi_supervised)
+    from crlso.models.config import PretrainConfig, SemiSupervisedConfig, default_device
+    from crlso.models.training import CACHE_FORMAT, cached_pretrained_vae, encode, train_semi_supervised
 
     entry = rank_space(args.space)
     hidden = {} if args.hidden is None else {
@@ -263,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"ranking model Kendall tau on the {rest.size} unlabelled benchmark cells: {summary['kendall_tau_unlabelled']:.3f}")
     models: dict = {"vae": vae} if vae is not None else {}
     if args.latent_fit:
-        from crlso.cells import training_cells_batch
+        from crlso.models.cells import training_cells_batch
 
         all_cells, batch = training_cells_batch(args.space, store)
         position = {str(g): i for i, g in enumerate(all_cells)}

@@ -62,13 +62,14 @@ from torch import Tensor
 from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
-from crlso.cells import is_enumerated
-from crlso.icnn import create_head
-from crlso.predictor import GNNPredictor
+from crlso.models.cells import is_enumerated
+from crlso.models.icnn import create_head
+from crlso.models.predictor import GNNPredictor
 from crlso.proxy_scores import ProxyTable, parse_proxy_list, proxy_table
 from crlso.search.base import register_searcher, sample_unseen_batch
 from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, latent_model
-from crlso.training import ModelConfig, PretrainConfig, build_predictor, default_cache_dir, fit_icnn, fit_predictor, predict
+from crlso.models.config import ModelConfig, PretrainConfig, build_predictor, default_cache_dir
+from crlso.models.training import fit_icnn, fit_predictor, predict
 
 __all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of",
            "check_zero_cost_options"]

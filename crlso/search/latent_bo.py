@@ -38,7 +38,7 @@ from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
-from crlso.training import ModelConfig, PretrainConfig
+from crlso.models.config import ModelConfig, PretrainConfig
 
 __all__ = ["LatentBOSearch", "LatentBOConfig", "ACQUISITIONS", "CANDIDATES"]
 

@@ -1,11 +1,11 @@
 """The latent space a CR-LSO search moves in: its own VAE, the cells it knows and their codes.
 
 Every latent searcher starts from the graph VAE pre-trained on the space's cells *without labels*
-(`latent_model`: cached on disk, shared by seeds and searchers; see `crlso.training` and
-`crlso.cells`) or from a model that ``crlso train`` fitted. It takes its own copy of the VAE, so
+(`latent_model`: cached on disk, shared by seeds and searchers; see `crlso.models.training` and
+`crlso.models.cells`) or from a model that ``crlso train`` fitted. It takes its own copy of the VAE, so
 that `LatentSpace.regularize` can re-shape the space as labels arrive: a warm-started joint fit of
 the VAE and a latent head (the ICNN, or its non-convex MLP twin in ablations) on every cell, each
-with its label or a pseudo-label (`crlso.training.refit_vae_icnn`), after which all codes are
+with its label or a pseudo-label (`crlso.models.training.refit_vae_icnn`), after which all codes are
 re-encoded. Gradient steps (`descend`), noise and decoding then happen in the re-shaped space.
 
 In a space that cannot be enumerated (``darts``) the cells grow during a search: every genotype
@@ -26,11 +26,12 @@ from torch import Tensor, nn
 from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers, check_value
 
-from crlso.cells import training_cells_batch
+from crlso.models.cells import training_cells_batch
 from crlso.search.base import Searcher
-from crlso.graphs import GraphBank, featurizer_for
-from crlso.training import ModelConfig, PretrainConfig, cached_pretrained_vae, default_device, encode, refit_vae_icnn
-from crlso.vae import GraphVAE
+from crlso.models.graphs import GraphBank, featurizer_for
+from crlso.models.config import ModelConfig, PretrainConfig, default_device
+from crlso.models.training import cached_pretrained_vae, encode, refit_vae_icnn
+from crlso.models.vae import GraphVAE
 
 __all__ = ["LatentSpace", "LatentSearcher", "JointFitConfig", "build_latent_space", "latent_model"]
 
@@ -39,7 +40,7 @@ __all__ = ["LatentSpace", "LatentSearcher", "JointFitConfig", "build_latent_spac
 def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = "") -> tuple:
     """(vae, cells, batch, mu (N, d)) of the cached unlabelled VAE; one per process and config.
 
-    ``cells`` are the space's training cells (`crlso.cells.training_cells`, darts from the default
+    ``cells`` are the space's training cells (`crlso.models.cells.training_cells`, darts from the default
     data folder); callers must not modify the returned objects (they are shared).
     """
     # progress on: a first search pre-trains for about a minute; the status line says so (and that it is cached)
@@ -188,7 +189,7 @@ def build_latent_space(config: Any, space_name: str) -> tuple[ModelConfig, Laten
         ValueError: the model config or the trained model is of another space.
     """
     if config.model_dir:
-        from crlso.checkpoints import load_trained_vae
+        from crlso.models.checkpoints import load_trained_vae
 
         model, state = load_trained_vae(config.model_dir, space=space_name)
         return model, LatentSpace(model, config.pretrain, config.cache_dir, vae_state=state)

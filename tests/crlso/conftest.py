@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crlso.training import ModelConfig, PretrainConfig
+from crlso.models.config import ModelConfig, PretrainConfig
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crlso.cell_features import NUM_FEATURES, live_edge_mask, nb201_cell_features, prune_dead_edges
+from crlso.models.cell_features import NUM_FEATURES, live_edge_mask, nb201_cell_features, prune_dead_edges
 from nasspace import get_space
 
 SPACE = get_space("nb201")

@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from crlso.cells import training_cells, training_cells_batch
-from crlso.decoder import DARTSDecoder, create_decoder
-from crlso.graphs import GraphBank, batch_genotypes, featurizer_for, to_data
-from crlso.training import (
-    ModelConfig,
-    PretrainConfig,
-    build_vae,
-    encode,
-    pretrain_vae,
-    subset_batch,
-    vae_cache_path,
-)
+from crlso.models.cells import training_cells, training_cells_batch
+from crlso.models.decoder import DARTSDecoder, create_decoder
+from crlso.models.graphs import GraphBank, batch_genotypes, featurizer_for, to_data
+from crlso.models.config import ModelConfig, PretrainConfig, build_vae, subset_batch
+from crlso.models.training import encode, pretrain_vae, vae_cache_path
 from nasspace import get_space
 from nasspace.darts import DARTSGenotype
 
@@ -129,8 +122,8 @@ def test_train_cli_on_darts(data_store, tmp_path) -> None:
     """`crlso train --space darts`: labels from NB301 only, a checkpoint `load_models` rebuilds."""
     import json
 
-    from crlso.atomic import save_torch_atomic
-    from crlso.checkpoints import load_checkpoint, load_models
+    from crlso.models.torch_files import save_torch_atomic
+    from crlso.models.checkpoints import load_checkpoint, load_models
     from crlso.cli import main
     from nasspace.benchmarks.subsets import SubsetTable
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from crlso.graphs import batch_genotypes, slice_batch
-from crlso.training import subset_batch
+from crlso.models.graphs import batch_genotypes, slice_batch
+from crlso.models.config import subset_batch
 from nasspace import get_space
 
 

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crlso.icnn import ICNN
+from crlso.models.icnn import ICNN
 
 
 def _scramble(model: ICNN, seed: int, scale: float) -> None:

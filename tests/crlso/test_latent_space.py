@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from crlso.experiment import RunConfig, aggregate, format_table, read_queries, run_experiment
-from crlso.icnn import ICNN, MLPHead, create_head
+from crlso.models.icnn import ICNN, MLPHead, create_head
 from crlso.search.variants import VARIANTS, resolve_variant
 
 
@@ -28,9 +28,9 @@ def _standardized_errors(space, table) -> torch.Tensor:
 
 def test_joint_refit_moves_the_encoder_and_predicts_held_out_cells_better_than_the_frozen_space(nb201_cifar10, tiny_crlso_options) -> None:
     """Same head, same labels: fitted jointly with the VAE it predicts unseen cells better than on the frozen codes."""
-    from crlso.graphs import GraphBank, featurizer_for
+    from crlso.models.graphs import GraphBank, featurizer_for
     from crlso.search.latent_space import LatentSpace
-    from crlso.training import encode, fit_icnn, refit_vae_icnn
+    from crlso.models.training import encode, fit_icnn, refit_vae_icnn
 
     opts = tiny_crlso_options
     space = LatentSpace(opts["model"], opts["pretrain"], opts["cache_dir"])
@@ -178,13 +178,13 @@ def test_seed_lists_parse_counts_ranges_and_lists() -> None:
 
 
 def test_search_from_a_model_of_another_dataset_is_a_clear_error(tmp_path, capsys, nb201_cifar10) -> None:
-    from crlso.atomic import save_torch_atomic
-    from crlso.checkpoints import check_trained_model
+    from crlso.models.torch_files import save_torch_atomic
+    from crlso.models.checkpoints import check_trained_model
     from crlso.cli import main
 
     model = tmp_path / "model"
     model.mkdir()
-    from crlso.checkpoints import FORMAT_VERSION
+    from crlso.models.checkpoints import FORMAT_VERSION
 
     save_torch_atomic(model / "checkpoint.pt", {"format_version": FORMAT_VERSION, "state_dicts": {"vae": {}}, "model_config": {},
                                                 "config": {"space": "nb201", "dataset": "cifar100", "metric": "valid_acc_12ep"}})
@@ -211,7 +211,8 @@ def test_paired_differences_pair_runs_by_seed() -> None:
 
 
 def test_first_pretraining_says_what_it_does_and_that_it_is_cached(tmp_path, capsys, data_store) -> None:
-    from crlso.training import ModelConfig, PretrainConfig, cached_pretrained_vae
+    from crlso.models.config import ModelConfig, PretrainConfig
+    from crlso.models.training import cached_pretrained_vae
 
     model = ModelConfig(gnn_hidden=8, gnn_layers=1, latent_dim=4, decoder_hidden=8, decoder_blocks=1,
                         icnn_hidden=8, predictor_hidden=8, predictor_layers=1)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from crlso.checkpoints import load_checkpoint, load_models, save_checkpoint
-from crlso.decoder import create_decoder, list_decoders
-from crlso.graphs import batch_genotypes, featurizer_for, to_data
-from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
+from crlso.models.checkpoints import load_checkpoint, load_models, save_checkpoint
+from crlso.models.decoder import create_decoder, list_decoders
+from crlso.models.graphs import batch_genotypes, featurizer_for, to_data
+from crlso.models.config import ModelConfig, build_icnn, build_predictor, build_vae
 from nasspace import get_space
 from nasspace.nb201 import NB201Genotype
 
@@ -92,7 +92,7 @@ def test_checkpoint_round_trip(tmp_path) -> None:
 def test_positions_readout_keeps_node_identity_and_batches_independently() -> None:
     from torch_geometric.data import Batch, Data
 
-    from crlso.encoder import GNNBody
+    from crlso.models.encoder import GNNBody
 
     torch.manual_seed(0)
     body = GNNBody(node_dim=4, edge_dim=2, hidden=8, num_layers=1, readout="positions", max_nodes=5).eval()
@@ -112,7 +112,8 @@ def test_positions_readout_keeps_node_identity_and_batches_independently() -> No
 
 
 def test_default_model_configs_keep_the_nb201_cache_key() -> None:
-    from crlso.training import ModelConfig, PretrainConfig, default_model_config, vae_cache_path
+    from crlso.models.config import ModelConfig, PretrainConfig, default_model_config
+    from crlso.models.training import vae_cache_path
 
     assert default_model_config("nb201") == ModelConfig()
     assert vae_cache_path(ModelConfig(), PretrainConfig()).name == "vae-nb201-0b7f27b8b67878e7.pt"
@@ -151,9 +152,10 @@ def test_a_corrupt_or_foreign_checkpoint_is_one_clear_error(damage, tmp_path) ->
 def test_a_damaged_vae_cache_is_detected_and_rebuilt(tmp_path, monkeypatch) -> None:
     import warnings
 
-    import crlso.training as training
-    from crlso.torch_files import checksum_path
-    from crlso.training import PretrainConfig, cached_pretrained_vae
+    import crlso.models.training as training
+    from crlso.models.torch_files import checksum_path
+    from crlso.models.config import PretrainConfig
+    from crlso.models.training import cached_pretrained_vae
 
     pretrained = []
     real = training.pretrain_vae

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from crlso.decoder import create_decoder
-from crlso.graphs import batch_genotypes
-from crlso.nb101.cells import sample_cells
-from crlso.nb101.decoder import SLOT_PAIRS, repair_cell, slot_layout
-from crlso.nb101.features import NUM_FEATURES, ONE_HOT_DIM, cell_features, input_output_paths, one_hot_encoding
-from crlso.training import ModelConfig, PretrainConfig, build_vae, encode, pretrain_vae, vae_cache_path
+from crlso.models.decoder import create_decoder
+from crlso.models.graphs import batch_genotypes
+from crlso.models.nb101.cells import sample_cells
+from crlso.models.nb101.decoder import SLOT_PAIRS, repair_cell, slot_layout
+from crlso.models.nb101.features import NUM_FEATURES, ONE_HOT_DIM, cell_features, input_output_paths, one_hot_encoding
+from crlso.models.config import ModelConfig, PretrainConfig, build_vae
+from crlso.models.training import encode, pretrain_vae, vae_cache_path
 from nasspace import get_space
 from nasspace.nb101 import NB101_OPS, NB101Genotype, nb101_live_vertices
 
@@ -135,7 +136,7 @@ def test_features_of_a_hand_made_cell() -> None:
 @pytest.fixture
 def small_nb101_cells(monkeypatch, data_store):
     """The training cells cut to 200 sampled + the labelled ones (the real set is 10,000 + 301)."""
-    import crlso.cells
+    import crlso.models.cells
     from nasspace.benchmarks.subsets import SubsetTable
 
     cells = {str(g): g for g in sample_cells(200, seed=0)}
@@ -143,14 +144,14 @@ def small_nb101_cells(monkeypatch, data_store):
         cells.setdefault(str(g), g)
     result = tuple(cells.values())
     batch = batch_genotypes(result)
-    monkeypatch.setattr(crlso.cells, "_nb101_cells_batch", lambda data_dir: (result, batch))
+    monkeypatch.setattr(crlso.models.cells, "_nb101_cells_batch", lambda data_dir: (result, batch))
     return result
 
 
 def test_train_then_rank_on_nb101(small_nb101_cells, data_store, tmp_path) -> None:
     """`crlso train --space nb101` on 200 labels, then `crlso rank` of unseen cells in all three formats."""
-    from crlso.atomic import save_torch_atomic
-    from crlso.checkpoints import load_checkpoint
+    from crlso.models.torch_files import save_torch_atomic
+    from crlso.models.checkpoints import load_checkpoint
     from crlso.cli import main
     from nasspace.benchmarks.subsets import SubsetTable
 
@@ -185,7 +186,7 @@ def test_train_then_rank_on_nb101(small_nb101_cells, data_store, tmp_path) -> No
 
 def test_nb101_rank_bench_runs_with_its_baselines(data_store, tmp_path) -> None:
     """The ranking benchmark on NB101 (NASLib's 301 cells), one small split: every model measured on the test cells only."""
-    from crlso.atomic import save_torch_atomic
+    from crlso.models.torch_files import save_torch_atomic
     from crlso.rank_benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
     from crlso.rank_model import RankModelConfig
     from nasspace.benchmarks.subsets import SubsetTable

@@ -12,7 +12,8 @@ import torch
 from scipy import stats
 
 from crlso.cli import main
-from crlso.training import PretrainConfig, build_vae, default_model_config, vae_cache_path
+from crlso.models.config import PretrainConfig, build_vae, default_model_config
+from crlso.models.training import vae_cache_path
 from nasspace import get_space
 
 SMALL = {"latent_dim": 4, "gnn_hidden": 8, "decoder_hidden": 8, "icnn_hidden": 8, "predictor_hidden": 8}
@@ -22,7 +23,7 @@ FLAGS = ["--hidden", "8", "--latent-dim", "4", "--pretrain-epochs", "1", "--ense
 
 def _stub_vae(space: str, cache_dir) -> None:
     """A random VAE stands in for the (slow) unlabelled pre-training, under the key `crlso train` looks up."""
-    from crlso.atomic import save_torch_atomic
+    from crlso.models.torch_files import save_torch_atomic
 
     model = dataclasses.replace(default_model_config(space), **SMALL)
     torch.manual_seed(0)
@@ -103,7 +104,7 @@ def test_train_then_rank_on_nb201(nb201_run) -> None:
 
 
 def test_the_checkpoint_refuses_another_space_or_metric(nb201_run, capsys) -> None:
-    from crlso.checkpoints import load_ranker
+    from crlso.models.checkpoints import load_ranker
 
     root, run, _, source = nb201_run
     checkpoint = str(run / "checkpoint.pt")

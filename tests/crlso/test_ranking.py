@@ -11,11 +11,11 @@ import pytest
 import torch
 from scipy import stats
 
-from crlso.checkpoints import save_checkpoint
+from crlso.models.checkpoints import save_checkpoint
 from crlso.cli import main
 from crlso.ranking import kendall_tau, precision_at_k, read_genotypes, spearman_rho
 from crlso.rank_benchmark import MODELS, RankBenchConfig, blend_ranks, format_rank_table, one_hot_ops, run_rank_benchmark
-from crlso.training import ModelConfig, PretrainConfig, build_icnn, build_predictor, build_vae
+from crlso.models.config import ModelConfig, PretrainConfig, build_icnn, build_predictor, build_vae
 from nasspace import get_space
 
 TINY = ModelConfig(gnn_hidden=8, gnn_layers=1, latent_dim=4, decoder_hidden=8, decoder_blocks=1,

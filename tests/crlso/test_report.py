@@ -140,7 +140,7 @@ def test_search_report_with_latent_sections(tmp_path, data_store, tiny_crlso_opt
 def test_supernet_oracle_run_reports_its_own_metric(tmp_path) -> None:
     """A search whose oracle is a supernet (no table) has no test metric: the page reports the search metric."""
     from crlso.experiment import summarize
-    from crlso.atomic import write_json_atomic
+    from nasspace.atomic import write_json_atomic
     from nasspace import get_space
 
     space = get_space("darts")

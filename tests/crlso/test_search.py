@@ -81,8 +81,9 @@ def stub_pretrained_vae(model, pretrain, cache_dir) -> None:
     search contract does not need a trained model, and pre-training on the 11,721 DARTS cells is slow."""
     import torch
 
-    from crlso.atomic import save_torch_atomic
-    from crlso.training import build_vae, vae_cache_path
+    from crlso.models.torch_files import save_torch_atomic
+    from crlso.models.config import build_vae
+    from crlso.models.training import vae_cache_path
 
     torch.manual_seed(0)
     save_torch_atomic(vae_cache_path(model, pretrain, cache_dir), {"state_dict": build_vae(model).state_dict()})
@@ -94,9 +95,9 @@ def test_crlso_on_darts_grows_its_cells_and_keeps_the_contract(data_store, tiny_
 
     import torch
 
-    from crlso.graphs import batch_genotypes
+    from crlso.models.graphs import batch_genotypes
     from crlso.search.crlso import latent_model
-    from crlso.training import encode
+    from crlso.models.training import encode
     from nasspace.darts import DARTSGenotype
 
     model = dataclasses.replace(tiny_crlso_options["model"], space="darts")

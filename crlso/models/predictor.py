@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from crlso.encoder import GNNBody
+from crlso.models.encoder import GNNBody
 
 __all__ = ["GNNPredictor"]
 

@@ -8,7 +8,7 @@ Every decoder maps ``z (B, latent_dim)`` to logits, scores logits against target
   inputs, one over the ops of each chosen input, and one over the order the two pairs are
   listed in; invalid choices are masked, so any argmax is a valid genotype (`DARTSDecoder`).
 - ``nb101``: op logits per vertex slot and edge logits per slot pair, then a repair step
-  (connect, prune, cap at 9 edges); any logits give a valid cell (`crlso.nb101.decoder`).
+  (connect, prune, cap at 9 edges); any logits give a valid cell (`crlso.models.nb101.decoder`).
 """
 
 from __future__ import annotations
@@ -233,4 +233,4 @@ class DARTSDecoder(GenotypeDecoder):
 
 
 # Per-space decoders kept in their own modules register themselves on import (after the registry exists).
-import crlso.nb101.decoder  # noqa: E402,F401  registers "nb101"
+import crlso.models.nb101.decoder  # noqa: E402,F401  registers "nb101"

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from crlso.decoder import GenotypeDecoder, _ResidualBlock, register_decoder
+from crlso.models.decoder import GenotypeDecoder, _ResidualBlock, register_decoder
 from nasspace import Genotype
 from nasspace.nb101 import NB101_MAX_EDGES, NB101_MAX_VERTICES, NB101_OPS, NB101Genotype, nb101_live_vertices
 

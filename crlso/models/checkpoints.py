@@ -2,7 +2,7 @@
 
 Everything in a checkpoint is a tensor, a number, a string, or a list/dict of those, so it loads
 with ``torch.load(..., weights_only=True)``. Its sha256 is written beside it (``checkpoint.pt.sha256``,
-`crlso.torch_files`) and checked on load; a damaged or foreign file is one ``ValueError`` naming it.
+`crlso.models.torch_files`) and checked on load; a damaged or foreign file is one ``ValueError`` naming it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from crlso.torch_files import load_torch_checked, save_torch_checked
-from crlso.training import ModelConfig, build_icnn, build_predictor, build_vae
+from crlso.models.torch_files import load_torch_checked, save_torch_checked
+from crlso.models.config import ModelConfig, build_icnn, build_predictor, build_vae
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_models", "load_ranker", "load_trained_vae", "check_trained_model"]
 

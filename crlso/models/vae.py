@@ -8,8 +8,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from crlso.decoder import GenotypeDecoder
-from crlso.encoder import GraphEncoder, Posterior
+from crlso.models.decoder import GenotypeDecoder
+from crlso.models.encoder import GraphEncoder, Posterior
 
 __all__ = ["GraphVAE", "VAEOutput"]
 

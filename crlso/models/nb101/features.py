@@ -1,6 +1,6 @@
 """Fixed-length features of NB101 cells, from the genotype alone (no label, no benchmark).
 
-- `one_hot_encoding` ``(N, 41)``: the cell in the decoder's 7-slot layout (`crlso.nb101.decoder`):
+- `one_hot_encoding` ``(N, 41)``: the cell in the decoder's 7-slot layout (`crlso.models.nb101.decoder`):
   the op class of middle slots 1..5 one-hot over (empty, *NB101_OPS*), then the 21 slot-pair edge
   bits. The random-forest baseline of the ranking benchmark reads it.
 - `cell_features` ``(N, NUM_FEATURES)``: the path encoding (for every op sequence of length 0..5
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from crlso.nb101.decoder import SLOT_PAIRS, slot_layout
+from crlso.models.nb101.decoder import SLOT_PAIRS, slot_layout
 from nasspace.nb101 import NB101_MAX_VERTICES, NB101_OPS, NB101Genotype
 
 __all__ = ["ONE_HOT_DIM", "NUM_FEATURES", "one_hot_encoding", "cell_features", "input_output_paths"]

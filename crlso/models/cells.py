@@ -2,7 +2,7 @@
 
 - Enumerable spaces (``nb201``): every cell, in ``space.enumerate()`` order (`all_cells_batch`).
 - ``nb101`` (423,624 cells): 10,000 cells sampled from the space, seeded, then NASLib's labelled
-  NB101 cells not among them (genotypes only; `crlso.nb101.cells`).
+  NB101 cells not among them (genotypes only; `crlso.models.nb101.cells`).
 - ``darts`` (about 10^18 genotypes): the 11,221 unlabelled DARTS genotypes of NASLib's
   ``archs_nasbench301.json`` (file order), then the 500 NAS-Bench-301 cells of NASLib's zero-cost
   file (table order). Only the genotypes are used here, never their labels. The two sets are
@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from torch_geometric.data import Batch
 
-from crlso.graphs import all_cells_batch, batch_genotypes, featurizer_for
+from crlso.models.graphs import all_cells_batch, batch_genotypes, featurizer_for
 from nasspace import Genotype
 from nasspace.fetch import DataStore
 
@@ -68,7 +68,7 @@ def training_cells_batch(space_name: str, store: DataStore | None = None) -> tup
 
 @lru_cache(maxsize=2)
 def _nb101_cells_batch(data_dir: str) -> tuple[tuple[Genotype, ...], Batch]:
-    from crlso.nb101.cells import nb101_training_cells, training_source_tag
+    from crlso.models.nb101.cells import nb101_training_cells, training_source_tag
 
     assert TRAINING_SOURCES["nb101"][1] == training_source_tag()
     cells = nb101_training_cells(DataStore(data_dir))

@@ -1,6 +1,7 @@
 """Torch files that check themselves: one clear error for a damaged or foreign file, and caches
 that carry a sha256 beside them.
 
+- `save_torch_atomic`: ``torch.save`` written atomically (through `nasspace.atomic.atomic_path`).
 - `load_torch`: ``torch.load(..., weights_only=True)`` whose every failure on a bad file (truncated,
   not a torch file, a pickle with code in it, a flipped byte) is one `CorruptFile` naming the path.
 - `save_torch_checked` / `load_torch_checked`: the file is written atomically and its sha256 is
@@ -19,11 +20,16 @@ from typing import Any
 
 import torch
 
-from nasspace.atomic import write_text_atomic
+from nasspace.atomic import atomic_path, write_text_atomic
 
-from crlso.atomic import save_torch_atomic
+__all__ = ["CorruptFile", "save_torch_atomic", "load_torch", "save_torch_checked", "load_torch_checked", "checksum_path"]
 
-__all__ = ["CorruptFile", "load_torch", "save_torch_checked", "load_torch_checked", "checksum_path"]
+
+def save_torch_atomic(path: str | Path, obj: Any) -> Path:
+    """``torch.save(obj)`` written atomically (obj must load with ``weights_only=True``)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 class CorruptFile(ValueError):
