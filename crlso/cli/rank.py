@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from nasspace.atomic import write_text_atomic
     from crlso.models.checkpoints import load_checkpoint
-    from crlso.ranking import SCORERS, read_genotypes, write_ranking
+    from crlso.ranking.genotype_lists import read_genotypes, write_ranking
+    from crlso.ranking.scoring import SCORERS
 
     for name, other in (("input", args.input), ("--checkpoint", args.checkpoint)):
         if Path(args.out).resolve() == Path(other).resolve():
@@ -89,7 +90,7 @@ def _rank_with_model(args: argparse.Namespace, space: str, entries: list) -> lis
     import numpy as np
 
     from crlso.models.checkpoints import load_ranker
-    from crlso.proxy_features import read_proxy_files
+    from crlso.ranking.proxy_features import read_proxy_files
 
     if args.by is not None:
         raise ValueError("--by picks a head of an old checkpoint; this one holds the ranking model (rank by its score)")
@@ -111,7 +112,7 @@ def _rank_with_heads(args: argparse.Namespace, entries: list) -> list[dict]:
     import numpy as np
 
     from crlso.models.checkpoints import load_models
-    from crlso.ranking import score_genotypes
+    from crlso.ranking.scoring import score_genotypes
 
     models = load_models(args.checkpoint)
     scores = score_genotypes(models, [g for _, g in entries])

@@ -1,4 +1,4 @@
-"""``crlso rank-bench``: the ranking model (`crlso.rank_model`) beside a one-hot forest and a params ranking.
+"""``crlso rank-bench``: the ranking model (`crlso.ranking.model`) beside a one-hot forest and a params ranking.
 
 ``--space nb201`` is B2; ``--space darts`` the same protocol on NB301's 500 labelled cells. With
 ``--proxy-features FILE,...`` (proxy cache files of ``darts-backend zc``) the pool is the cells they
@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from nasspace.atomic import write_json_atomic, write_text_atomic
-    from crlso.rank_benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
-    from crlso.rank_model import RankModelConfig
+    from crlso.ranking.benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
+    from crlso.ranking.model import RankModelConfig
 
     if args.seeds < 1 or args.threads < 1 or args.first_seed < 0:
         raise ValueError(f"--seeds and --threads must be >= 1 and --first-seed >= 0, "

@@ -1,7 +1,7 @@
 """``crlso train``: the ranking model that ``crlso rank`` loads and ``crlso rank-bench`` measures.
 
 1. Unlabelled VAE pre-training on the space's cells (cached; no label reaches it).
-2. The ranking model (`crlso.rank_model`): a GNN ensemble warm-started from the VAE encoder plus a
+2. The ranking model (`crlso.ranking.model`): a GNN ensemble warm-started from the VAE encoder plus a
    forest on genotype-only cell features (and zero-cost proxies with ``--proxy-features``).
 3. Optionally (``--latent-fit``) the CR-LSO semi-supervised fit (GNN predictor, then VAE + ICNN);
    without it the checkpoint's VAE is the pre-trained one (what ``crlso search --model`` reads).
@@ -51,7 +51,7 @@ def _paths(text: str) -> tuple[str, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from crlso.rank_spaces import rank_space_names
+    from crlso.ranking.spaces import rank_space_names
 
     parser = subparsers.add_parser("train", help="fit the ranking model (and the pre-trained VAE) on labelled cells")
     parser.add_argument("--space", default="nb201", choices=rank_space_names(), help="search space (default nb201)")
@@ -163,12 +163,12 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from crlso import rank_model as rm
+    from crlso.ranking import model as rm
     from nasspace.atomic import write_json_atomic
     from crlso.models.checkpoints import save_checkpoint
-    from crlso.proxy_features import read_proxy_files
-    from crlso.rank_benchmark import BENCH_SPACES, labelled_pool
-    from crlso.rank_spaces import rank_space
+    from crlso.ranking.proxy_features import read_proxy_files
+    from crlso.ranking.benchmark import BENCH_SPACES, labelled_pool
+    from crlso.ranking.spaces import rank_space
     from crlso.models.config import PretrainConfig, SemiSupervisedConfig, default_device
     from crlso.models.training import CACHE_FORMAT, cached_pretrained_vae, encode, train_semi_supervised
 
@@ -253,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
     summary: dict = {"labels": len(cells), "reference_cells": len(reference_cells),
                      "pretrain_cache": str(cache_path) if cache_path else None}
     if pool is not None and args.label_file is None and len(pool.cells) - len(cells) >= 2:
-        from crlso.ranking import kendall_tau
+        from crlso.ranking.metrics import kendall_tau
 
         rest = np.setdiff1d(np.arange(len(pool.cells)), chosen)
         if proxies is not None:
@@ -292,7 +292,7 @@ def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Gen
 
     import numpy as np
 
-    from crlso.rank_spaces import rank_space
+    from crlso.ranking.spaces import rank_space
 
     path = Path(path)
     if not path.is_file():

@@ -31,7 +31,7 @@ def save_checkpoint(
     ranker: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``{name: state_dict}`` of ``models`` with their config (atomically), and the ranking
-    model's state (`crlso.rank_model.RankModel.state`) when given."""
+    model's state (`crlso.ranking.model.RankModel.state`) when given."""
     payload = {
         "format_version": FORMAT_VERSION,
         "model_config": dataclasses.asdict(model_config),
@@ -151,7 +151,7 @@ def load_ranker(path: str | Path, *, space: str | None = None, metric: str | Non
         ValueError: not a checkpoint, no ranking model in it (written before it existed), or
             another space or metric (one line naming both).
     """
-    from crlso.rank_model import RankModel
+    from crlso.ranking.model import RankModel
 
     payload = load_checkpoint(path)
     config = payload["config"]

@@ -49,7 +49,7 @@ def test_one_seed_tables_say_n_1_not_plus_minus():
 
 
 def test_rank_table_with_one_seed_says_n_1():
-    from crlso.rank_benchmark import format_rank_table
+    from crlso.ranking.benchmark import format_rank_table
 
     stats = {"tau": (0.5, 0.0), "rho": (0.6, 0.0), "p_at_k": (0.1, 0.0)}
     result = {"runs": [{"n": 10, "seed": 0}], "summary": {10: {"latent": stats, "random_forest": stats}}}

@@ -187,8 +187,8 @@ def test_train_then_rank_on_nb101(small_nb101_cells, data_store, tmp_path) -> No
 def test_nb101_rank_bench_runs_with_its_baselines(data_store, tmp_path) -> None:
     """The ranking benchmark on NB101 (NASLib's 301 cells), one small split: every model measured on the test cells only."""
     from crlso.models.torch_files import save_torch_atomic
-    from crlso.rank_benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
-    from crlso.rank_model import RankModelConfig
+    from crlso.ranking.benchmark import RankBenchConfig, format_rank_table, run_rank_benchmark
+    from crlso.ranking.model import RankModelConfig
     from nasspace.benchmarks.subsets import SubsetTable
 
     save_torch_atomic(vae_cache_path(TINY, PretrainConfig(epochs=1), tmp_path), {"state_dict": build_vae(TINY).state_dict()})

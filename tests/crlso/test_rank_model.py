@@ -47,7 +47,7 @@ def _quality(genotype) -> float:
 
 def test_tree_ensemble_predicts_as_sklearn() -> None:
     pytest.importorskip("sklearn")
-    from crlso.rank_model import TreeEnsemble, fit_forest
+    from crlso.ranking.model import TreeEnsemble, fit_forest
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 6)).astype(np.float32)
@@ -188,7 +188,7 @@ def _proxy_file(path, space: str, proxy: str, scores: dict) -> str:
 
 
 def test_proxy_files_are_read_as_features(tmp_path) -> None:
-    from crlso.proxy_features import MISSING, MissingProxy, read_proxy_files
+    from crlso.ranking.proxy_features import MISSING, MissingProxy, read_proxy_files
 
     synflow = _proxy_file(tmp_path / "s.json", "nb201", "synflow", {"a": 1e37, "b": None, "c": -3.0})
     params = _proxy_file(tmp_path / "p.json", "nb201", "params", {"a": 0.5, "b": 0.2})

@@ -13,8 +13,9 @@ from scipy import stats
 
 from crlso.models.checkpoints import save_checkpoint
 from crlso.cli import main
-from crlso.ranking import kendall_tau, precision_at_k, read_genotypes, spearman_rho
-from crlso.rank_benchmark import MODELS, RankBenchConfig, blend_ranks, format_rank_table, one_hot_ops, run_rank_benchmark
+from crlso.ranking.genotype_lists import read_genotypes
+from crlso.ranking.metrics import kendall_tau, precision_at_k, spearman_rho
+from crlso.ranking.benchmark import MODELS, RankBenchConfig, blend_ranks, format_rank_table, one_hot_ops, run_rank_benchmark
 from crlso.models.config import ModelConfig, PretrainConfig, build_icnn, build_predictor, build_vae
 from nasspace import get_space
 
@@ -137,7 +138,7 @@ def test_blend_ranks() -> None:
 def test_rank_benchmark_tiny(nb201_cifar10, tiny_crlso_options) -> None:
     """A tiny B2 run: every model, part and baseline scored on the unlabelled cells; bad settings refused."""
     pytest.importorskip("sklearn")
-    from crlso.rank_model import RankModelConfig
+    from crlso.ranking.model import RankModelConfig
 
     config = RankBenchConfig(ns=(60,), seeds=(0,), ranker=RankModelConfig(ensemble=1, epochs=5, forest_trees=20), rf_trees=5,
                              cache_dir=tiny_crlso_options["cache_dir"], model=tiny_crlso_options["model"],

@@ -1,6 +1,6 @@
 """The ranking model: what `crlso train` fits, `crlso rank` loads and `crlso rank-bench` measures.
 
-Fitted on ``n`` labelled cells of one space (`crlso.rank_spaces` featurizes them), it is:
+Fitted on ``n`` labelled cells of one space (`crlso.ranking.spaces` featurizes them), it is:
 
 1. ``ensemble`` GNN predictors whose body is initialised from the unlabelled pre-trained VAE's
    encoder body (``warm_start``), each fitted full-batch on the standardized target with MSE plus
@@ -8,7 +8,7 @@ Fitted on ``n`` labelled cells of one space (`crlso.rank_spaces` featurizes them
    through the space's ``graph_view`` (NB201: dead edges pruned, the same function);
 2. with ``forest_weight > 0``, a random forest (``forest_trees`` trees, ``forest_max_features``) on the
    space's genotype-only ``cell_features``, plus zero-cost proxy features when given
-   (`crlso.proxy_features`);
+   (`crlso.ranking.proxy_features`);
 3. the score: ``(1 - w) * P(gnn) + w * P(forest)``, where ``P`` is a cell's average-rank position
    among the *reference* cells (all NB201 cells; the DARTS training cells), in ``(0, 1]``. On the
    reference cells themselves this is exactly the blend of average ranks `crlso rank-bench` uses.
@@ -37,7 +37,7 @@ from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.models.encoder import GNNBody
 from crlso.models.predictor import GNNPredictor
-from crlso.rank_spaces import rank_space
+from crlso.ranking.spaces import rank_space
 from crlso.models.config import ModelConfig
 
 __all__ = ["RANK_MODEL_VERSION", "DIRECTIONS", "RankModelConfig", "TreeEnsemble", "Reference", "RankPrediction",

@@ -2,14 +2,14 @@
 
 For each ``n`` and seed: draw ``n`` labelled cells of the pool at random (``numpy`` generator seeded by
 ``seed``), fit on their labels, score every other cell of the pool, and measure Kendall tau, Spearman
-rho and precision@k against the true metric on those cells (`crlso.ranking`).
+rho and precision@k against the true metric on those cells (`crlso.ranking.metrics`).
 
 Pools (`labelled_pool`): ``nb201``: every cell, the NB201 table's metric; ``darts``: the 500 NB301
 cells of NASLib's zero-cost file. With proxy files, the pool is the cells they all score.
 
 Models, all fitted on the same ``n`` labels:
 
-- ``latent``: the ranking model of `crlso.rank_model` (what `crlso train` fits and `crlso rank`
+- ``latent``: the ranking model of `crlso.ranking.model` (what `crlso train` fits and `crlso rank`
   loads), positions taken among the pool's cells; with proxy files also ``latent_proxy``, the same
   model with the proxies as extra forest inputs (its GNN members are the same fitted networks);
 - ``latent_gnn``, ``cell_forest``: the two parts of ``latent`` alone;
@@ -31,8 +31,8 @@ import torch
 from tqdm import tqdm
 
 from nasspace import Genotype
-from crlso.ranking import kendall_tau, precision_at_k, spearman_rho
-from crlso.rank_model import RankModel, RankModelConfig, Reference, fit_forest
+from crlso.ranking.metrics import kendall_tau, precision_at_k, spearman_rho
+from crlso.ranking.model import RankModel, RankModelConfig, Reference, fit_forest
 from crlso.models.config import ModelConfig, PretrainConfig
 
 __all__ = [
@@ -149,7 +149,7 @@ def random_forest_scores(features: np.ndarray, labelled: np.ndarray, targets: np
 
 def blend_ranks(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndarray:
     """``(N,)`` ``(1 - weight) * ranks(first) + weight * ranks(second)``, ranks scaled to ``(0, 1]``."""
-    from crlso.ranking import average_ranks
+    from crlso.ranking.metrics import average_ranks
 
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"the blend weight must be in [0, 1], got {weight}")
@@ -174,8 +174,8 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     Raises:
         ValueError: a space without a pool, or an ``n`` outside ``2..N-k`` (N: the pool's size).
     """
-    from crlso.proxy_features import read_proxy_files
-    from crlso.rank_spaces import rank_space
+    from crlso.ranking.proxy_features import read_proxy_files
+    from crlso.ranking.spaces import rank_space
     from crlso.models.training import cached_pretrained_vae
 
     if config.space not in BENCH_SPACES:
