@@ -35,7 +35,7 @@ import numpy as np
 
 from crlso import report_html as H
 from nasspace.atomic import write_text_atomic
-from crlso.experiment import run_name, shared_initial_queries, shared_queries_note
+from crlso.experiments.compare import run_name, shared_initial_queries, shared_queries_note
 
 __all__ = ["KINDS", "ReportOptions", "build_report", "detect_kind"]
 
@@ -216,7 +216,7 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
 
 
 def _search_sections(run_dir: Path, kind: str, out: Path, options: ReportOptions, status: Status) -> tuple[str, str, list[str]]:
-    from crlso.experiment import aggregate
+    from crlso.experiments.compare import aggregate
     from crlso.plots import plot_best_so_far
 
     status(f"reading {run_dir.name}")
@@ -288,7 +288,7 @@ def _finalize_section(run_dir: Path) -> str:
 
 def _table_optimum(meta: dict[str, Any], runs: list[_Run], report_metric: str, options: ReportOptions) -> float | None:
     """The best ``report_metric`` of the run's NB201 table, or None when the runs searched without one."""
-    from crlso.experiment import load_table
+    from crlso.oracles import load_table
 
     if (meta.get("space") or "nb201") != "nb201" or any(r.config.get("supernet") for r in runs):
         return None
@@ -348,7 +348,7 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     """PCA map of the VAE's latent codes and predicted-vs-true of a predictor fitted to one run."""
     import torch
 
-    from crlso.experiment import load_table
+    from crlso.oracles import load_table
     from crlso.models.graphs import all_cells_batch
     from crlso.plots import plot_latent_map, plot_predicted_vs_true
     from crlso.models.config import default_cache_dir
@@ -620,7 +620,7 @@ def _darts_curves(metrics: list[dict[str, Any]], config: dict[str, Any], out: Pa
 
 def _nb201_table_curves(metrics: list[dict[str, Any]], config: dict[str, Any]) -> tuple[dict[str, list[float]], str]:
     """NB201 CIFAR-10 table accuracies of the genotype derived at each epoch (the standard DARTS-on-NB201 curve)."""
-    from crlso.experiment import load_table
+    from crlso.oracles import load_table
 
     try:
         table = load_table("cifar10", None)

@@ -33,11 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; expected errors print one line and return 2.
 
     Expected errors: bad input (``ValueError``, `nasspace.errors.NasSpaceError`), an unusable run folder
-    (`crlso.run_folder.RunFolderError`) and operating-system errors (read-only folder, full disk, a
+    (`crlso.experiments.run_folder.RunFolderError`) and operating-system errors (read-only folder, full disk, a
     file where a folder belongs: one line naming the path and the cause).
     """
-    from crlso.executors import TaskFailed
-    from crlso.run_folder import RunFolderError
+    from crlso.experiments.executors import TaskFailed
+    from crlso.experiments.run_folder import RunFolderError
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -80,8 +80,9 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     import dataclasses
 
     from nasspace.atomic import write_json_atomic
-    from crlso.executors import create_executor
-    from crlso.experiment import RunConfig, run_comparison
+    from crlso.experiments.executors import create_executor
+    from crlso.experiments.compare import run_comparison
+    from crlso.experiments.run import RunConfig
     from crlso.search import searcher_config
     from crlso.search.variants import TWINS, VARIANTS
 

@@ -20,9 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crlso.cli.oracle_options import evaluation_executor
-    from crlso.finalize import run_finalize, search_folder
+    from crlso.experiments.finalize import run_finalize, search_folder
     from crlso.oracles import final_preset
-    from crlso.run_folder import read_json_file
+    from crlso.experiments.run_folder import read_json_file
 
     folder = search_folder(args.run_dir)
     space = read_json_file(folder / "config.json").get("space", "nb201")

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from crlso.cli.oracle_options import evaluation_executor, resolve_oracle
-    from crlso.experiment import RunConfig, run_experiment
+    from crlso.experiments.run import RunConfig, run_experiment
     from crlso.oracles import TRAIN_METRIC
     from crlso.search import searcher_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from crlso.cli.oracle_options import evaluation_executor
-    from crlso.oracle_bench import run_oracle_bench
+    from crlso.experiments.oracle_bench import run_oracle_bench
     from crlso.oracles import proxy_preset
 
     overrides = proxy_overrides(args)

@@ -91,7 +91,7 @@ def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any]
 
 def evaluation_executor(args: argparse.Namespace) -> Any:
     """The executor of a run's evaluations (None: in this process, when one local worker is asked for)."""
-    from crlso.executors import create_executor
+    from crlso.experiments.executors import create_executor
 
     if args.executor == "local" and args.workers == 1 and not args.address:
         return None

@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from crlso.cli.oracle_options import evaluation_executor
-    from crlso.experiment import RunConfig, run_experiment
+    from crlso.experiments.run import RunConfig, run_experiment
     from crlso.search import searcher_config
 
     if args.threads < 1:

@@ -1,7 +1,7 @@
 """A GNN regressor for architectures, used for pseudo-labels in semi-supervised training.
 
 Optionally the head also reads ``extra_dim`` per-graph features beside the GNN readout (zero-cost
-proxy scores, `crlso.proxy_scores`): inputs that cost no query, never targets.
+proxy scores, `crlso.oracles.zero_cost`): inputs that cost no query, never targets.
 """
 
 from __future__ import annotations

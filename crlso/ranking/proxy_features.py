@@ -2,7 +2,7 @@
 
 A proxy cache file (written by ``darts-backend zc ... --out FILE``) is JSON:
 ``{"format_version": 1, "settings": {"space", "proxy", ...}, "scores": {cell string: value or null}}``.
-It is read by `crlso.proxy_scores.read_proxy_file` as plain JSON (crlso does not import darts_backend). Proxies cost no query and hold
+It is read by `crlso.oracles.zero_cost.read_proxy_file` as plain JSON (crlso does not import darts_backend). Proxies cost no query and hold
 no label, so the B2 protocol allows them as unlabelled information.
 
 Features are ``sign(x) * log1p(|x|)`` of each proxy (monotone, so a forest splits on them exactly as
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crlso.proxy_scores import read_proxy_file
+from crlso.oracles.zero_cost import read_proxy_file
 
 __all__ = ["ProxyFeatures", "MissingProxy", "read_proxy_files", "MISSING"]
 

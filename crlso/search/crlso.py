@@ -6,7 +6,7 @@ Per seed (all of it driven by `ask`/`tell`):
    seeds; or a ``crlso train`` model with ``model_dir``), in a `LatentSpace` of the searcher's own.
 2. Evaluate ``n_init`` initial cells (they count against the budget): seeded random cells (source
    ``init``), or with ``init="zc"`` the top of a zero-cost proxy ensemble (source ``init-zc``: the
-   rank-average of the ``init_proxies`` scores read from the proxy cache, `crlso.proxy_scores`;
+   rank-average of the ``init_proxies`` scores read from the proxy cache, `crlso.oracles.zero_cost`;
    ``init_pool > 0`` draws the ``n_init`` cells, seeded, from the ensemble's top ``init_pool``).
 3. Each round: fit the GNN predictor on the evaluated cells (error = 1 - acc/100, warm-started).
    **Regularize** (``regularize``, default on) when the labelled set has grown by ``reg_growth``
@@ -65,7 +65,7 @@ from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 from crlso.models.cells import is_enumerated
 from crlso.models.icnn import create_head
 from crlso.models.predictor import GNNPredictor
-from crlso.proxy_scores import ProxyTable, parse_proxy_list, proxy_table
+from crlso.oracles.zero_cost import ProxyTable, parse_proxy_list, proxy_table
 from crlso.search.base import register_searcher, sample_unseen_batch
 from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, latent_model
 from crlso.models.config import ModelConfig, PretrainConfig, build_predictor, default_cache_dir

@@ -1,6 +1,7 @@
 """Hybrid search: a DARTS-family supernet search seeds CR-LSO, and can pre-screen its proposals.
 
-The one crlso module that imports `darts_backend` (lazily, when a run folder is read).
+With the training and supernet oracles (`crlso.oracles`), the crlso modules that import `darts_backend`
+(lazily, when a run folder is read).
 
 Seeding (``seed_from``: a finished ``darts-backend search`` folder of single-darts, darts or spos, on
 NB201 or the DARTS space): the run's derived genotype and the ``alpha_top`` cells its final alpha
@@ -32,7 +33,7 @@ A CPU-sized SPOS supernet does no better (``darts-backend evaluator-bench``, 100
 mixture evaluator of Single-DARTS (2 epochs) -0.36, synflow +0.59; both supernets score conv-free
 cells highest.
 
-Spaces without a table (DARTS): `supernet_oracle` makes the supernet's held-out accuracy the search
+Spaces without a table (DARTS): `crlso.oracles.supernet.supernet_oracle` makes the supernet's held-out accuracy the search
 metric (each distinct genotype one query of the budget), and the latent model is the DARTS one.
 """
 
@@ -45,14 +46,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nasspace import Genotype
-from nasspace.oracle import Oracle
 from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import register_searcher
 from crlso.search.crlso import CRLSO_BOUNDS, CRLSOConfig, CRLSOSearch, check_zero_cost_options
 from crlso.search.proxy_screen import ProxyScreener, is_proxy_screener
 
-__all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "supernet_oracle", "run_supernet_search"]
+__all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "run_supernet_search"]
 
 
 class Screener(Protocol):
@@ -193,15 +193,3 @@ def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: in
         return out
     run_search(config, out, resume=(out / CHECKPOINT).is_file(), progress=progress)
     return out
-
-
-def supernet_oracle(run_dir: str | Path, *, budget: int, metric: str = "supernet_acc", images: int = 512) -> Oracle:
-    """An `Oracle` whose search metric is a supernet's held-out accuracy (%) with inherited weights.
-
-    For spaces without a table (DARTS): each distinct genotype costs one query of the budget, like a
-    table lookup; the held-out images are train images the supernet never saw (`load_evaluator`).
-    """
-    from darts_backend.evaluate import load_evaluator
-
-    evaluator = load_evaluator(run_dir, images=images)
-    return Oracle(lambda genotype: evaluator.score([genotype])[0], budget=budget, metric=metric)

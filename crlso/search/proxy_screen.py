@@ -1,6 +1,6 @@
 """Pre-screening by zero-cost proxies: the hybrid's ``screen_evaluator="zc:PROXY[+PROXY...]"``.
 
-The screener scores candidates by the rank-average of cached proxy scores (`crlso.proxy_scores`),
+The screener scores candidates by the rank-average of cached proxy scores (`crlso.oracles.zero_cost`),
 so screening costs no query and no network evaluation; it reads no label.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from nasspace import Genotype
 
-from crlso.proxy_scores import ProxyTable, parse_proxy_list
+from crlso.oracles.zero_cost import ProxyTable, parse_proxy_list
 
 __all__ = ["PREFIX", "ProxyScore", "ProxyScreener", "is_proxy_screener"]
 

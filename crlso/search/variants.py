@@ -20,7 +20,7 @@ folders record the variant beside the method. Options given for a variant by nam
 ======================  ================================================================================
 
 The ``zc`` variants read the proxy cache of ``darts-backend zc --space nb201 --all`` under the cache
-folder (`crlso.proxy_scores`); they cost no query beyond the default's.
+folder (`crlso.oracles.zero_cost`); they cost no query beyond the default's.
 
 `CPU_PAPER_JOINT` shrinks the paper variants' joint fit (200 epochs at lr 1e-4, about 9 minutes per
 search on one CPU core) to 5 epochs at lr 1e-3 (``crlso ablate --size cpu``); the default searcher's

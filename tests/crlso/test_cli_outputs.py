@@ -11,7 +11,7 @@ import pytest
 
 from crlso.cli import build_parser
 from crlso.cli.search import optimum_note
-from crlso.experiment import format_paired, format_table
+from crlso.experiments.compare import format_paired, format_table
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from crlso.cli import main
-from crlso.executors import Executor
-from crlso.experiment import run_comparison
+from crlso.experiments.executors import Executor
+from crlso.experiments.compare import run_comparison
 
 
 class SerialExecutor(Executor):

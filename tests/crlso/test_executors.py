@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from crlso.executors import LocalExecutor, RayExecutor, TaskFailed, create_executor
-from crlso.experiment import RunConfig, run_comparison
+from crlso.experiments.executors import LocalExecutor, RayExecutor, TaskFailed, create_executor
+from crlso.experiments.compare import run_comparison
+from crlso.experiments.run import RunConfig
 
 VOLATILE = {"wall_seconds", "resumed_from_step"}  # differ between sessions, not between results
 
@@ -32,7 +33,7 @@ def _results(out: Path) -> dict:
 
 def _killing_task(item: tuple[RunConfig, str, str, int]) -> dict:
     """Runs a search; the first time (no marker yet) its process dies after ``kill_after`` queries."""
-    import crlso.experiment as experiment
+    import crlso.experiments.run as experiment
 
     config, out_dir, marker, kill_after = item
     if not os.path.exists(marker):
@@ -175,7 +176,7 @@ def test_pool_workers_exit_when_the_parent_is_killed(signame, tmp_path) -> None:
     import subprocess
     import time
 
-    script = ("import time\nfrom crlso.executors import LocalExecutor\n"
+    script = ("import time\nfrom crlso.experiments.executors import LocalExecutor\n"
               "LocalExecutor(workers=1).map(time.sleep, [3600], progress=False)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
                               stderr=subprocess.DEVNULL)

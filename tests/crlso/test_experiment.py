@@ -8,8 +8,9 @@ import json
 import pytest
 
 from crlso.cli import main
-from crlso.experiment import RunConfig, aggregate, read_queries, run_experiment
-from crlso.run_folder import RunLogError
+from crlso.experiments.compare import aggregate
+from crlso.experiments.run import RunConfig, run_experiment
+from crlso.experiments.run_folder import RunLogError, read_queries
 from nasspace.oracle import Oracle
 
 
@@ -107,7 +108,7 @@ def test_nested_config_options_take_json_objects() -> None:
 
 
 def test_a_run_folder_from_before_a_new_option_still_matches() -> None:
-    from crlso.experiment import _same_run
+    from crlso.experiments.run import _same_run
 
     old = {"method": "crlso", "options": {}, "resolved_options": {"n_init": 10, "model": {"latent_dim": 16}}}
     new = {"method": "crlso", "options": {}, "resolved_options": {"n_init": 10, "model": {"latent_dim": 16, "readout": "sum"}}}
@@ -166,7 +167,7 @@ def test_an_edited_logged_value_is_refused_on_resume_with_its_line(tmp_path, nb2
 
 
 def test_a_second_writer_of_a_run_folder_is_refused(tmp_path, nb201_cifar10, capsys) -> None:
-    from crlso.run_folder import RunFolderBusy, lock_run_folder
+    from crlso.experiments.run_folder import RunFolderBusy, lock_run_folder
 
     folder = tmp_path / "run"
     folder.mkdir()
@@ -187,7 +188,7 @@ def test_stale_temporaries_and_corrupt_json_of_a_run_folder(tmp_path, nb201_cifa
     (folder / "summary.json").unlink()
     run_experiment(config, folder, progress=False)
     assert not list(folder.glob(".*.tmp"))
-    from crlso.run_folder import RunFolderError
+    from crlso.experiments.run_folder import RunFolderError
 
     for name in ("summary.json", "config.json"):
         (folder / name).write_text("[" * 5000 + "]" * 5000 if name == "config.json" else "{not json")

@@ -8,7 +8,9 @@ import json
 import pytest
 import torch
 
-from crlso.experiment import RunConfig, aggregate, format_table, read_queries, run_experiment
+from crlso.experiments.compare import aggregate, format_table
+from crlso.experiments.run import RunConfig, run_experiment
+from crlso.experiments.run_folder import read_queries
 from crlso.models.icnn import ICNN, MLPHead, create_head
 from crlso.search.variants import VARIANTS, resolve_variant
 
@@ -197,7 +199,7 @@ def test_search_from_a_model_of_another_dataset_is_a_clear_error(tmp_path, capsy
 
 
 def test_paired_differences_pair_runs_by_seed() -> None:
-    from crlso.experiment import format_paired, paired_differences
+    from crlso.experiments.compare import format_paired, paired_differences
 
     def run(variant, seed, final, tau):
         return {"method": "crlso", "variant": variant, "seed": seed, "best_so_far": [90.0, final], "icnn_tau_unqueried": tau}

@@ -11,8 +11,8 @@ import pytest
 
 from nasspace import get_space
 
-from crlso.executors import LocalExecutor, RayExecutor
-from crlso.experiment import RunConfig, run_experiment
+from crlso.experiments.executors import LocalExecutor, RayExecutor
+from crlso.experiments.run import RunConfig, run_experiment
 from crlso.oracles import TRAIN_METRIC, TrainProxy, evaluation_key, final_preset, proxy_preset, train_cells
 
 # 32 synthetic images, 24 trained on in one batch of 16 (one step), 8 held out.
@@ -131,7 +131,7 @@ def test_ray_on_a_local_two_cpu_instance_gives_the_local_results(one_worker_run,
 def test_a_killed_search_resumes_without_training_a_logged_cell_again(one_worker_run, tmp_path, monkeypatch) -> None:
     import shutil
 
-    import crlso.oracles as oracles
+    import crlso.oracles.training as oracles
 
     run = tmp_path / "run"
     shutil.copytree(one_worker_run, run)
@@ -166,7 +166,7 @@ def test_ask_batch_fills_a_batch_from_a_one_at_a_time_searcher() -> None:
 def test_finalize_trains_the_best_cells_and_writes_its_json(one_worker_run, tmp_path) -> None:
     import shutil
 
-    from crlso.finalize import run_finalize
+    from crlso.experiments.finalize import run_finalize
 
     run = tmp_path / "run"
     shutil.copytree(one_worker_run, run)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from crlso.cli import main
-from crlso.executors import Executor
-from crlso.experiment import RunConfig, run_comparison, run_experiment
+from crlso.experiments.executors import Executor
+from crlso.experiments.compare import run_comparison
+from crlso.experiments.run import RunConfig, run_experiment
 from crlso.report import ReportOptions, _kernel_ridge, build_report, detect_kind
 
 NB201_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
@@ -139,7 +140,7 @@ def test_search_report_with_latent_sections(tmp_path, data_store, tiny_crlso_opt
 
 def test_supernet_oracle_run_reports_its_own_metric(tmp_path) -> None:
     """A search whose oracle is a supernet (no table) has no test metric: the page reports the search metric."""
-    from crlso.experiment import summarize
+    from crlso.experiments.run import summarize
     from nasspace.atomic import write_json_atomic
     from nasspace import get_space
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import crlso.search.crlso as crlso_module
-from crlso.proxy_scores import ProxyTable, find_proxy_file, load_proxy_scores
+from crlso.oracles.zero_cost import ProxyTable, find_proxy_file, load_proxy_scores
 from crlso.search import create_searcher, run_search, searcher_config
 from nasspace import get_space
 from nasspace.oracle import Oracle

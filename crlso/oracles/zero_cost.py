@@ -1,7 +1,7 @@
 """Zero-cost proxy scores of cells, read from the cache files ``darts-backend zc`` writes.
 
-crlso never imports darts_backend (outside ``search/hybrid``): this module reads the cache format
-directly. A cache file ``<cache_dir>/zero-cost/<space>/<proxy>-<digest>.json`` holds
+crlso imports darts_backend only in ``search/hybrid`` and the training and supernet oracles: this module
+reads the cache format directly. A cache file ``<cache_dir>/zero-cost/<space>/<proxy>-<digest>.json`` holds
 ``{"format_version": 1, "settings": {...}, "scores": {cell string: value or null}}``; the settings
 name the network and the images by digest only, so the scores hold no label. ``null`` is an
 undefined score (NaN).

@@ -19,7 +19,7 @@ import numpy as np
 from nasspace import get_space
 from nasspace.atomic import write_json_atomic
 
-from crlso.executors import Executor
+from crlso.experiments.executors import Executor
 from crlso.oracles import TrainProxy, train_cells
 from crlso.search.base import sample_unseen_batch
 
@@ -40,7 +40,7 @@ def run_oracle_bench(proxy: TrainProxy, out_dir: str | Path, *, cells: int, seed
     """
     from scipy import stats
 
-    from crlso.experiment import load_table
+    from crlso.oracles import load_table
 
     if cells < 3:
         raise ValueError(f"--cells must be >= 3 to rank anything, got {cells}")

@@ -1,9 +1,4 @@
-"""Where a search's values come from, by name: the benchmark table, a supernet, or training each cell.
-
-With `crlso.search.hybrid`, the one crlso module that imports `darts_backend` (lazily, inside the
-functions that train). The accounting (budget, repeats free, history) stays in `nasspace.oracle`.
-
-The **training oracle** (``train``) trains the discrete network of each proposed genotype with
+"""The **training oracle** (``train``) trains the discrete network of each proposed genotype with
 darts_backend's train loop (`darts_backend.runs.train.run_train`) at a proxy budget (`TrainProxy`:
 epochs, images, channels, cells) and answers its top-1 accuracy, in percent, on a validation share
 carved from the train images (``valid_fraction`` of the ``images`` drawn). The test split is never
@@ -54,10 +49,10 @@ from nasspace.atomic import write_json_atomic
 from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.oracle import Oracle
 
-from crlso.executors import Executor, TaskResources
+from crlso.experiments.executors import Executor, TaskResources
+from crlso.oracles import ORACLES
 
 __all__ = [
-    "ORACLES",
     "TRAIN_METRIC",
     "TrainProxy",
     "proxy_preset",
@@ -68,9 +63,6 @@ __all__ = [
     "evaluation_key",
     "make_oracle",
 ]
-
-ORACLES = ("table", "train")
-"""Oracles a search picks by name (the supernet oracle comes with ``--supernet`` in the darts space)."""
 
 TRAIN_METRIC = "train_proxy_acc"
 """The search metric of the training oracle: held-out top-1 accuracy (%) after the proxy training."""

@@ -17,7 +17,7 @@ Ray instance up across several maps (a search evaluating batch after batch).
   local Ray instance with ``workers`` CPUs and shuts it down afterwards. On a multi-node cluster
   every node must see the same file system (run folders, data and model caches).
 
-Run tasks written for these executors are idempotent: `crlso.experiment.run_experiment` resumes a
+Run tasks written for these executors are idempotent: `crlso.experiments.run.run_experiment` resumes a
 killed run from its own ``queries.jsonl``, so a retried task ends with the same result.
 """
 

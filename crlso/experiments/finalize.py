@@ -18,9 +18,9 @@ from typing import Any
 from nasspace import get_space
 from nasspace.atomic import write_json_atomic
 
-from crlso.executors import Executor
+from crlso.experiments.executors import Executor
 from crlso.oracles import TrainProxy, train_cells
-from crlso.run_folder import read_json_file, read_queries
+from crlso.experiments.run_folder import read_json_file, read_queries
 
 __all__ = ["run_finalize", "search_folder"]
 
