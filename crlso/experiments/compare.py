@@ -338,7 +338,7 @@ def run_comparison(
         result["paired_differences"] = paired
     write_json_atomic(out / "compare.json", result)
     from nasspace.atomic import write_text_atomic
-    from crlso.plots import plot_best_so_far
+    from crlso.report.plots import plot_best_so_far
 
     table_md = format_table(aggregated, budgets, base.report_metric)
     if left_out:

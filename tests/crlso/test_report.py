@@ -14,7 +14,8 @@ from crlso.cli import main
 from crlso.experiments.executors import Executor
 from crlso.experiments.compare import run_comparison
 from crlso.experiments.run import RunConfig, run_experiment
-from crlso.report import ReportOptions, _kernel_ridge, build_report, detect_kind
+from crlso.report import ReportOptions, build_report, detect_kind
+from crlso.report.search import _kernel_ridge
 
 NB201_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|"
