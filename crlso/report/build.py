@@ -17,7 +17,7 @@ Kinds of folder recognised (`detect_kind`, `KINDS`):
   the table accuracy of each epoch's derived cell), the derived cell, or the emitted genotype set
   with its held-out and, after ``darts-backend retrain-set``, retrained accuracy.
 
-Run folders are only read (a darts run as files: crlso never imports darts_backend); the page and
+Run folders are only read (a darts run as files: the report never imports darts_backend); the page and
 PNGs go to ``out_dir`` (default ``<run_dir>/report``).
 """
 

@@ -18,7 +18,7 @@ __all__: list[str] = []
 def _darts_sections(run_dir: Path, out: Path, status: Status) -> tuple[str, str, list[str]]:
     from nasspace import genotype_from_json, get_space
 
-    from crlso.report.plots import plot_alpha_history, plot_cells, plot_genotype_set, plot_training_curves
+    from crlso.report.plots import plot_alpha_history, plot_cells
 
     config = _read_json(run_dir / "config.json") or {}
     result = _read_json(run_dir / "result.json") or {}

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from nasspace import Genotype
-from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
+from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 from crlso.models.config import ModelConfig, PretrainConfig
