@@ -18,7 +18,7 @@ from nasspace.atomic import write_json_atomic
 from crlso.experiments.executors import Executor, LocalExecutor
 from crlso.experiments.run import RunConfig, _same_run, check_folder_config, run_experiment
 from crlso.experiments.run_folder import read_json_file, read_queries
-from crlso.oracles import load_table
+from crlso.oracles import check_budget, load_table
 from crlso.search.base import searcher_config
 
 __all__ = [
@@ -292,10 +292,7 @@ def run_comparison(
             tasks.append((config, str(out / "runs" / name / f"seed_{seed}"), board))
     # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
     if base.supernet is None and base.space == "nb201":
-        table = load_table(base.dataset, base.data_dir)
-        if horizon > len(table):
-            raise ValueError(f"budget {horizon} exceeds the {len(table)} distinct cells of the {base.dataset} table; "
-                             f"allowed: 1..{len(table)}")
+        table = check_budget(load_table(base.dataset, base.data_dir), horizon, base.dataset)
         table.metric(base.report_metric)
         if base.oracle is None:
             table.metric(base.search_metric)

@@ -44,6 +44,18 @@ def load_table(dataset: str, data_dir: str | None = None):
     return NB201Table(dataset, store=DataStore(data_dir))
 
 
+def check_budget(table: Any, budget: int, dataset: str) -> Any:
+    """``table`` when ``budget`` queries fit its distinct cells.
+
+    Raises:
+        ValueError: the budget exceeds them; names the allowed range.
+    """
+    if budget > len(table):
+        raise ValueError(f"budget {budget} exceeds the {len(table)} distinct cells of the {dataset} table; "
+                         f"allowed: 1..{len(table)}")
+    return table
+
+
 class PickedOracle(NamedTuple):
     """A run's oracle, with what the run needs beside it."""
 
@@ -67,16 +79,12 @@ def pick_oracle(config: RunConfig, out: Path, *, executor: Executor | None) -> P
         from crlso.oracles.training import make_oracle
 
         table = load_table(config.dataset, config.data_dir) if config.space == "nb201" else None
-        if table is not None and config.budget > len(table):
-            raise ValueError(f"budget {config.budget} exceeds the {len(table)} distinct cells of the {config.dataset} table; "
-                             f"allowed: 1..{len(table)}")
+        if table is not None:
+            check_budget(table, config.budget, config.dataset)
         oracle, prefetch, info = make_oracle(config.oracle, out, budget=config.budget, cost_budget=config.budget_seconds,
                                              metric=config.search_metric, executor=executor)
     elif config.supernet is None:
-        table = load_table(config.dataset, config.data_dir)
-        if config.budget > len(table):
-            raise ValueError(f"budget {config.budget} exceeds the {len(table)} distinct cells of the {config.dataset} table; "
-                             f"allowed: 1..{len(table)}")
+        table = check_budget(load_table(config.dataset, config.data_dir), config.budget, config.dataset)
         oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
         checked_table = table
     else:  # no table for this space: a supernet's inherited-weights accuracy is the search metric
@@ -93,4 +101,4 @@ _LAZY, __getattr__, __dir__ = lazy_exports(__name__, {
     "crlso.oracles.zero_cost": ["ProxyTable", "find_proxy_file", "load_proxy_scores", "parse_proxy_list", "proxy_table",
                                 "read_proxy_file"],
 })
-__all__ = ["ORACLES", "load_table", "PickedOracle", "pick_oracle", *_LAZY]
+__all__ = ["ORACLES", "load_table", "check_budget", "PickedOracle", "pick_oracle", *_LAZY]
