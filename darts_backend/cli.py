@@ -232,7 +232,7 @@ def _add_zc_parser(sub: Any) -> None:
 def _add_evaluator_bench_parser(sub: Any) -> None:
     bench = sub.add_parser("evaluator-bench", help="Kendall tau and Spearman of evaluators against the NB201 table, side by side")
     bench.add_argument("--evaluator", dest="evaluators", action="append", required=True, metavar="KIND:TARGET",
-                       help="mixture:RUN_DIR, single-path:RUN_DIR or zc:PROXY (repeatable)")
+                       help="mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY or zc:PROXY+PROXY (a rank-average) (repeatable)")
     cells = bench.add_mutually_exclusive_group(required=True)
     cells.add_argument("--cells", dest="num_cells", type=int, metavar="N", help="N distinct uniform NB201 cells from --seed")
     cells.add_argument("--cells-file", metavar="FILE", help="NB201 cells: JSON list, JSONL, or one string per line")

@@ -6,7 +6,8 @@ is correlated with the NB201 table's metric (default cifar10 ``valid_acc``). Eva
 
 - ``mixture:RUN_DIR``: `darts_backend.evaluate.SupernetEvaluator` of a search run folder;
 - ``single-path:RUN_DIR``: `darts_backend.evaluate.SinglePathEvaluator` (BN re-estimated per path);
-- ``zc:PROXY``: a zero-cost proxy (`darts_backend.evaluate.zero_cost`, through the per-cell cache).
+- ``zc:PROXY``: a zero-cost proxy (`darts_backend.evaluate.zero_cost`, through the per-cell cache);
+  ``zc:A+B``: the rank-average of several (`rank_average`), as ``crlso hybrid --screen-evaluator zc:A+B`` screens.
 
 Cells an evaluator leaves undefined (NaN) are dropped from its correlations; ``n`` says how many counted.
 The table is read only here, to correlate: no evaluator sees it.
@@ -25,8 +26,8 @@ from scipy import stats
 
 from nasspace.space import Genotype, get_space
 
-__all__ = ["EVALUATOR_KINDS", "EvaluatorSpec", "parse_evaluator", "sample_cells", "rank_correlations", "bench_evaluators",
-           "build_scorer", "format_table"]
+__all__ = ["EVALUATOR_KINDS", "EvaluatorSpec", "parse_evaluator", "sample_cells", "rank_correlations", "rank_average",
+           "bench_evaluators", "build_scorer", "format_table"]
 
 EVALUATOR_KINDS = ("mixture", "single-path", "zc")
 Scorer = Callable[[Sequence[Genotype]], Sequence[float]]
@@ -49,11 +50,15 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     kind, sep, target = text.partition(":")
     if not sep or kind not in EVALUATOR_KINDS or not target:
         raise ValueError(f"evaluator {text!r} is not KIND:TARGET with KIND in {', '.join(EVALUATOR_KINDS)} "
-                         "(mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY)")
+                         "(mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY or zc:PROXY+PROXY)")
     if kind == "zc":
         from darts_backend.evaluate import get_proxy
 
-        get_proxy(target)  # ValueError listing the proxies
+        names = target.split("+")
+        if len(set(names)) != len(names):
+            raise ValueError(f"evaluator {text!r} names a proxy twice")
+        for name in names:
+            get_proxy(name)  # ValueError listing the proxies
     return EvaluatorSpec(kind, target)
 
 
@@ -86,6 +91,23 @@ def rank_correlations(scores: Sequence[float], truth: Sequence[float]) -> dict[s
     tau = float(stats.kendalltau(s[keep], t[keep]).statistic)
     rho = float(stats.spearmanr(s[keep], t[keep]).statistic)
     return {"kendall_tau": tau, "spearman": rho, "n": n}
+
+
+def rank_average(columns: Sequence[Sequence[float]]) -> list[float]:
+    """The rank-average of ``k`` score lists over the same ``M`` cells (larger is better).
+
+    Each list's finite scores get mid-ranks among themselves, scaled to ``rank / m - (m + 1) / (2m)``
+    (centred on 0; ``m`` finite scores); a NaN score counts as 0, the middle. Returns the ``(M,)`` mean
+    over the lists.
+    """
+    total = np.zeros(len(columns[0]))
+    for column in columns:
+        values = np.asarray(column, dtype=float)
+        finite = np.isfinite(values)
+        m = int(finite.sum())
+        if m:
+            total[finite] += stats.rankdata(values[finite]) / m - (m + 1) / (2 * m)
+    return (total / len(columns)).tolist()
 
 
 def bench_evaluators(cells: Sequence[Genotype], truth: Sequence[float], scorers: Mapping[str, Scorer]) -> dict[str, dict[str, Any]]:
@@ -121,9 +143,11 @@ def build_scorer(spec: EvaluatorSpec, *, images: int = 512, calibration_images: 
     from darts_backend.runs.zero_cost import run_zero_cost
 
     config = ZeroCostConfig(space="nb201", data=zc_data, batch_size=zc_batch_size, seed=zc_seed)
+    names = spec.target.split("+")
 
     def score(cells: Sequence[Genotype]) -> list[float]:
-        return run_zero_cost(config, cells, [spec.target], cache_dir=cache_dir, progress=False).scores[spec.target]
+        scores = run_zero_cost(config, cells, names, cache_dir=cache_dir, progress=False).scores
+        return scores[names[0]] if len(names) == 1 else rank_average([scores[name] for name in names])
 
     return score
 

@@ -54,8 +54,22 @@ def test_cells_are_distinct_and_seeded_and_specs_are_checked() -> None:
             eb.parse_evaluator(bad)
     with pytest.raises(ValueError, match="synflow"):  # an unknown proxy lists the known ones
         eb.parse_evaluator("zc:accuracy")
+    assert eb.parse_evaluator("zc:synflow+params") == eb.EvaluatorSpec("zc", "synflow+params")
+    with pytest.raises(ValueError, match="synflow"):
+        eb.parse_evaluator("zc:synflow+accuracy")
+    with pytest.raises(ValueError, match="twice"):
+        eb.parse_evaluator("zc:params+params")
     with pytest.raises(ValueError, match="at least 2 cells"):
         eb.sample_cells(1, seed=0)
+
+
+def test_rank_average_by_hand() -> None:
+    # [3, 1, 2]: ranks 3, 1, 2 of m = 3 -> 1/3, -1/3, 0; [10, NaN, 30]: ranks 1, -, 2 of m = 2 -> -1/4, 0 (NaN), 1/4
+    avg = eb.rank_average([[3.0, 1.0, 2.0], [10.0, float("nan"), 30.0]])
+    assert avg == pytest.approx([1 / 24, -1 / 6, 1 / 8])
+    assert eb.rank_average([[5.0, 5.0, 1.0]]) == pytest.approx([1 / 6, 1 / 6, -1 / 3])  # ties share the mid-rank
+    # the order of a single list is kept
+    assert np.argsort(eb.rank_average([[0.3, 0.1, 0.9, 0.5]])).tolist() == [1, 0, 3, 2]
 
 
 def test_cli_scores_correlates_and_writes(tmp_path, monkeypatch, capsys) -> None:
@@ -78,3 +92,9 @@ def test_cli_scores_correlates_and_writes(tmp_path, monkeypatch, capsys) -> None
     assert summary["kendall_tau"] == pytest.approx(expected["kendall_tau"]) and summary["kendall_tau"] > 0.5
     assert "zc:params" in capsys.readouterr().out
     assert main(args[:2] + ["zc:params"] + args[1:]) == 2  # listed twice
+    both = tmp_path / "both.json"  # the rank-average of params and flops, beside each of them
+    assert main(["evaluator-bench", "--evaluator", "zc:params", "--evaluator", "zc:flops", "--evaluator", "zc:params+flops",
+                 "--cells", "30", "--seed", "4", "--out", str(both)] + args[9:]) == 0
+    rows = json.loads(both.read_text())["cells"]
+    assert [r["zc:params+flops"] for r in rows] == pytest.approx(
+        eb.rank_average([[r["zc:params"] for r in rows], [r["zc:flops"] for r in rows]]))
