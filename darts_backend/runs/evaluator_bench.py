@@ -44,6 +44,11 @@ class EvaluatorSpec:
     def name(self) -> str:
         return f"{self.kind}:{self.target}"
 
+    @property
+    def proxies(self) -> list[str]:
+        """The proxy names of a ``zc`` evaluator (``zc:A+B`` -> ``["A", "B"]``)."""
+        return self.target.split("+")
+
 
 def parse_evaluator(text: str) -> EvaluatorSpec:
     """``KIND:TARGET`` with KIND in `EVALUATOR_KINDS` (ValueError naming the allowed forms otherwise)."""
@@ -51,15 +56,15 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     if not sep or kind not in EVALUATOR_KINDS or not target:
         raise ValueError(f"evaluator {text!r} is not KIND:TARGET with KIND in {', '.join(EVALUATOR_KINDS)} "
                          "(mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY or zc:PROXY+PROXY)")
+    spec = EvaluatorSpec(kind, target)
     if kind == "zc":
         from darts_backend.evaluate import get_proxy
 
-        names = target.split("+")
-        if len(set(names)) != len(names):
+        if len(set(spec.proxies)) != len(spec.proxies):
             raise ValueError(f"evaluator {text!r} names a proxy twice")
-        for name in names:
+        for name in spec.proxies:
             get_proxy(name)  # ValueError listing the proxies
-    return EvaluatorSpec(kind, target)
+    return spec
 
 
 def sample_cells(n: int, seed: int, space: str = "nb201") -> list[Genotype]:
@@ -143,7 +148,7 @@ def build_scorer(spec: EvaluatorSpec, *, images: int = 512, calibration_images: 
     from darts_backend.runs.zero_cost import run_zero_cost
 
     config = ZeroCostConfig(space="nb201", data=zc_data, batch_size=zc_batch_size, seed=zc_seed)
-    names = spec.target.split("+")
+    names = spec.proxies
 
     def score(cells: Sequence[Genotype]) -> list[float]:
         scores = run_zero_cost(config, cells, names, cache_dir=cache_dir, progress=False).scores
