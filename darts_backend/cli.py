@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_parser(sub)
     _add_zc_parser(sub)
     _add_evaluator_bench_parser(sub)
+    _add_gpu_check_parser(sub)
     return parser
 
 
@@ -250,6 +251,34 @@ def _add_evaluator_bench_parser(sub: Any) -> None:
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
 
 
+def _add_gpu_check_parser(sub: Any) -> None:
+    from darts_backend.gpu_check.plan import SECTIONS
+
+    check = sub.add_parser(
+        "gpu-check", help="check and measure everything a GPU changes, in one time-boxed command (8 min on an H100)",
+        epilog="example: darts-backend gpu-check --out runs/gpu-check   (on the GPU slot; "
+               "--quick --device cpu runs the same steps at toy sizes)")
+    check.add_argument("--out", required=True, help="folder of gpu_check.json, gpu_check.md and the sections' runs")
+    check.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="cuda (default) or cpu")
+    check.add_argument("--quick", action="store_true", help="toy sizes: seconds per section on a CPU")
+    check.add_argument("--images", default=None,
+                       help="CIFAR-10 archive or image tar (default data/cifar10-jpg.tar when present, else synthetic)")
+    check.add_argument("--budget", type=float, default=480.0, help="seconds for the whole check (default 480)")
+    check.add_argument("--skip", default="", help=f"comma-separated sections not to run, of: {', '.join(SECTIONS)}")
+
+
+def _gpu_check(args: argparse.Namespace) -> int:
+    from darts_backend.gpu_check.harness import run_gpu_check
+    from darts_backend.gpu_check.plan import GpuCheckConfig
+
+    config = GpuCheckConfig(out=args.out, device=args.device, quick=args.quick, images=args.images,
+                            budget_seconds=args.budget, skip=tuple(s for s in args.skip.split(",") if s))
+    document = run_gpu_check(config)
+    statuses = ", ".join(f"{name} {s['status']}" for name, s in document["sections"].items())
+    print(f"gpu-check: {statuses}; {document['seconds']:.0f} s; results in {args.out}/gpu_check.md and gpu_check.json")
+    return 0
+
+
 def _overlay(config: Any, args: argparse.Namespace) -> Any:
     """`config` with every dataclass field that was given on the command line replaced."""
     given = {f.name: getattr(args, f.name) for f in fields(config) if getattr(args, f.name, None) is not None}
@@ -427,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     commands = {"train": _train, "zc": _zc, "evaluator-bench": _evaluator_bench, "retrain-set": _retrain_set,
-                "bench": _bench, "search": _set_search if getattr(args, "method", None) in SET_METHODS else _search}
+                "bench": _bench, "gpu-check": _gpu_check, "search": _set_search if getattr(args, "method", None) in SET_METHODS else _search}
     try:
         code = commands[args.command](args)
         sys.stdout.flush()  # a reader that went away shows here, inside the handling below, not at exit

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -49,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args = parser.parse_args(argv)
     try:
+        _apply_device(args)
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a reader that went away shows here, inside the handling below, not at exit
         return code
@@ -66,6 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"crlso {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _apply_device(args: argparse.Namespace) -> None:
+    """``--device``: checked before any work, then handed to the models (and to worker processes) through
+    ``$CRLSO_DEVICE``."""
+    device = getattr(args, "device", None)
+    if device is None:
+        return
+    from crlso.models.config import DEVICE_ENV, resolve_device
+
+    resolve_device(device)
+    os.environ[DEVICE_ENV] = device
 
 
 if __name__ == "__main__":  # pragma: no cover

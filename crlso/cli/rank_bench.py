@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="comma-separated proxy cache files (one proxy each) to add as forest inputs; measured with and without")
     parser.add_argument("--forest-weight", type=float, default=None,
                         help="rank-blend weight of the cell-feature forest in the latent model, 0 = GNN only (default: RankBenchConfig)")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="auto (default: CUDA when present), cpu, cuda or cuda:N for the models")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     parser.add_argument("--out", required=True, help="output folder (rank_bench.json, table.md)")

@@ -30,6 +30,9 @@ def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] 
         "--option", action="append", default=[], metavar="[METHOD:]KEY=VALUE",
         help="override a searcher option, e.g. --option crlso:batch_size=5 (repeatable)",
     )
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="auto (default: CUDA when present), cpu, cuda or cuda:N for the models; a compare's "
+                             "local workers all use it (one CUDA context each)")
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     add_data_dir(parser)
 

@@ -80,6 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also run the CR-LSO semi-supervised fit (predictor, then VAE + ICNN) for crlso search --model")
     parser.add_argument("--joint-epochs", type=int, default=None, help="with --latent-fit: VAE + ICNN epochs (default: SemiSupervisedConfig)")
     parser.add_argument("--predictor-epochs", type=int, default=None, help="with --latent-fit: predictor epochs (default: SemiSupervisedConfig)")
+    parser.add_argument("--device", default=None, metavar="DEVICE",
+                        help="auto (default: CUDA when present), cpu, cuda or cuda:N for the models")
     parser.add_argument("--cache-dir", default=None, help="cache of pre-trained models (default $CRLSO_CACHE_DIR or ~/.cache/crlso)")
     parser.add_argument("--out", required=True, help="output folder (config.json, checkpoint.pt, summary.json)")
     add_data_dir(parser)

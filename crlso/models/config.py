@@ -103,9 +103,33 @@ class SemiSupervisedConfig:
         check_numbers(self, {"joint_batch_size": AT_LEAST_ONE, "predictor_lr": POSITIVE, "joint_lr": POSITIVE})
 
 
+DEVICE_ENV = "CRLSO_DEVICE"
+"""Environment variable naming the device of crlso's models (``auto``, ``cpu``, ``cuda``, ``cuda:N``). The
+CLIs' ``--device`` sets it, so the worker processes of a comparison inherit it."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: CUDA when present, else CPU; or ``cpu`` / ``cuda`` / ``cuda:N``.
+
+    Raises:
+        ValueError: an unknown name, or CUDA asked for where torch sees none (one line).
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but torch sees no CUDA device; use --device cpu or auto")
+        if name != "cuda" and int(name[5:]) >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return torch.device(name)
+    raise ValueError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
+
+
 def default_device() -> torch.device:
-    """CUDA when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device named by ``$CRLSO_DEVICE`` (see `resolve_device`), else CUDA when present, else CPU."""
+    return resolve_device(os.environ.get(DEVICE_ENV) or "auto")
 
 
 def default_cache_dir() -> Path:

@@ -176,6 +176,7 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     """
     from crlso.ranking.proxy_features import read_proxy_files
     from crlso.ranking.spaces import rank_space
+    from crlso.models.config import default_device
     from crlso.models.training import cached_pretrained_vae
 
     if config.space not in BENCH_SPACES:
@@ -195,7 +196,7 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     vae = None
     if config.ranker.warm_start:
         vae, _ = cached_pretrained_vae(model, config.pretrain, cache_dir=config.cache_dir or None,
-                                       device=torch.device("cpu"), progress=progress, store=store)
+                                       device=default_device(), progress=progress, store=store)
     plain = Reference.of(config.space, pool.cells, graph_view=config.ranker.graph_view)
     with_proxies = None
     if proxies is not None:

@@ -38,7 +38,7 @@ from nasspace.options import AT_LEAST_ONE, check_numbers
 from crlso.models.encoder import GNNBody
 from crlso.models.predictor import GNNPredictor
 from crlso.ranking.spaces import rank_space
-from crlso.models.config import ModelConfig
+from crlso.models.config import ModelConfig, default_device
 
 __all__ = ["RANK_MODEL_VERSION", "DIRECTIONS", "RankModelConfig", "TreeEnsemble", "Reference", "RankPrediction",
            "RankModel", "build_member", "fit_forest"]
@@ -161,22 +161,28 @@ def build_member(model: ModelConfig) -> GNNPredictor:
 
 
 def _fit_member(member: nn.Module, batch: Batch, scaled: Tensor, config: RankModelConfig) -> None:
-    """Full-batch fit to ``scaled (n,)``: MSE + ``rank_weight`` * pairwise logistic loss."""
+    """Full-batch fit to ``scaled (n,)``: MSE + ``rank_weight`` * pairwise logistic loss, on crlso's device
+    (`crlso.models.config.default_device`); the member is back on the CPU afterwards."""
+    device = default_device()
+    member, batch, scaled = member.to(device), batch.to(device), scaled.to(device)
     sign = torch.sign(scaled[:, None] - scaled[None, :])
+    pairs = (sign != 0).float()
+    n_pairs, ranked = pairs.sum(), config.rank_weight > 0 and bool((sign != 0).any())  # the one sync, before the loop
     optimizer = torch.optim.AdamW(member.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
     member.train()
     for _ in range(config.epochs):
         out = member(batch)
         loss = nn.functional.mse_loss(out, scaled)
-        if config.rank_weight > 0 and bool((sign != 0).any()):
+        if ranked:  # mean over the ordered pairs, as a masked sum (no boolean indexing: no sync)
             margin = (out[:, None] - out[None, :]) * sign
-            loss = loss + config.rank_weight * nn.functional.softplus(-margin)[sign != 0].mean()
+            loss = loss + config.rank_weight * (nn.functional.softplus(-margin) * pairs).sum() / n_pairs
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
     member.eval()
+    member.to("cpu")
 
 
 @torch.no_grad()

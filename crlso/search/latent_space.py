@@ -15,6 +15,7 @@ met outside the training cells is encoded and appended when first looked up (`po
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class LatentSpace:
         self.mu = mu
         self._recon: Tensor | None = None  # decoder targets of every cell, built at the first regularize
         self.refits = 0
+        self.refit_seconds: list[float] = []  # wall time of each joint fit (re-encoding included)
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -148,6 +150,7 @@ class LatentSpace:
         Returns:
             The prediction MSE at the end of the fit.
         """
+        start = time.perf_counter()
         if self._recon is None:
             self._recon = self.vae.decoder.targets(self.cells)
         generator = torch.Generator().manual_seed(seed)
@@ -157,7 +160,10 @@ class LatentSpace:
                                  batch_size=config.batch_size, lr=config.lr, beta=config.beta, weight=config.weight,
                                  label_weight=config.label_weight, betas=tuple(config.adam_betas), generator=generator)
         self.mu = encode(self.vae, self.bank).to(self.device)
+        if self.device.type == "cuda":  # the time of the fit, not of its queueing (outside any training step)
+            torch.cuda.synchronize(self.device)
         self.refits += 1
+        self.refit_seconds.append(time.perf_counter() - start)
         return mse
 
     def descend(self, head: nn.Module, starts: Tensor, *, step: float, steps: int) -> list[Tensor]:
@@ -221,9 +227,11 @@ class LatentSearcher(Searcher):
         """The head's predicted error of every cell the latent space knows (for a final Kendall tau)."""
         return {str(g): s for g, s in zip(self.latent.cells, self.predicted_error(self.latent.mu).tolist())}
 
-    def stats(self) -> dict[str, int]:
-        """Rounds and joint fits so far (run folders record it in ``summary.json``)."""
-        return {"rounds": self.rounds, "joint_fits": self.latent.refits, "cells_in_latent_space": len(self.latent)}
+    def stats(self) -> dict[str, Any]:
+        """Rounds and joint fits so far, each fit's wall seconds and the device (run folders record it in
+        ``summary.json``)."""
+        return {"rounds": self.rounds, "joint_fits": self.latent.refits, "cells_in_latent_space": len(self.latent),
+                "joint_fit_seconds": [round(s, 3) for s in self.latent.refit_seconds], "device": str(self.latent.device)}
 
     def latent_state(self) -> dict:
         """The space the search ended in: model sizes, VAE and head weights, the head's target scale."""

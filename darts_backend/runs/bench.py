@@ -1,4 +1,10 @@
-"""Supernet throughput: images per second of full search steps on random 32x32 batches, and peak memory.
+"""Supernet throughput: images per second of full search steps on random 32x32 batches, peak memory and
+host syncs.
+
+``space`` picks the supernet: ``nb201`` (C, N cells per stage) or ``darts`` (C, ``cells`` cells in all,
+4 nodes, the shared-alpha DARTS supernet). Host syncs are counted on CUDA with
+``torch.cuda.set_sync_debug_mode("warn")`` over the timed steps (each synchronizing call warns once);
+CPU has no device to wait for, so the count is None there.
 
 Peak memory is ``torch.cuda.max_memory_allocated`` over the timed steps on CUDA (tensors only, not the
 allocator's cache). On CPU there is no allocator counter: the figure is the process's peak resident set
@@ -10,15 +16,20 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 
 import torch
 
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
-from darts_backend.supernets import NB201SearchNetwork
+from darts_backend.searchers.base import Batch, Searcher
+from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
+from darts_backend.supernets.precision import fp32_mixing
 from darts_backend.runs.trainer import compile_network, select_device
 
-__all__ = ["BenchConfig", "benchmark_throughput"]
+__all__ = ["BenchConfig", "benchmark_throughput", "SPACES"]
+
+SPACES = ("nb201", "darts")
 
 
 @dataclass(frozen=True)
@@ -28,10 +39,15 @@ class BenchConfig:
     ``partial_channels`` and ``edge_normalization`` set PC-DARTS's supernet options (None: the method's
     defaults, K = 4 with edge normalization for ``pc-darts``, off otherwise); every method runs with its
     default config (``ms-darts``: K = 3 samples). ``mixed_precision``: bfloat16 autocast on CUDA (ignored on
-    CPU); ``compile``: ``torch.compile`` the supernet (compilation happens in the untimed warm-up steps).
+    CPU unless ``cpu_bf16``); ``compile``: ``torch.compile`` the supernet (compilation happens in the untimed
+    warm-up steps); ``channels_last``: the network and batches in channels-last memory format (None: on
+    CUDA only); ``cpu_bf16``: bf16 autocast on CPU too (a stand-in for CUDA's); ``fp32_mixing``: False runs
+    the architecture-weight mixing in the autocast dtype (`darts_backend.supernets.precision`), to measure
+    what the float32 mixing costs.
     """
 
     method: str = "single-darts"
+    space: str = "nb201"
     channels: int = 16
     cells: int = 5
     batch_size: int = 64
@@ -45,6 +61,18 @@ class BenchConfig:
     edge_normalization: bool | None = None
     mixed_precision: bool = True
     compile: bool = False
+    channels_last: bool | None = None
+    cpu_bf16: bool = False
+    fp32_mixing: bool = True
+
+    def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise ValueError(f"unknown bench space {self.space!r}; valid: {', '.join(SPACES)}")
+        if self.steps < 1 or self.warmup < 0:
+            raise ValueError(f"steps must be >= 1 and warmup >= 0, got {self.steps}, {self.warmup}")
+        for name in ("channels", "cells", "batch_size", "image_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 def _peak_rss_mb() -> float:
@@ -58,7 +86,7 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float]:
+def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float | None]:
     """Time `config.steps` full searcher steps after `config.warmup` untimed ones.
 
     A step is what the method does per training batch (Single-DARTS: one forward/backward and both
@@ -67,52 +95,79 @@ def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float
 
     Returns:
         ``{"seconds_per_step", "images_per_s", "cpu_seconds_per_step", "threads", "peak_memory_mb",
-        "cuda"}``; images count the training batch only. CPU seconds (all threads of this process) tell
-        how much of the wall time was this process's own work when other programs share the CPU.
+        "cuda", "host_syncs_per_step"}``; images count the training batch only; host syncs are None on
+        CPU. CPU seconds (all threads of this process) tell how much of the wall time was this process's own
+        work when other programs share the CPU.
         ``peak_memory_mb`` is CUDA's peak allocated memory of the timed steps when ``cuda`` is 1.0, else
         the process's peak RSS (see the module docstring).
     """
-    if config.steps < 1 or config.warmup < 0:
-        raise ValueError(f"steps must be >= 1 and warmup >= 0, got {config.steps}, {config.warmup}")
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     device = select_device(config.device)
-    if device.type == "cuda":
+    cuda = device.type == "cuda"
+    if cuda:
         torch.backends.cudnn.benchmark = True
+    channels_last = cuda if config.channels_last is None else config.channels_last
     gen = torch.Generator().manual_seed(config.seed)
-    defaults = searcher_class(config.method).network_options
-    k = config.partial_channels if config.partial_channels is not None else int(defaults.get("partial_channels", 1))
-    edge_norm = config.edge_normalization if config.edge_normalization is not None else \
-        bool(defaults.get("edge_normalization", False))
-    network = NB201SearchNetwork(C=config.channels, N=config.cells, partial_channels=k, edge_normalization=edge_norm,
-                                 generator=gen).to(device)
-    if device.type == "cuda":
+    network = _network(config, gen).to(device)
+    if channels_last:
         network = network.to(memory_format=torch.channels_last)
     searcher = create_searcher(config.method, compile_network(network, config.compile),
                                SearcherConfig(mixed_precision=config.mixed_precision))
+    if config.cpu_bf16 and not cuda and config.mixed_precision:
+        searcher.autocast_dtype = torch.bfloat16  # CPU autocast stands in for CUDA's (slower than fp32 here)
     shape = (config.batch_size, 3, config.image_size, config.image_size)
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         x = torch.randn(shape, generator=gen).to(device)
-        if device.type == "cuda":
+        if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, torch.randint(0, 10, (config.batch_size,), generator=gen).to(device)
 
     train, valid = batch(), batch()
+    with fp32_mixing(config.fp32_mixing):
+        return _time_steps(config, searcher, train, valid, device)
+
+
+def _time_steps(config: BenchConfig, searcher: Searcher, train: Batch, valid: Batch,
+                device: torch.device) -> dict[str, float | None]:
+    """Warm-up, then the timed steps: seconds, CPU seconds, peak memory, host syncs."""
+    cuda = device.type == "cuda"
     for _ in range(config.warmup):
         searcher.train_step(train, valid)
-    if device.type == "cuda":
+    if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     start, cpu_start = time.perf_counter(), time.process_time()
-    for _ in range(config.steps):
-        searcher.train_step(train, valid)
-    if device.type == "cuda":
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if cuda:
+            torch.cuda.set_sync_debug_mode("warn")
+        try:
+            for _ in range(config.steps):
+                searcher.train_step(train, valid)
+        finally:
+            if cuda:
+                torch.cuda.set_sync_debug_mode("default")
+    if cuda:
         torch.cuda.synchronize(device)
     per_step = (time.perf_counter() - start) / config.steps
     cpu_per_step = (time.process_time() - cpu_start) / config.steps
-    cuda = device.type == "cuda"
+    syncs = sum("synchroniz" in str(w.message) for w in caught) / config.steps if cuda else None
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else _peak_rss_mb()
     return {"seconds_per_step": per_step, "images_per_s": config.batch_size / per_step,
             "cpu_seconds_per_step": cpu_per_step, "threads": float(torch.get_num_threads()),
-            "peak_memory_mb": peak, "cuda": float(cuda)}
+            "peak_memory_mb": peak, "cuda": float(cuda), "host_syncs_per_step": syncs}
+
+
+def _network(config: BenchConfig, generator: torch.Generator) -> torch.nn.Module:
+    """The supernet of `config.space` with the method's PC-DARTS defaults unless `config` overrides them."""
+    defaults = searcher_class(config.method).network_options
+    k = config.partial_channels if config.partial_channels is not None else int(defaults.get("partial_channels", 1))
+    edge_norm = config.edge_normalization if config.edge_normalization is not None else \
+        bool(defaults.get("edge_normalization", False))
+    if config.space == "darts":
+        return DartsSearchNetwork(C=config.channels, num_cells=config.cells, partial_channels=k,
+                                  edge_normalization=edge_norm, generator=generator)
+    return NB201SearchNetwork(C=config.channels, N=config.cells, partial_channels=k, edge_normalization=edge_norm,
+                              generator=generator)

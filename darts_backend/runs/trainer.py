@@ -9,6 +9,7 @@ waits for the device.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -28,6 +29,7 @@ __all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "co
 
 _MAY_CHANGE_ON_RESUME = frozenset({"device", "threads", "channels_last", "compile"})
 CHECKPOINT = "checkpoint.pt"
+_ESTIMATE_AFTER = 5  # steps timed for the epoch estimate (the first, warm-up step excluded)
 METRICS = "metrics.jsonl"
 ALPHAS = "alphas.json"
 
@@ -130,6 +132,7 @@ class SearchTrainer:
         self.run_config: dict[str, Any] = json.loads(json.dumps(run_config or {}))  # as stored
         self.alpha_history: list[dict[str, Any]] = []
         self.start_epoch = 0
+        self._estimate_epoch = 0
 
     @property
     def checkpoint_path(self) -> Path:
@@ -167,6 +170,7 @@ class SearchTrainer:
         """Run the remaining epochs; returns the per-epoch metric records written this call."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.searcher.plan(len(self.train_loader))
+        self._estimate_epoch = self.start_epoch  # the epoch estimate is printed once per call, in its first epoch
         records = []
         for epoch in range(self.start_epoch, self.config.epochs):
             record = self._run_epoch(epoch)
@@ -211,6 +215,7 @@ class SearchTrainer:
         sums: dict[str, torch.Tensor] = {}
         steps = 0
         start = time.perf_counter()
+        timer = start
         bar = tqdm(self.train_loader, total=len(self.train_loader), desc=f"epoch {epoch + 1}/{self.config.epochs}",
                    disable=not self.config.progress, leave=False)
         for train_batch in bar:
@@ -219,6 +224,8 @@ class SearchTrainer:
             for key, value in metrics.items():
                 sums[key] = sums[key] + value if key in sums else value.clone()
             steps += 1
+            if epoch == self._estimate_epoch and steps in (1, _ESTIMATE_AFTER):
+                timer = self._estimate(timer if steps > 1 else None, epoch)
             if self.config.progress and steps % self.config.log_every == 0:
                 bar.set_postfix({k: f"{float(v) / steps:.3f}" for k, v in sums.items()})
         bar.close()
@@ -230,6 +237,23 @@ class SearchTrainer:
         record.update({k: float(v) / max(steps, 1) for k, v in sums.items()})
         record["genotype"] = str(searcher.genotype())
         return record
+
+    def _estimate(self, since: float | None, epoch: int) -> float:
+        """At the first step (``since`` None) start the clock; at step `_ESTIMATE_AFTER` print one line with the
+        time of an epoch and of the epochs left, from the steps in between (the first, warm-up step excluded).
+        Waits for the device once, outside any step. Returns the clock's reading."""
+        device = self.searcher.network.alphas.device
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        now = time.perf_counter()
+        if since is not None:
+            per_step = (now - since) / (_ESTIMATE_AFTER - 1)
+            epoch_s = per_step * len(self.train_loader)
+            left = self.config.epochs - epoch
+            print(f"darts-backend: about {epoch_s:.{0 if epoch_s >= 10 else 1}f} s an epoch ({len(self.train_loader)} steps at {per_step:.3f} s), "
+                  f"about {epoch_s * left / 60:.1f} min for the {left} epoch{'s' if left != 1 else ''} to run",
+                  file=sys.stderr, flush=True)
+        return now
 
     def _valid_batches(self, epoch: int) -> Iterator[Batch] | None:
         if self.valid_loader is None or not self.searcher.needs_valid:

@@ -18,6 +18,7 @@ from torch import nn
 
 from darts_backend.ops import create_op
 from darts_backend.supernets.partial import check_partial_channels, merge_channels, split_channels
+from darts_backend.supernets.precision import fp32_region, mixing_in_fp32
 
 __all__ = ["NodePair", "DartsSearchCell", "edge_offsets"]
 
@@ -147,6 +148,7 @@ class DartsSearchCell(nn.Module):
         states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
         shared: dict[tuple[int, str], torch.Tensor] = {}
         outputs = []
+        fp32 = mixing_in_fp32(s1)  # under autocast the ops run in bf16, the weighting and the sums in fp32
         for pairs in self.plan if plan is None else plan:
             acc: torch.Tensor | None = None
             for pair in pairs:
@@ -161,8 +163,9 @@ class DartsSearchCell(nn.Module):
                     if cached is None:
                         cached = shared[(pair.source, pair.op)] = self._free_op(pair.op, x, stride)
                     y = cached
-                term = y * weights[pair.flat]
-                acc = term if acc is None else acc + term
+                with fp32_region(y, fp32):
+                    term = (y.float() if fp32 else y) * weights[pair.flat]
+                    acc = term if acc is None else acc + term
             states.append(acc)
             if acc is not None:
                 outputs.append(acc)
@@ -173,6 +176,7 @@ class DartsSearchCell(nn.Module):
         """`forward` edge by edge: each edge mixes its ops on the op channels, merges the bypassed
         channels back (partial channels) and is weighted by its edge weight (edge normalization)."""
         k = self.partial_channels
+        fp32 = mixing_in_fp32(s1)
         states: list[torch.Tensor | None] = [self.pre0(s0), self.pre1(s1)]
         shared: dict[tuple[int, str], torch.Tensor] = {}
         outputs = []
@@ -197,14 +201,16 @@ class DartsSearchCell(nn.Module):
                         if cached is None:
                             cached = shared[(source, pair.op)] = self._free_op(pair.op, head, stride)
                         y = cached
-                    term = y * weights[pair.flat]
-                    mixed = term if mixed is None else mixed + term
+                    with fp32_region(y, fp32):
+                        term = (y.float() if fp32 else y) * weights[pair.flat]
+                        mixed = term if mixed is None else mixed + term
                 assert mixed is not None
                 if bypass is not None:
                     mixed = merge_channels(mixed, bypass, k)
-                if edge_weights is not None:
-                    mixed = mixed * edge_weights[edge]
-                acc = mixed if acc is None else acc + mixed
+                with fp32_region(mixed, fp32):
+                    if edge_weights is not None:
+                        mixed = mixed * edge_weights[edge]
+                    acc = mixed if acc is None else acc + mixed
             states.append(acc)
             if acc is not None:
                 outputs.append(acc)

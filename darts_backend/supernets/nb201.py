@@ -27,6 +27,7 @@ from torch import nn
 
 from darts_backend.ops import ResNetBasicBlock, reset_weights_
 from darts_backend.supernets.partial import check_partial_channels, merge_channels, segment_softmax, split_channels
+from darts_backend.supernets.precision import fp32_region, mixing_in_fp32
 from nasspace.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
 
 __all__ = ["NB201SearchCell", "NB201SearchNetwork", "NB201_NODE_EDGES"]
@@ -87,6 +88,7 @@ class NB201SearchCell(nn.Module):
             ``(B, C, H, W)`` node 3.
         """
         nodes: list[torch.Tensor | None] = [x, None, None, None]
+        fp32 = mixing_in_fp32(x)  # under autocast the ops run in bf16, the weighting and the sums in fp32
         for src, edges in enumerate(self.out_edges):
             full = nodes[src]
             if full is None:
@@ -100,7 +102,7 @@ class NB201SearchCell(nn.Module):
                 if col is None or (mask is not None and not bool(mask[:, col].any())):
                     continue
                 relu = F.relu(inp) if relu is None else relu
-                convs[slot] = self._conv_part(relu, layers[src], w[:, col], None if mask is None else mask[:, col])
+                convs[slot] = self._conv_part(relu, layers[src], w[:, col], None if mask is None else mask[:, col], fp32)
             skip = w_skip = pooled = w_pool = None
             if self.col_skip is not None and (mask is None or bool(mask[:, self.col_skip].any())):
                 skip, w_skip = inp, w[:, self.col_skip]
@@ -110,7 +112,9 @@ class NB201SearchCell(nn.Module):
                 pooled, w_pool = summed * _inverse_counts(inp), w[:, self.col_pool]
             if convs[0] is None and convs[1] is None and skip is None and pooled is None:
                 continue
-            mixed = _Mix.apply(convs[0], convs[1], skip, w_skip, pooled, w_pool)
+            with fp32_region(x, fp32):
+                parts = (convs[0], convs[1], skip, w_skip, pooled, w_pool)
+                mixed = _Mix.apply(*(t.float() if t is not None and fp32 else t for t in parts))
             for i, (k, out) in enumerate(zip(edges, mixed.unbind(1))):  # unbind: one backward op, not one zero-fill per slice
                 if mask is not None and not bool(mask[i].any()):
                     continue
@@ -128,19 +132,23 @@ class NB201SearchCell(nn.Module):
         return getattr(self, f"out_edge_index_{src}")
 
     def _conv_part(self, relu: torch.Tensor, conv: nn.Conv2d, w: torch.Tensor,
-                   mask: torch.Tensor | None) -> torch.Tensor | None:
-        """Weighted BN(conv(relu)) for the outgoing edges: ``(B, m, C, H, W)``, None if all inactive."""
+                   mask: torch.Tensor | None, fp32: bool = False) -> torch.Tensor | None:
+        """Weighted BN(conv(relu)) for the outgoing edges: ``(B, m, C, H, W)``, None if all inactive.
+
+        ``fp32``: the BN that applies the op weights runs in float32 with autocast off (the conv does not)."""
         m, C = w.shape[0], self.C_op
-        scale = w.repeat_interleave(C)  # (m*C,)
+        scale = w.float().repeat_interleave(C) if fp32 else w.repeat_interleave(C)  # (m*C,)
         if mask is None or bool(mask.all()):
             y = conv(relu)
-            y = F.batch_norm(y, None, None, weight=scale, training=True)
+            with fp32_region(y, fp32):
+                y = F.batch_norm(y.float() if fp32 else y, None, None, weight=scale, training=True)
             return y.view(y.shape[0], m, C, y.shape[2], y.shape[3])
         if not bool(mask.any()):
             return None
         keep = mask.repeat_interleave(C).nonzero().flatten().to(conv.weight.device)
         y = F.conv2d(relu, conv.weight.index_select(0, keep), padding=conv.padding)
-        y = F.batch_norm(y, None, None, weight=scale.index_select(0, keep), training=True)
+        with fp32_region(y, fp32):
+            y = F.batch_norm(y.float() if fp32 else y, None, None, weight=scale.index_select(0, keep), training=True)
         full = y.new_zeros(y.shape[0], m * C, y.shape[2], y.shape[3])
         full = full.index_copy(1, keep, y)
         return full.view(y.shape[0], m, C, y.shape[2], y.shape[3])
@@ -275,7 +283,7 @@ class NB201SearchNetwork(nn.Module):
         """
         active = edge_weights = None  # the cell never computes `none` (it is zero): it acts only through the softmax
         if genotype is None:
-            weights = F.softmax(self.alphas, dim=-1)
+            weights = F.softmax(self.alphas.float(), dim=-1)  # float32 under autocast too
             edge_weights = self.edge_weights()
         else:
             active = self.genotype_mask(genotype)

@@ -96,3 +96,12 @@ def test_cli_bench_prints_throughput(capsys):
     assert main(["bench", "--channels", "4", "--cells", "1", "--batch-size", "4", "--steps", "1", "--warmup", "0",
                  "--device", "cpu"]) == 0
     assert "img/s" in capsys.readouterr().out
+
+
+def test_a_search_prints_its_epoch_estimate_once_before_the_run_goes_on(tmp_path, capsys) -> None:
+    from darts_backend.cli import main
+
+    assert main(["search", "--method", "single-darts", "--data", "synthetic", "--out", str(tmp_path), "--channels", "4",
+                 "--cells", "1", "--epochs", "2", "--batch-size", "8", "--limit-train", "160", "--no-progress"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "an epoch" in line]
+    assert len(lines) == 1 and "20 steps" in lines[0] and "2 epochs to run" in lines[0]

@@ -1,0 +1,112 @@
+"""How far the bf16 alpha gradient is from the fp32 one: the check behind the supernets' fp32 mixing.
+
+For each seed, an NB201 supernet and a few held-out probe batches of images: the gradient of the
+cross-entropy with respect to the alphas, once in float32 and once under bf16 autocast, and their
+cosine, both with the supernets' float32 mixing (`darts_backend.supernets.precision`, the default) and
+without it (the mixing in bf16, as before issue 31). Beside them, the cosine of the float32 gradients of
+two *different* probe batches: the minibatch noise that bf16's error should be small against. Each is
+measured at initialisation and again after ``trained_steps`` float32 Single-DARTS steps on other images,
+because at initialisation the alpha gradient is almost all noise.
+
+CPU autocast supports bf16, so the measurement runs on CPU as well as on CUDA.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from darts_backend.data import BatchLoader, load_dataset
+from darts_backend.searchers import SearcherConfig, create_searcher
+from darts_backend.searchers.base import Batch, Searcher
+from darts_backend.supernets import NB201SearchNetwork
+from darts_backend.supernets.precision import fp32_mixing
+
+__all__ = ["AgreementConfig", "alpha_gradient", "alpha_gradient_agreement"]
+
+
+@dataclass(frozen=True)
+class AgreementConfig:
+    """What to measure: NB201 supernets of ``channels`` x ``cells`` (defaults: the paper size, C=16, N=5),
+    ``seeds`` initialisations, ``batches`` probe batches of ``batch_size`` images from ``images`` (a CIFAR-10
+    archive or image tar, or ``synthetic``), at each of ``trained_steps`` (0: initialisation), on ``device``."""
+
+    images: str = "synthetic"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    batches: int = 2
+    batch_size: int = 64
+    channels: int = 16
+    cells: int = 5
+    trained_steps: tuple[int, ...] = (0, 40)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not self.seeds or self.batches < 1 or self.batch_size < 1 or self.channels < 1 or self.cells < 1:
+            raise ValueError("seeds must be non-empty and batches, batch_size, channels, cells >= 1")
+        if not self.trained_steps or list(self.trained_steps) != sorted(set(self.trained_steps)) or self.trained_steps[0] < 0:
+            raise ValueError(f"trained_steps must be increasing counts >= 0, got {self.trained_steps}")
+
+
+def alpha_gradient(searcher: Searcher, batch: Batch, dtype: torch.dtype | None) -> torch.Tensor:
+    """``(numel,)`` float32 gradient of the searcher's CE loss on `batch` w.r.t. the alphas, with its
+    forward under autocast to `dtype` (None: full precision). Leaves no gradient behind."""
+    previous = searcher.autocast_dtype
+    searcher.autocast_dtype = dtype
+    try:
+        searcher._zero_grad()
+        loss, _ = searcher._loss(batch)
+        loss.backward()
+        grad = searcher.network.alphas.grad.detach().float().flatten().clone()
+    finally:
+        searcher._zero_grad()
+        searcher.autocast_dtype = previous
+    return grad
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(F.cosine_similarity(a, b, dim=0))
+
+
+def alpha_gradient_agreement(config: AgreementConfig) -> list[dict[str, float]]:
+    """One row per (seed, trained steps, probe batch): ``{"seed", "trained_steps", "batch", "cosine",
+    "cosine_bf16_mixing", "cross_batch_cosine", "fp32_norm"}``.
+
+    ``cosine``: bf16 against fp32 on the same batch, with the float32 mixing; ``cosine_bf16_mixing``: the
+    same without it; ``cross_batch_cosine``: fp32 on this batch against fp32 on the next probe batch.
+    """
+    device = torch.device(config.device)
+    probe_images = config.batch_size * (config.batches + 1)
+    probe = load_dataset(config.images, limit=probe_images, generator=torch.Generator().manual_seed(0))
+    batches = list(BatchLoader(probe, config.batch_size, device=device, augment=False, shuffle=False))
+    train_steps = config.trained_steps[-1]
+    train = None
+    if train_steps:
+        train = BatchLoader(load_dataset(config.images, limit=config.batch_size * min(train_steps, 200), offset=probe_images,
+                                         generator=torch.Generator().manual_seed(0)), config.batch_size, device=device)
+    rows = []
+    for seed in config.seeds:
+        network = NB201SearchNetwork(C=config.channels, N=config.cells,
+                                     generator=torch.Generator().manual_seed(seed)).to(device)
+        searcher = create_searcher("single-darts", network, SearcherConfig(mixed_precision=False))
+        done = 0
+        for steps in config.trained_steps:
+            while done < steps:
+                assert train is not None
+                train.set_epoch(done)
+                for batch in train:
+                    if done == steps:
+                        break
+                    searcher.train_step(batch, None)
+                    done += 1
+            fp32 = [alpha_gradient(searcher, b, None) for b in batches]
+            for i in range(config.batches):
+                with fp32_mixing(True):
+                    on = alpha_gradient(searcher, batches[i], torch.bfloat16)
+                with fp32_mixing(False):
+                    off = alpha_gradient(searcher, batches[i], torch.bfloat16)
+                rows.append({"seed": seed, "trained_steps": steps, "batch": i, "cosine": _cosine(fp32[i], on),
+                             "cosine_bf16_mixing": _cosine(fp32[i], off), "cross_batch_cosine": _cosine(fp32[i], fp32[i + 1]),
+                             "fp32_norm": float(fp32[i].norm())})
+    return rows

@@ -1,0 +1,128 @@
+"""`darts-backend gpu-check`: every section present in both files, time boxes, refusals; and the float32
+architecture-weight mixing under autocast (CPU bf16 autocast stands in for CUDA's)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from darts_backend.cli import main
+from darts_backend.gpu_check.harness import run_gpu_check
+from darts_backend.gpu_check.plan import SECTIONS, GpuCheckConfig
+from darts_backend.runs.bench import BenchConfig, benchmark_throughput
+from darts_backend.runs.precision import AgreementConfig, alpha_gradient_agreement
+from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
+from darts_backend.supernets.nb201 import NB201SearchCell
+from darts_backend.supernets.precision import fp32_mixing
+
+STATUSES = {"ok", "partial", "skipped", "failed"}
+
+
+def test_quick_cpu_check_writes_every_section_to_both_files(tmp_path: Path, data_store, capsys) -> None:
+    out = tmp_path / "check"
+    assert main(["gpu-check", "--quick", "--device", "cpu", "--out", str(out)]) == 0
+    document = json.loads((out / "gpu_check.json").read_text())
+    markdown = (out / "gpu_check.md").read_text()
+    sections = document["sections"]
+    assert list(sections) == list(SECTIONS)
+    for name, section in sections.items():
+        assert section["status"] in STATUSES and f"## {name}: " in markdown
+        assert section["status"] != "failed", (name, section["reason"])
+        assert section["rows"], name  # measured, or skipped with a reason: never empty
+    env = sections["environment"]["rows"][0]
+    assert env["torch"] == torch.__version__ and env["requested_device"] == "cpu"
+    assert all(r["outcome"] in ("skipped", "passed") for r in sections["gpu_tests"]["rows"])
+    agreement = sections["alpha_gradient"]["rows"]
+    assert [r["trained_steps"] for r in agreement] == [0, 2]
+    assert all(-1 <= r[k] <= 1 for r in agreement for k in ("cosine", "cosine_bf16_mixing"))
+    assert "after 2 steps, fp32 mixing (now)" in markdown
+    throughput = sections["throughput"]["rows"]
+    assert {r["space"] for r in throughput} == {"nb201", "darts"}
+    measured = [r for r in throughput if "images_per_s" in r]
+    assert measured and all(r["images_per_s"] > 0 and r["host_syncs_per_step"] is None for r in measured)
+    assert all("skipped" in r for r in throughput if "compile" in r["variant"])  # quick never compiles, and says so
+    epochs = sections["epochs"]["rows"]
+    assert [r["method"] for r in epochs] == ["single-darts", "pc-darts", "dnad"]
+    assert all(r["genotype"] and r["seconds"] > 0 for r in epochs)
+    search = sections["crlso_search"]["rows"][0]
+    assert search["model_device"] == "cpu" and search["joint_fit_seconds"]
+    assert sections["rank_bench"]["rows"][0]["process_seconds"] > 0
+    assert "results in" in capsys.readouterr().out
+
+
+def test_a_section_over_its_time_box_is_killed_and_says_so(tmp_path: Path) -> None:
+    config = GpuCheckConfig(out=str(tmp_path), device="cpu", quick=True, budget_seconds=10,
+                            skip=tuple(s for s in SECTIONS if s != "epochs"))
+    document = run_gpu_check(config, log=lambda *a, **k: None)
+    epochs = document["sections"]["epochs"]
+    assert epochs["status"] in ("partial", "skipped")  # 2.7 s of budget cannot hold three searches
+    assert any("time box" in (r.get("skipped") or "") or "share" in (r.get("skipped") or "") for r in epochs["rows"]) \
+        or "time box" in (epochs["reason"] or "")
+    assert all(document["sections"][s]["status"] == "skipped" for s in SECTIONS if s != "epochs")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where CUDA is absent")
+def test_cuda_without_cuda_is_a_one_line_error_before_any_work(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "never"
+    assert main(["gpu-check", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "CUDA" in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, word", [(["--skip", "nope"], "nope"), (["--budget", "1"], "budget"),
+                                        (["--device", "cpu", "--images", "/no/such.tar"], "no such")])
+def test_bad_options_are_refused(tmp_path: Path, capsys, argv: list[str], word: str) -> None:
+    assert main(["gpu-check", "--out", str(tmp_path / "x"), "--device", "cpu", *argv]) == 2
+    assert word in capsys.readouterr().err
+
+
+def _node_dtypes(network: torch.nn.Module, cell_type: type, mixing: bool) -> list[torch.dtype]:
+    seen: list[torch.dtype] = []
+    handles = [m.register_forward_hook(lambda m, i, o: seen.append(o.dtype)) for m in network.modules()
+               if isinstance(m, cell_type)]
+    x = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    with fp32_mixing(mixing), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = network(x)
+    logits.float().sum().backward()
+    for h in handles:
+        h.remove()
+    assert network.alphas.grad is not None and torch.isfinite(network.alphas.grad).all()
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["nb201", "nb201-pc", "darts", "darts-pc"])
+def test_the_mixing_runs_in_float32_under_autocast(kind: str) -> None:
+    """The cells' outputs (weighted sums of op outputs) are float32 under bf16 autocast; with the mixing
+    switched off they are bf16, as before."""
+    gen = torch.Generator().manual_seed(0)
+    pc = dict(partial_channels=2, edge_normalization=True) if kind.endswith("-pc") else {}
+    if kind.startswith("nb201"):
+        network, cell = NB201SearchNetwork(C=4, N=1, generator=gen, **pc), NB201SearchCell
+    else:
+        network = DartsSearchNetwork(C=4, num_cells=3, nodes=2, generator=gen, **pc)
+        cell = type(network.cells[0])
+    assert set(_node_dtypes(network, cell, True)) == {torch.float32}
+    network.zero_grad()
+    assert set(_node_dtypes(network, cell, False)) == {torch.bfloat16}
+
+
+def test_the_agreement_measure_compares_bf16_with_fp32_on_the_same_batch() -> None:
+    rows = alpha_gradient_agreement(AgreementConfig(seeds=(0,), batches=2, batch_size=8, channels=4, cells=1,
+                                                    trained_steps=(0, 3)))
+    assert [(r["trained_steps"], r["batch"]) for r in rows] == [(0, 0), (0, 1), (3, 0), (3, 1)]
+    assert all(r["fp32_norm"] > 0 and r["cosine"] > 0.8 and r["cosine_bf16_mixing"] > 0.8 for r in rows)
+    assert all(r["cosine"] > abs(r["cross_batch_cosine"]) for r in rows)
+    assert rows[0]["fp32_norm"] != rows[2]["fp32_norm"]  # the steps trained the supernet
+    with pytest.raises(ValueError, match="trained_steps"):
+        AgreementConfig(trained_steps=(5, 0))
+
+
+def test_bench_runs_the_darts_supernet_and_counts_no_syncs_on_cpu() -> None:
+    stats = benchmark_throughput(BenchConfig(space="darts", channels=4, cells=3, batch_size=4, image_size=8, steps=1,
+                                             warmup=0, device="cpu", channels_last=True))
+    assert stats["images_per_s"] > 0 and stats["host_syncs_per_step"] is None
+    with pytest.raises(ValueError, match="space"):
+        BenchConfig(space="nb101")
