@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from darts_backend.runs.precision import summarize_agreement
+
 __all__ = ["render_markdown"]
 
 _COLUMNS = {
@@ -11,7 +13,8 @@ _COLUMNS = {
                    "peak_memory_mb", "host_syncs_per_step"),
     "alpha_gradient": ("seed", "trained_steps", "batch", "cosine", "cosine_bf16_mixing", "cross_batch_cosine",
                        "fp32_norm"),
-    "epochs": ("method", "space", "preset", "seconds", "genotype"),
+    "epochs": ("method", "space", "preset", "images", "seconds", "epoch_seconds", "images_per_s",
+               "full_epoch_seconds_estimate", "genotype"),
     "crlso_search": ("device", "budget", "process_seconds", "search_seconds", "joint_fit_seconds", "model_device"),
     "rank_bench": ("device", "n", "process_seconds", "stdout_tail"),
     "gpu_tests": ("test", "outcome", "seconds", "detail"),
@@ -60,10 +63,7 @@ def render_markdown(document: dict[str, Any]) -> str:
 
 def _cosine_summary(rows: list[dict[str, Any]]) -> list[str]:
     """Per trained-step count, the bf16-vs-fp32 cosine with the fp32 mixing (now) and without it (before)."""
-    out = ["Cosine of the bf16 and fp32 alpha gradients on the same batch (the `gpu` test asks > 0.95):"]
-    for steps in sorted({r["trained_steps"] for r in rows if "cosine" in r}):
-        for key, label in (("cosine", "fp32 mixing (now)"), ("cosine_bf16_mixing", "bf16 mixing (before)")):
-            cos = [r[key] for r in rows if r.get("trained_steps") == steps and key in r]
-            out.append(f"- after {steps} steps, {label}: min {min(cos):.3f}, mean {sum(cos) / len(cos):.3f}, "
-                       f"above 0.95 in {sum(c > 0.95 for c in cos)} of {len(cos)}")
-    return out + [""]
+    measured = [r for r in rows if "cosine" in r]
+    lines = summarize_agreement(measured) if measured else []
+    return ["Cosine of the bf16 and fp32 alpha gradients on the same batch (the `gpu` test asks > 0.95):", ""] + \
+        [f"- {line}" for line in lines] + [""]

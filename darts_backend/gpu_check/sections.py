@@ -136,7 +136,7 @@ def _epochs(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
         preset, extra = run["preset"], list(run["extra"])
         command = [sys.executable, "-m", "darts_backend.cli", "search", "--method", run["method"], "--space", run["space"],
                    "--data", spec["images"], "--preset", preset, "--epochs", "1", "--out", str(out),
-                   "--device", spec["device"], "--no-progress", *extra]
+                   "--device", spec["device"], "--no-progress", "--limit-train", str(spec["limit_train"]), *extra]
         start = time.time()
         completed = _run(command, start + left / (len(runs) - i))
         seconds = time.time() - start
@@ -147,12 +147,19 @@ def _epochs(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
             emit({**row, "error": f"exit {completed.returncode}: {completed.stderr.strip().splitlines()[-1:]}",
                   "seconds": seconds})
             continue
-        emit({**row, "preset": preset, "seconds": round(seconds, 1), **_search_outcome(out)})
+        emit({**row, "preset": preset, "images": spec["limit_train"], "seconds": round(seconds, 1),
+              **_search_outcome(out, spec["limit_train"])})
 
 
-def _search_outcome(out: Path) -> dict[str, Any]:
-    """The derived genotype(s) and the last alpha probabilities of a finished search folder."""
+def _search_outcome(out: Path, images: int) -> dict[str, Any]:
+    """The epoch's own time and images/s, the derived genotype(s) and the last alpha probabilities of a
+    finished search folder; the epoch time on all 50,000 CIFAR-10 training images, scaled from `images`."""
     result: dict[str, Any] = {}
+    metrics = out / "metrics.jsonl"
+    if metrics.is_file():
+        last = json.loads(metrics.read_text().strip().splitlines()[-1])
+        result.update(epoch_seconds=last.get("seconds"), images_per_s=last.get("images_per_s"),
+                      full_epoch_seconds_estimate=round(last.get("seconds", 0.0) * 50000 / images, 1))
     for name in ("genotype.json", "genotypes.json"):
         if (out / name).is_file():
             found = json.loads((out / name).read_text())
@@ -165,71 +172,62 @@ def _search_outcome(out: Path) -> dict[str, Any]:
     return result
 
 
-def _crlso_program() -> str | None:
-    return shutil.which("crlso")
-
-
 def _crlso_search(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
     """A ``crlso search --method crlso`` on the device and on the CPU: wall time and each joint fit's time."""
-    program = _crlso_program()
-    if program is None:
-        emit({"skipped": "the crlso program is not installed (pip install -e .)"})
-        return
-    devices = [spec["device"], "cpu"] if spec["device"] != "cpu" else ["cpu"]
-    cache = Path(spec["out"]) / "crlso-cache"
-    for i, device in enumerate(devices):
-        left = deadline - time.time()
-        row = {"device": device, "budget": spec["budget"]}
-        if left < 5:
-            emit({**row, "skipped": "the section's time box ran out"})
-            continue
-        out = Path(spec["out"]) / "crlso-search" / device
-        command = [program, "search", "--method", "crlso", "--space", "nb201", "--dataset", "cifar10", "--budget",
-                   str(spec["budget"]), "--seed", "0", "--out", str(out), "--device", device, "--cache-dir", str(cache)]
-        for option in spec["options"]:
-            command += ["--option", option]
-        start = time.time()
-        completed = _run(command, start + left / (len(devices) - i))
-        seconds = time.time() - start
-        if completed is None or completed.returncode != 0:
-            reason = "its share of the time box ran out" if completed is None else \
-                f"exit {completed.returncode}: {completed.stderr.strip().splitlines()[-1:]}"
-            emit({**row, "skipped" if completed is None else "error": reason})
-            continue
+
+    def command(program: str, device: str, out: Path) -> list[str]:
+        options = [part for option in spec["options"] for part in ("--option", option)]
+        return [program, "search", "--method", "crlso", "--space", "nb201", "--dataset", "cifar10", "--budget",
+                str(spec["budget"]), "--seed", "0", "--out", str(out), "--device", device,
+                "--cache-dir", str(Path(spec["out"]) / "crlso-cache"), *options]
+
+    def result(out: Path, completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
         summary = json.loads((out / "summary.json").read_text())
         stats = summary.get("searcher_stats", {})
-        emit({**row, "process_seconds": round(seconds, 1), "search_seconds": round(summary.get("wall_seconds", 0.0), 1),
-              "joint_fit_seconds": stats.get("joint_fit_seconds"), "model_device": stats.get("device"),
-              "best": summary.get("best")})
+        return {"search_seconds": round(summary.get("wall_seconds", 0.0), 1), "best": summary.get("best"),
+                "joint_fit_seconds": stats.get("joint_fit_seconds"), "model_device": stats.get("device")}
+
+    _crlso_on_each_device(spec, emit, deadline, "crlso-search", {"budget": spec["budget"]}, command, result)
 
 
 def _rank_bench(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
     """A ``crlso rank-bench`` (GNN ensemble fits) on the device and on the CPU: wall time and Kendall tau."""
-    program = _crlso_program()
+
+    def command(program: str, device: str, out: Path) -> list[str]:
+        quick = ["--no-warm-start", "--ensemble", str(spec["ensemble"]), "--epochs", str(spec["epochs"])]
+        return [program, "rank-bench", "--space", "nb201", "--n", str(spec["n"]), "--seeds", "1", "--out", str(out),
+                "--device", device, "--cache-dir", str(Path(spec["out"]) / "crlso-cache"), *(quick if spec["quick"] else [])]
+
+    def result(out: Path, completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+        return {"stdout_tail": completed.stdout.strip().splitlines()[-3:]}
+
+    _crlso_on_each_device(spec, emit, deadline, "rank-bench", {"n": spec["n"]}, command, result)
+
+
+def _crlso_on_each_device(spec: dict[str, Any], emit: Emit, deadline: float, folder: str, info: dict[str, Any],
+                          command: Callable[[str, str, Path], list[str]],
+                          result: Callable[[Path, subprocess.CompletedProcess[str]], dict[str, Any]]) -> None:
+    """Run a ``crlso`` command on the checked device, then on the CPU, each with half the time left; one row each."""
+    program = shutil.which("crlso")
     if program is None:
         emit({"skipped": "the crlso program is not installed (pip install -e .)"})
         return
     devices = [spec["device"], "cpu"] if spec["device"] != "cpu" else ["cpu"]
     for i, device in enumerate(devices):
         left = deadline - time.time()
-        row = {"device": device, "n": spec["n"]}
+        row = {"device": device, **info}
         if left < 5:
             emit({**row, "skipped": "the section's time box ran out"})
             continue
-        out = Path(spec["out"]) / "rank-bench" / device
-        command = [program, "rank-bench", "--space", "nb201", "--n", str(spec["n"]), "--seeds", "1", "--out", str(out),
-                   "--device", device, "--cache-dir", str(Path(spec["out"]) / "crlso-cache")]
-        if spec["quick"]:
-            command += ["--no-warm-start", "--ensemble", str(spec["ensemble"]), "--epochs", str(spec["epochs"])]
+        out = Path(spec["out"]) / folder / device
         start = time.time()
-        completed = _run(command, start + left / (len(devices) - i))
-        seconds = time.time() - start
-        if completed is None or completed.returncode != 0:
-            reason = "its share of the time box ran out" if completed is None else \
-                f"exit {completed.returncode}: {completed.stderr.strip().splitlines()[-1:]}"
-            emit({**row, "skipped" if completed is None else "error": reason})
-            continue
-        emit({**row, "process_seconds": round(seconds, 1), "stdout_tail": completed.stdout.strip().splitlines()[-3:]})
+        completed = _run(command(program, device, out), start + left / (len(devices) - i))
+        if completed is None:
+            emit({**row, "skipped": "its share of the time box ran out"})
+        elif completed.returncode != 0:
+            emit({**row, "error": f"exit {completed.returncode}: {completed.stderr.strip().splitlines()[-1:]}"})
+        else:
+            emit({**row, "process_seconds": round(time.time() - start, 1), **result(out, completed)})
 
 
 def _run(command: list[str], deadline: float) -> subprocess.CompletedProcess[str] | None:

@@ -8,11 +8,17 @@ two *different* probe batches: the minibatch noise that bf16's error should be s
 measured at initialisation and again after ``trained_steps`` float32 Single-DARTS steps on other images,
 because at initialisation the alpha gradient is almost all noise.
 
-CPU autocast supports bf16, so the measurement runs on CPU as well as on CUDA.
+CPU autocast supports bf16, so the measurement runs on CPU as well as on CUDA. From the shell:
+``python -m darts_backend.runs.precision --images data/cifar10-jpg.tar --seeds 10`` prints `summarize_agreement`
+(the README's figures; about 14 minutes on one core).
 """
 
 from __future__ import annotations
 
+import argparse
+import statistics
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +30,7 @@ from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from darts_backend.supernets.precision import fp32_mixing
 
-__all__ = ["AgreementConfig", "alpha_gradient", "alpha_gradient_agreement"]
+__all__ = ["AgreementConfig", "alpha_gradient", "alpha_gradient_agreement", "summarize_agreement"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +116,41 @@ def alpha_gradient_agreement(config: AgreementConfig) -> list[dict[str, float]]:
                              "cosine_bf16_mixing": _cosine(fp32[i], off), "cross_batch_cosine": _cosine(fp32[i], fp32[i + 1]),
                              "fp32_norm": float(fp32[i].norm())})
     return rows
+
+
+def summarize_agreement(rows: Sequence[dict[str, float]]) -> list[str]:
+    """Lines per trained-step count: the cosine with the float32 mixing (now) and without it (before), their
+    paired difference, and the minibatch noise."""
+    out = []
+    for steps in sorted({r["trained_steps"] for r in rows}):
+        at = [r for r in rows if r["trained_steps"] == steps]
+        for key, label in (("cosine", "fp32 mixing (now)"), ("cosine_bf16_mixing", "bf16 mixing (before)")):
+            cos = [r[key] for r in at]
+            out.append(f"after {steps} steps, {label}: mean {statistics.mean(cos):.3f}, min {min(cos):.3f}, "
+                       f"above 0.95 on {sum(c > 0.95 for c in cos)} of {len(cos)} batches")
+        diff = [r["cosine"] - r["cosine_bf16_mixing"] for r in at]
+        spread = f" (sd {statistics.stdev(diff):.4f})" if len(diff) > 1 else ""
+        noise = statistics.median(abs(r["cross_batch_cosine"]) for r in at)
+        out.append(f"after {steps} steps: paired difference {statistics.mean(diff):+.4f}{spread}; "
+                   f"two batches' fp32 gradients: median |cosine| {noise:.2f}")
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the agreement summary at the paper size on CPU (``--seeds N``: seeds 0..N-1)."""
+    parser = argparse.ArgumentParser(prog="python -m darts_backend.runs.precision", description=__doc__.splitlines()[0])
+    parser.add_argument("--images", default="synthetic", help="CIFAR-10 archive or image tar (default synthetic)")
+    parser.add_argument("--seeds", type=int, default=10, help="supernet seeds 0..N-1 (default 10)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.threads < 1:
+        parser.error("--seeds and --threads must be >= 1")
+    torch.set_num_threads(args.threads)
+    rows = alpha_gradient_agreement(AgreementConfig(images=args.images, seeds=tuple(range(args.seeds)), device=args.device))
+    print("\n".join(summarize_agreement(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

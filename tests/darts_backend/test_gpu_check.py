@@ -38,7 +38,7 @@ def test_quick_cpu_check_writes_every_section_to_both_files(tmp_path: Path, data
     agreement = sections["alpha_gradient"]["rows"]
     assert [r["trained_steps"] for r in agreement] == [0, 2]
     assert all(-1 <= r[k] <= 1 for r in agreement for k in ("cosine", "cosine_bf16_mixing"))
-    assert "after 2 steps, fp32 mixing (now)" in markdown
+    assert "after 2 steps, fp32 mixing (now)" in markdown and "paired difference" in markdown
     throughput = sections["throughput"]["rows"]
     assert {r["space"] for r in throughput} == {"nb201", "darts"}
     measured = [r for r in throughput if "images_per_s" in r]

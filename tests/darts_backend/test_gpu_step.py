@@ -48,10 +48,13 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_paper_size_step_on_cuda_is_finite_and_bf16_alpha_gradient_agrees_with_fp32() -> None:
     """Issue 14's criterion (cosine > 0.95 on one batch at NB201 C=16, N=5, batch 64, at initialisation).
 
-    Never run here (no CUDA). The CPU bf16 stand-in of this exact check gives 0.90 on this random batch
-    and 0.48 / 0.74 on synthetic-image batches (seeds 0 / 1), while two fp32 batches agree to 0.19 / -0.25:
-    bf16 rounding of the activations alone moves the architecture gradient at initialisation that much.
-    If this fails on a GPU, the criterion (not the wiring) is what to revisit."""
+    Never run here (no CUDA). The CPU bf16 stand-in of this exact check (random-noise batch, seeds 0, 1, 2)
+    gave 0.902 / 0.894 / 0.654 before the supernets mixed in float32 (issue 31) and 0.876 / 0.902 / 0.918
+    after; on CIFAR-10 batches (10 seeds x 2) the mean is 0.978 with the float32 mixing and 0.979 without,
+    above 0.95 on 18 of 20 either way. At initialisation the alpha gradient is mostly minibatch noise (two
+    fp32 batches: median |cosine| 0.26), so bf16 rounding anywhere in the network moves it: this test may
+    well fail on a GPU. The next test checks the same agreement after 40 training steps, where it is what
+    the search uses (CPU stand-in: 0.993-1.000)."""
     device = torch.device("cuda")
     gen = torch.Generator().manual_seed(0)
     network = NB201SearchNetwork(C=16, N=5, num_classes=10, generator=gen).to(device)
@@ -67,6 +70,16 @@ def test_paper_size_step_on_cuda_is_finite_and_bf16_alpha_gradient_agrees_with_f
     stats = benchmark_throughput(BenchConfig(device="cuda", steps=2, warmup=1))
     assert stats["cuda"] == 1.0 and stats["peak_memory_mb"] > 0 and stats["images_per_s"] > 0
     assert torch.backends.cudnn.benchmark
+
+
+@pytest.mark.gpu
+def test_bf16_alpha_gradient_agrees_with_fp32_after_40_training_steps() -> None:
+    """The same threshold, after 40 fp32 Single-DARTS steps on synthetic images (paper size, batch 64). CPU
+    bf16 stand-in: 0.993-1.000 on 6 batches (seeds 0-2), with or without the float32 mixing."""
+    from darts_backend.runs.precision import AgreementConfig, alpha_gradient_agreement
+
+    rows = alpha_gradient_agreement(AgreementConfig(seeds=(0,), batches=2, trained_steps=(40,), device="cuda"))
+    assert len(rows) == 2 and all(r["cosine"] > 0.95 for r in rows)
 
 
 def test_autocast_is_resolved_once_and_off_on_cpu() -> None:
