@@ -83,7 +83,7 @@ def section_spec(config: GpuCheckConfig, name: str, images: str) -> dict[str, An
     elif name == "throughput":
         spec.update(nets=[["nb201", 4, 1], ["darts", 4, 3]] if q else [["nb201", 16, 5], ["darts", 16, 8]],
                     batches=[8, 16] if q else [64, 256], steps=1 if q else 5, warmup=1 if q else 2,
-                    variants=["fp32", "bf16", "bf16+bf16_mixing", "bf16+channels_last", "fp32+compile",
+                    variants=["fp32", "bf16", "bf16+fp32_mixing", "bf16+channels_last", "fp32+compile",
                               "bf16+channels_last+compile"])
     elif name == "epochs":
         # 10,000 of CIFAR-10's 50,000 training images: each run decodes its images first (about 1 s per 1,000 on

@@ -11,7 +11,7 @@ __all__ = ["render_markdown"]
 _COLUMNS = {
     "throughput": ("space", "C", "cells", "batch_size", "variant", "images_per_s", "seconds_per_step",
                    "peak_memory_mb", "host_syncs_per_step"),
-    "alpha_gradient": ("seed", "trained_steps", "batch", "cosine", "cosine_bf16_mixing", "cross_batch_cosine",
+    "alpha_gradient": ("seed", "trained_steps", "batch", "cosine", "cosine_fp32_mixing", "cross_batch_cosine",
                        "fp32_norm"),
     "epochs": ("method", "space", "preset", "images", "seconds", "epoch_seconds", "images_per_s",
                "full_epoch_seconds_estimate", "genotype"),
@@ -62,7 +62,7 @@ def render_markdown(document: dict[str, Any]) -> str:
 
 
 def _cosine_summary(rows: list[dict[str, Any]]) -> list[str]:
-    """Per trained-step count, the bf16-vs-fp32 cosine with the fp32 mixing (now) and without it (before)."""
+    """Per trained-step count, the bf16-vs-fp32 cosine as searches run and with the fp32 mixing option."""
     measured = [r for r in rows if "cosine" in r]
     lines = summarize_agreement(measured) if measured else []
     return ["Cosine of the bf16 and fp32 alpha gradients on the same batch (the `gpu` test asks > 0.95):", ""] + \

@@ -77,7 +77,7 @@ def _gpu_tests(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
 
 
 def _alpha_gradient(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
-    """Cosine of the bf16 and fp32 alpha gradients, with the fp32 mixing on (now) and off (before), at
+    """Cosine of the bf16 and fp32 alpha gradients, as searches run and with the fp32 mixing option, at
     initialisation and after some training steps; one seed at a time, while the time box lasts."""
     from darts_backend.runs.precision import AgreementConfig, alpha_gradient_agreement
 
@@ -111,7 +111,7 @@ def _throughput(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
                 config = BenchConfig(space=space, channels=channels, cells=cells, batch_size=batch, steps=spec["steps"],
                                      warmup=spec["warmup"], device=spec["device"], mixed_precision="bf16" in variant,
                                      cpu_bf16=True, channels_last="channels_last" in variant, compile="compile" in variant,
-                                     fp32_mixing="bf16_mixing" not in variant)
+                                     fp32_mixing="fp32_mixing" in variant)
                 try:
                     stats = benchmark_throughput(config)
                 except torch.OutOfMemoryError:

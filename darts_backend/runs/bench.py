@@ -24,7 +24,6 @@ import torch
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
-from darts_backend.supernets.precision import fp32_mixing
 from darts_backend.runs.trainer import compile_network, select_device
 
 __all__ = ["BenchConfig", "benchmark_throughput", "SPACES"]
@@ -41,9 +40,9 @@ class BenchConfig:
     default config (``ms-darts``: K = 3 samples). ``mixed_precision``: bfloat16 autocast on CUDA (ignored on
     CPU unless ``cpu_bf16``); ``compile``: ``torch.compile`` the supernet (compilation happens in the untimed
     warm-up steps); ``channels_last``: the network and batches in channels-last memory format (None: on
-    CUDA only); ``cpu_bf16``: bf16 autocast on CPU too (a stand-in for CUDA's); ``fp32_mixing``: False runs
-    the architecture-weight mixing in the autocast dtype (`darts_backend.supernets.precision`), to measure
-    what the float32 mixing costs.
+    CUDA only); ``cpu_bf16``: bf16 autocast on CPU too (a stand-in for CUDA's); ``fp32_mixing``: the
+    architecture-weight mixing in float32 under autocast (`darts_backend.supernets.precision`; off by
+    default, as in the searchers), to measure what it costs.
     """
 
     method: str = "single-darts"
@@ -63,7 +62,7 @@ class BenchConfig:
     compile: bool = False
     channels_last: bool | None = None
     cpu_bf16: bool = False
-    fp32_mixing: bool = True
+    fp32_mixing: bool = False
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -113,7 +112,7 @@ def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float
     if channels_last:
         network = network.to(memory_format=torch.channels_last)
     searcher = create_searcher(config.method, compile_network(network, config.compile),
-                               SearcherConfig(mixed_precision=config.mixed_precision))
+                               SearcherConfig(mixed_precision=config.mixed_precision, fp32_mixing=config.fp32_mixing))
     if config.cpu_bf16 and not cuda and config.mixed_precision:
         searcher.autocast_dtype = torch.bfloat16  # CPU autocast stands in for CUDA's (slower than fp32 here)
     shape = (config.batch_size, 3, config.image_size, config.image_size)
@@ -124,9 +123,7 @@ def benchmark_throughput(config: BenchConfig = BenchConfig()) -> dict[str, float
             x = x.contiguous(memory_format=torch.channels_last)
         return x, torch.randint(0, 10, (config.batch_size,), generator=gen).to(device)
 
-    train, valid = batch(), batch()
-    with fp32_mixing(config.fp32_mixing):
-        return _time_steps(config, searcher, train, valid, device)
+    return _time_steps(config, searcher, batch(), batch(), device)
 
 
 def _time_steps(config: BenchConfig, searcher: Searcher, train: Batch, valid: Batch,

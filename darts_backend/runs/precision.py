@@ -2,8 +2,8 @@
 
 For each seed, an NB201 supernet and a few held-out probe batches of images: the gradient of the
 cross-entropy with respect to the alphas, once in float32 and once under bf16 autocast, and their
-cosine, both with the supernets' float32 mixing (`darts_backend.supernets.precision`, the default) and
-without it (the mixing in bf16, as before issue 31). Beside them, the cosine of the float32 gradients of
+cosine, both as searches run by default (the mixing of op outputs in bf16) and with the supernets'
+float32 mixing option (`darts_backend.supernets.precision`). Beside them, the cosine of the float32 gradients of
 two *different* probe batches: the minibatch noise that bf16's error should be small against. Each is
 measured at initialisation and again after ``trained_steps`` float32 Single-DARTS steps on other images,
 because at initialisation the alpha gradient is almost all noise.
@@ -77,10 +77,10 @@ def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def alpha_gradient_agreement(config: AgreementConfig) -> list[dict[str, float]]:
     """One row per (seed, trained steps, probe batch): ``{"seed", "trained_steps", "batch", "cosine",
-    "cosine_bf16_mixing", "cross_batch_cosine", "fp32_norm"}``.
+    "cosine_fp32_mixing", "cross_batch_cosine", "fp32_norm"}``.
 
-    ``cosine``: bf16 against fp32 on the same batch, with the float32 mixing; ``cosine_bf16_mixing``: the
-    same without it; ``cross_batch_cosine``: fp32 on this batch against fp32 on the next probe batch.
+    ``cosine``: bf16 against fp32 on the same batch, as searches run (bf16 mixing); ``cosine_fp32_mixing``:
+    the same with the float32 mixing; ``cross_batch_cosine``: fp32 on this batch against fp32 on the next one.
     """
     device = torch.device(config.device)
     probe_images = config.batch_size * (config.batches + 1)
@@ -108,30 +108,30 @@ def alpha_gradient_agreement(config: AgreementConfig) -> list[dict[str, float]]:
                     done += 1
             fp32 = [alpha_gradient(searcher, b, None) for b in batches]
             for i in range(config.batches):
-                with fp32_mixing(True):
-                    on = alpha_gradient(searcher, batches[i], torch.bfloat16)
                 with fp32_mixing(False):
-                    off = alpha_gradient(searcher, batches[i], torch.bfloat16)
-                rows.append({"seed": seed, "trained_steps": steps, "batch": i, "cosine": _cosine(fp32[i], on),
-                             "cosine_bf16_mixing": _cosine(fp32[i], off), "cross_batch_cosine": _cosine(fp32[i], fp32[i + 1]),
-                             "fp32_norm": float(fp32[i].norm())})
+                    plain = alpha_gradient(searcher, batches[i], torch.bfloat16)
+                with fp32_mixing(True):
+                    upcast = alpha_gradient(searcher, batches[i], torch.bfloat16)
+                rows.append({"seed": seed, "trained_steps": steps, "batch": i, "cosine": _cosine(fp32[i], plain),
+                             "cosine_fp32_mixing": _cosine(fp32[i], upcast),
+                             "cross_batch_cosine": _cosine(fp32[i], fp32[i + 1]), "fp32_norm": float(fp32[i].norm())})
     return rows
 
 
 def summarize_agreement(rows: Sequence[dict[str, float]]) -> list[str]:
-    """Lines per trained-step count: the cosine with the float32 mixing (now) and without it (before), their
-    paired difference, and the minibatch noise."""
+    """Lines per trained-step count: the cosine as searches run (bf16 mixing) and with the float32 mixing
+    option, their paired difference (option minus default), and the minibatch noise."""
     out = []
     for steps in sorted({r["trained_steps"] for r in rows}):
         at = [r for r in rows if r["trained_steps"] == steps]
-        for key, label in (("cosine", "fp32 mixing (now)"), ("cosine_bf16_mixing", "bf16 mixing (before)")):
+        for key, label in (("cosine", "bf16 mixing (default)"), ("cosine_fp32_mixing", "fp32 mixing (option)")):
             cos = [r[key] for r in at]
             out.append(f"after {steps} steps, {label}: mean {statistics.mean(cos):.3f}, min {min(cos):.3f}, "
                        f"above 0.95 on {sum(c > 0.95 for c in cos)} of {len(cos)} batches")
-        diff = [r["cosine"] - r["cosine_bf16_mixing"] for r in at]
+        diff = [r["cosine_fp32_mixing"] - r["cosine"] for r in at]
         spread = f" (sd {statistics.stdev(diff):.4f})" if len(diff) > 1 else ""
         noise = statistics.median(abs(r["cross_batch_cosine"]) for r in at)
-        out.append(f"after {steps} steps: paired difference {statistics.mean(diff):+.4f}{spread}; "
+        out.append(f"after {steps} steps: paired difference fp32 - bf16 mixing {statistics.mean(diff):+.4f}{spread}; "
                    f"two batches' fp32 gradients: median |cosine| {noise:.2f}")
     return out
 

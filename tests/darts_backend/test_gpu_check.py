@@ -37,8 +37,8 @@ def test_quick_cpu_check_writes_every_section_to_both_files(tmp_path: Path, data
     assert all(r["outcome"] in ("skipped", "passed") for r in sections["gpu_tests"]["rows"])
     agreement = sections["alpha_gradient"]["rows"]
     assert [r["trained_steps"] for r in agreement] == [0, 2]
-    assert all(-1 <= r[k] <= 1 for r in agreement for k in ("cosine", "cosine_bf16_mixing"))
-    assert "after 2 steps, fp32 mixing (now)" in markdown and "paired difference" in markdown
+    assert all(-1 <= r[k] <= 1 for r in agreement for k in ("cosine", "cosine_fp32_mixing"))
+    assert "after 2 steps, fp32 mixing (option)" in markdown and "paired difference" in markdown
     throughput = sections["throughput"]["rows"]
     assert {r["space"] for r in throughput} == {"nb201", "darts"}
     measured = [r for r in throughput if "images_per_s" in r]
@@ -94,9 +94,9 @@ def _node_dtypes(network: torch.nn.Module, cell_type: type, mixing: bool) -> lis
 
 
 @pytest.mark.parametrize("kind", ["nb201", "nb201-pc", "darts", "darts-pc"])
-def test_the_mixing_runs_in_float32_under_autocast(kind: str) -> None:
-    """The cells' outputs (weighted sums of op outputs) are float32 under bf16 autocast; with the mixing
-    switched off they are bf16, as before."""
+def test_the_mixing_runs_in_float32_under_autocast_when_asked(kind: str) -> None:
+    """With the float32 mixing on, the cells' outputs (weighted sums of op outputs) are float32 under bf16
+    autocast; with it off (the default) they are bf16."""
     gen = torch.Generator().manual_seed(0)
     pc = dict(partial_channels=2, edge_normalization=True) if kind.endswith("-pc") else {}
     if kind.startswith("nb201"):
@@ -113,7 +113,7 @@ def test_the_agreement_measure_compares_bf16_with_fp32_on_the_same_batch() -> No
     rows = alpha_gradient_agreement(AgreementConfig(seeds=(0,), batches=2, batch_size=8, channels=4, cells=1,
                                                     trained_steps=(0, 3)))
     assert [(r["trained_steps"], r["batch"]) for r in rows] == [(0, 0), (0, 1), (3, 0), (3, 1)]
-    assert all(r["fp32_norm"] > 0 and r["cosine"] > 0.8 and r["cosine_bf16_mixing"] > 0.8 for r in rows)
+    assert all(r["fp32_norm"] > 0 and r["cosine"] > 0.8 and r["cosine_fp32_mixing"] > 0.8 for r in rows)
     assert all(r["cosine"] > abs(r["cross_batch_cosine"]) for r in rows)
     assert rows[0]["fp32_norm"] != rows[2]["fp32_norm"]  # the steps trained the supernet
     with pytest.raises(ValueError, match="trained_steps"):
@@ -126,3 +126,17 @@ def test_bench_runs_the_darts_supernet_and_counts_no_syncs_on_cpu() -> None:
     assert stats["images_per_s"] > 0 and stats["host_syncs_per_step"] is None
     with pytest.raises(ValueError, match="space"):
         BenchConfig(space="nb101")
+
+
+def test_searchers_enter_the_fp32_mixing_of_their_config_under_autocast(batch_factory) -> None:
+    from darts_backend.searchers import SearcherConfig, create_searcher
+
+    seen: list[torch.dtype] = []
+    for option in (False, True):
+        net = NB201SearchNetwork(C=4, N=1, generator=torch.Generator().manual_seed(0))
+        handle = net.layers[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        searcher = create_searcher("single-darts", net, SearcherConfig(fp32_mixing=option))
+        searcher.autocast_dtype = torch.bfloat16
+        searcher.step(batch_factory(0, n=8))
+        handle.remove()
+    assert seen == [torch.bfloat16, torch.float32]

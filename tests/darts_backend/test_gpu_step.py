@@ -49,9 +49,9 @@ def test_paper_size_step_on_cuda_is_finite_and_bf16_alpha_gradient_agrees_with_f
     """Issue 14's criterion (cosine > 0.95 on one batch at NB201 C=16, N=5, batch 64, at initialisation).
 
     Never run here (no CUDA). The CPU bf16 stand-in of this exact check (random-noise batch, seeds 0, 1, 2)
-    gave 0.902 / 0.894 / 0.654 before the supernets mixed in float32 (issue 31) and 0.876 / 0.902 / 0.918
-    after; on CIFAR-10 batches (10 seeds x 2) the mean is 0.978 with the float32 mixing and 0.979 without,
-    above 0.95 on 18 of 20 either way. At initialisation the alpha gradient is mostly minibatch noise (two
+    gives 0.902 / 0.894 / 0.654 as searches run and 0.876 / 0.902 / 0.918 with the float32 mixing option
+    (issue 31); on CIFAR-10 batches (10 seeds x 2) the mean is 0.979 as searches run and 0.978 with the
+    option, above 0.95 on 18 of 20 either way. At initialisation the alpha gradient is mostly minibatch noise (two
     fp32 batches: median |cosine| 0.26), so bf16 rounding anywhere in the network moves it: this test may
     well fail on a GPU. The next test checks the same agreement after 40 training steps, where it is what
     the search uses (CPU stand-in: 0.993-1.000)."""
@@ -74,8 +74,8 @@ def test_paper_size_step_on_cuda_is_finite_and_bf16_alpha_gradient_agrees_with_f
 
 @pytest.mark.gpu
 def test_bf16_alpha_gradient_agrees_with_fp32_after_40_training_steps() -> None:
-    """The same threshold, after 40 fp32 Single-DARTS steps on synthetic images (paper size, batch 64). CPU
-    bf16 stand-in: 0.993-1.000 on 6 batches (seeds 0-2), with or without the float32 mixing."""
+    """The same threshold, after 40 fp32 Single-DARTS steps on synthetic images (paper size, batch 64), as
+    searches run. CPU bf16 stand-in: 0.993-1.000 on 6 batches (seeds 0-2), with or without the float32 mixing."""
     from darts_backend.runs.precision import AgreementConfig, alpha_gradient_agreement
 
     rows = alpha_gradient_agreement(AgreementConfig(seeds=(0,), batches=2, trained_steps=(40,), device="cuda"))
