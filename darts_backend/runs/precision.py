@@ -16,6 +16,7 @@ CPU autocast supports bf16, so the measurement runs on CPU as well as on CUDA. F
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,6 @@ from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.searchers import SearcherConfig, create_searcher
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
-from darts_backend.supernets.precision import fp32_mixing
 
 __all__ = ["AgreementConfig", "alpha_gradient", "alpha_gradient_agreement", "summarize_agreement"]
 
@@ -55,11 +55,15 @@ class AgreementConfig:
             raise ValueError(f"trained_steps must be increasing counts >= 0, got {self.trained_steps}")
 
 
-def alpha_gradient(searcher: Searcher, batch: Batch, dtype: torch.dtype | None) -> torch.Tensor:
+def alpha_gradient(searcher: Searcher, batch: Batch, dtype: torch.dtype | None, *,
+                   fp32_mixing: bool | None = None) -> torch.Tensor:
     """``(numel,)`` float32 gradient of the searcher's CE loss on `batch` w.r.t. the alphas, with its
-    forward under autocast to `dtype` (None: full precision). Leaves no gradient behind."""
-    previous = searcher.autocast_dtype
+    forward under autocast to `dtype` (None: full precision) and, when given, that `fp32_mixing` instead of
+    the searcher's own. Leaves no gradient behind and the searcher as it was."""
+    previous, config = searcher.autocast_dtype, searcher.config
     searcher.autocast_dtype = dtype
+    if fp32_mixing is not None:
+        searcher.config = dataclasses.replace(config, fp32_mixing=fp32_mixing)
     try:
         searcher._zero_grad()
         loss, _ = searcher._loss(batch)
@@ -67,7 +71,7 @@ def alpha_gradient(searcher: Searcher, batch: Batch, dtype: torch.dtype | None) 
         grad = searcher.network.alphas.grad.detach().float().flatten().clone()
     finally:
         searcher._zero_grad()
-        searcher.autocast_dtype = previous
+        searcher.autocast_dtype, searcher.config = previous, config
     return grad
 
 
@@ -108,10 +112,8 @@ def alpha_gradient_agreement(config: AgreementConfig) -> list[dict[str, float]]:
                     done += 1
             fp32 = [alpha_gradient(searcher, b, None) for b in batches]
             for i in range(config.batches):
-                with fp32_mixing(False):
-                    plain = alpha_gradient(searcher, batches[i], torch.bfloat16)
-                with fp32_mixing(True):
-                    upcast = alpha_gradient(searcher, batches[i], torch.bfloat16)
+                plain = alpha_gradient(searcher, batches[i], torch.bfloat16, fp32_mixing=False)
+                upcast = alpha_gradient(searcher, batches[i], torch.bfloat16, fp32_mixing=True)
                 rows.append({"seed": seed, "trained_steps": steps, "batch": i, "cosine": _cosine(fp32[i], plain),
                              "cosine_fp32_mixing": _cosine(fp32[i], upcast),
                              "cross_batch_cosine": _cosine(fp32[i], fp32[i + 1]), "fp32_norm": float(fp32[i].norm())})

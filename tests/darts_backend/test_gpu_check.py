@@ -38,6 +38,7 @@ def test_quick_cpu_check_writes_every_section_to_both_files(tmp_path: Path, data
     agreement = sections["alpha_gradient"]["rows"]
     assert [r["trained_steps"] for r in agreement] == [0, 2]
     assert all(-1 <= r[k] <= 1 for r in agreement for k in ("cosine", "cosine_fp32_mixing"))
+    assert all(r["cosine"] != r["cosine_fp32_mixing"] for r in agreement)
     assert "after 2 steps, fp32 mixing (option)" in markdown and "paired difference" in markdown
     throughput = sections["throughput"]["rows"]
     assert {r["space"] for r in throughput} == {"nb201", "darts"}
@@ -115,6 +116,7 @@ def test_the_agreement_measure_compares_bf16_with_fp32_on_the_same_batch() -> No
     assert [(r["trained_steps"], r["batch"]) for r in rows] == [(0, 0), (0, 1), (3, 0), (3, 1)]
     assert all(r["fp32_norm"] > 0 and r["cosine"] > 0.8 and r["cosine_fp32_mixing"] > 0.8 for r in rows)
     assert all(r["cosine"] > abs(r["cross_batch_cosine"]) for r in rows)
+    assert all(r["cosine"] != r["cosine_fp32_mixing"] for r in rows)  # the option really changed the forward
     assert rows[0]["fp32_norm"] != rows[2]["fp32_norm"]  # the steps trained the supernet
     with pytest.raises(ValueError, match="trained_steps"):
         AgreementConfig(trained_steps=(5, 0))
