@@ -164,7 +164,8 @@ def _fit_member(member: nn.Module, batch: Batch, scaled: Tensor, config: RankMod
     """Full-batch fit to ``scaled (n,)``: MSE + ``rank_weight`` * pairwise logistic loss, on crlso's device
     (`crlso.models.config.default_device`); the member is back on the CPU afterwards."""
     device = default_device()
-    member, batch, scaled = member.to(device), batch.to(device), scaled.to(device)
+    batch = batch.clone().to(device) if device.type != "cpu" else batch  # PyG's Batch.to moves in place
+    member, scaled = member.to(device), scaled.to(device)
     sign = torch.sign(scaled[:, None] - scaled[None, :])
     pairs = (sign != 0).float()
     n_pairs, ranked = pairs.sum(), config.rank_weight > 0 and bool((sign != 0).any())  # the one sync, before the loop
@@ -181,8 +182,7 @@ def _fit_member(member: nn.Module, batch: Batch, scaled: Tensor, config: RankMod
         loss.backward()
         optimizer.step()
         schedule.step()
-    member.eval()
-    member.to("cpu")
+    member.eval().to("cpu")
 
 
 @torch.no_grad()

@@ -1,9 +1,15 @@
 """Run the gpu-check sections under their time boxes and write ``gpu_check.json`` and ``gpu_check.md``.
 
 Each section runs in a child process (`darts_backend.gpu_check.sections`) with a timeout of its share of
-the budget (plus a few seconds to start); a child that runs over is killed and its section says so, with
-the rows it had already written. A section that fails says how. No section is ever left out: every name
-in `SECTIONS` is in both files, with ``status`` one of ``ok``, ``partial``, ``skipped`` or ``failed``.
+the budget, and never past the whole budget; the child is told a deadline a little before that (it starts
+no measurement after it), and a child still running at its timeout is killed, keeping the rows it had
+written. No section is ever left out: every name in `SECTIONS` is in both files, with ``status``:
+
+- ``ok``: every row measured;
+- ``partial``: some rows skipped (time box, ``--quick``) or in error, gpu tests that failed, or a child killed
+  after writing rows (``reason`` says which);
+- ``skipped``: nothing run (``--skip``, or every row skipped);
+- ``failed``: the child exited with an error or was killed before writing a row.
 """
 
 from __future__ import annotations
@@ -21,14 +27,15 @@ from nasspace.atomic import write_json_atomic, write_text_atomic
 
 __all__ = ["run_gpu_check"]
 
-_START_GRACE = 20.0  # seconds a child may take to import torch and start CUDA, beyond its share
+_STOP_RESERVE = 10.0  # seconds of a child's share kept back from its deadline, to stop and write its row
 
 
 def run_gpu_check(config: GpuCheckConfig, *, log=print) -> dict[str, Any]:
     """Run every section; returns the document written to ``OUT/gpu_check.json``.
 
     Raises:
-        ValueError: ``device="cuda"`` where torch sees no CUDA device (before any section runs).
+        ValueError: ``device="cuda"`` where torch sees no CUDA device, or ``images`` naming no file (before
+            any section runs).
     """
     import torch
 
@@ -39,13 +46,15 @@ def run_gpu_check(config: GpuCheckConfig, *, log=print) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     budgets = section_budgets(config)
     started = time.time()
+    end = started + config.budget_seconds
     sections: dict[str, Any] = {}
     for name in SECTIONS:
         if name in config.skip:
             sections[name] = {"status": "skipped", "reason": "--skip", "rows": [], "seconds": 0.0}
             continue
         log(f"gpu-check: {name} (time box {budgets[name]:.0f} s)", file=sys.stderr)
-        sections[name] = _run_child(name, section_spec(config, name, images), out, budgets[name])
+        timeout = max(1.0, min(budgets[name], end - time.time()))
+        sections[name] = _run_child(name, section_spec(config, name, images), out, timeout)
         log(f"gpu-check: {name} {sections[name]['status']} in {sections[name]['seconds']:.1f} s", file=sys.stderr)
     document = {"config": config_json(config), "images": {"source": images, "chosen": how},
                 "seconds": round(time.time() - started, 1), "sections": sections}
@@ -54,28 +63,60 @@ def run_gpu_check(config: GpuCheckConfig, *, log=print) -> dict[str, Any]:
     return document
 
 
-def _run_child(name: str, spec: dict[str, Any], out: Path, budget: float) -> dict[str, Any]:
+def _run_child(name: str, spec: dict[str, Any], out: Path, timeout: float) -> dict[str, Any]:
+    """Run one section's child for at most `timeout` seconds; its rows and status."""
     rows_path = out / f"section-{name}.jsonl"
     rows_path.unlink(missing_ok=True)
     start = time.time()
-    deadline = start + budget
+    deadline = start + timeout - min(_STOP_RESERVE, 0.25 * timeout)  # the child starts nothing after it
     command = [sys.executable, "-m", "darts_backend.gpu_check.sections", name, json.dumps(spec), str(rows_path),
                repr(deadline)]
-    status, reason = "ok", None
+    killed, error = False, None
     try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=budget + _START_GRACE,
-                                   stdin=subprocess.DEVNULL)
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if completed.returncode != 0:
             lines = completed.stderr.strip().splitlines()
-            status, reason = "failed", f"exit {completed.returncode}: {lines[-1] if lines else 'no message'}"
+            error = f"exit {completed.returncode}: {lines[-1] if lines else 'no message'}"
     except subprocess.TimeoutExpired:
-        status, reason = "partial", f"killed after its time box of {budget:.0f} s"
-    rows = [json.loads(line) for line in rows_path.read_text(encoding="utf-8").splitlines() if line.strip()] \
-        if rows_path.is_file() else []
-    if status == "ok" and rows and all("skipped" in r for r in rows):
-        status, reason = "skipped", rows[0]["skipped"]
-    elif status == "ok" and any("skipped" in r or "error" in r for r in rows):
-        status = "partial"
-    elif status == "ok" and not rows:
-        status, reason = "failed", "the section wrote no row"
+        killed = True
+    rows, torn = _read_rows(rows_path)
+    status, reason = _status(name, rows, killed, error, timeout)
+    if torn:
+        reason = f"{reason}; " if reason else ""
+        reason += f"{torn} unreadable row(s) dropped (a child killed while writing)"
     return {"status": status, "reason": reason, "seconds": round(time.time() - start, 1), "rows": rows}
+
+
+def _read_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The rows a child wrote, and how many lines did not parse (a row cut short by a kill)."""
+    rows, torn = [], 0
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    torn += 1
+    return rows, torn
+
+
+def _status(name: str, rows: list[dict[str, Any]], killed: bool, error: str | None,
+            timeout: float) -> tuple[str, str | None]:
+    """A section's status and the reason it is not ``ok``."""
+    if error is not None:
+        return "failed", error
+    if killed:
+        what = f"killed after its time box of {timeout:.0f} s"
+        return ("partial", what) if rows else ("failed", f"{what}, before writing a row")
+    if not rows:
+        return "failed", "the section wrote no row"
+    if all("skipped" in r for r in rows):
+        return "skipped", rows[0]["skipped"]
+    problems = []
+    for label, count in (("ran out of time", sum(bool(r.get("timed_out")) for r in rows)),
+                         ("in error", sum("error" in r for r in rows)),
+                         ("skipped", sum("skipped" in r and not r.get("timed_out") for r in rows)),
+                         ("failed their test", sum(r.get("outcome") in ("failed", "error") for r in rows))):
+        if count:
+            problems.append(f"{count} of {len(rows)} {label}")
+    return ("partial", "; ".join(problems)) if problems else ("ok", None)

@@ -15,8 +15,9 @@ _COLUMNS = {
                        "fp32_norm"),
     "epochs": ("method", "space", "preset", "images", "seconds", "epoch_seconds", "images_per_s",
                "full_epoch_seconds_estimate", "genotype"),
-    "crlso_search": ("device", "budget", "process_seconds", "search_seconds", "joint_fit_seconds", "model_device"),
-    "rank_bench": ("device", "n", "process_seconds", "stdout_tail"),
+    "crlso_search": ("device", "budget", "pretrained_here", "process_seconds", "search_seconds", "joint_fit_seconds",
+                     "model_device"),
+    "rank_bench": ("device", "n", "pretrained_here", "process_seconds", "table_tail"),
     "gpu_tests": ("test", "outcome", "seconds", "detail"),
 }
 
@@ -26,8 +27,8 @@ def _cell(value: Any) -> str:
         return "n/a"
     if isinstance(value, float):
         return f"{value:.4g}"
-    text = str(value)
-    return (text[:117] + "...") if len(text) > 120 else text.replace("|", "/")
+    text = str(value).replace("|", "/").replace("\n", " ")
+    return (text[:117] + "...") if len(text) > 120 else text
 
 
 def render_markdown(document: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 __all__ = ["SECTION_FUNCTIONS", "run_section"]
 
 Emit = Callable[[dict[str, Any]], None]
+TIMED_OUT = {"skipped": "the section's time box ran out", "timed_out": True}
 
 
 def _environment(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
@@ -42,7 +43,7 @@ def _environment(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
     else:
         pages, page = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
         row.update(device_name=platform.processor() or platform.machine(), device_memory_gb=round(pages * page / 2**30, 1),
-                   cudnn=None, bf16_supported=True)
+                   cudnn=None, bf16_supported=None)
     emit(row)
 
 
@@ -57,10 +58,11 @@ def _gpu_tests(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
         emit({"skipped": "no gpu-marked test found"})
         return
     report = Path(spec["out"]) / "gpu_tests.xml"
+    report.unlink(missing_ok=True)
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "gpu", f"--junitxml={report}", *files]
-    completed = _run(command, deadline)
+    completed, _ = _run(command, deadline)
     if completed is None:
-        emit({"skipped": "pytest did not finish within the section's time box"})
+        emit({**TIMED_OUT, "skipped": "pytest did not finish within the section's time box"})
         return
     if not report.is_file():
         emit({"error": f"pytest exited {completed.returncode} and wrote no report", "output": completed.stdout[-2000:]})
@@ -83,12 +85,17 @@ def _alpha_gradient(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
 
     for seed in spec["seeds"]:
         if time.time() > deadline:
-            emit({"seed": seed, "skipped": "the section's time box ran out"})
+            emit({"seed": seed, **TIMED_OUT})
             continue
         config = AgreementConfig(images=spec["images"], seeds=(seed,), batches=spec["batches"],
                                  batch_size=spec["batch_size"], channels=spec["channels"], cells=spec["cells"],
                                  trained_steps=tuple(spec["trained_steps"]), device=spec["device"])
-        for row in alpha_gradient_agreement(config):
+        try:
+            rows = alpha_gradient_agreement(config)
+        except Exception as exc:  # one seed's failure (e.g. out of memory) is a row; the next seed still runs
+            emit({"seed": seed, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        for row in rows:
             emit({"C": config.channels, "N": config.cells, "batch_size": config.batch_size, **row})
 
 
@@ -106,7 +113,7 @@ def _throughput(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
                     emit({**row, "skipped": "--quick does not compile (minutes per network on a CPU)"})
                     continue
                 if time.time() > deadline:
-                    emit({**row, "skipped": "the section's time box ran out"})
+                    emit({**row, **TIMED_OUT})
                     continue
                 config = BenchConfig(space=space, channels=channels, cells=cells, batch_size=batch, steps=spec["steps"],
                                      warmup=spec["warmup"], device=spec["device"], mixed_precision="bf16" in variant,
@@ -114,8 +121,8 @@ def _throughput(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
                                      fp32_mixing="fp32_mixing" in variant)
                 try:
                     stats = benchmark_throughput(config)
-                except torch.OutOfMemoryError:
-                    emit({**row, "error": "out of memory"})
+                except Exception as exc:  # out of memory, a compile failure: a row; the next variant still runs
+                    emit({**row, "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
                     continue
                 finally:
                     if spec["device"] == "cuda":
@@ -130,25 +137,25 @@ def _epochs(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
         row = {"method": run["method"], "space": run["space"]}
         left = deadline - time.time()
         if left < 5:
-            emit({**row, "skipped": "the section's time box ran out"})
+            emit({**row, **TIMED_OUT})
             continue
-        out = Path(spec["out"]) / "epochs" / run["method"]
+        out = _fresh_folder(Path(spec["out"]) / "epochs" / run["method"])
         preset, extra = run["preset"], list(run["extra"])
         command = [sys.executable, "-m", "darts_backend.cli", "search", "--method", run["method"], "--space", run["space"],
                    "--data", spec["images"], "--preset", preset, "--epochs", "1", "--out", str(out),
                    "--device", spec["device"], "--no-progress", "--limit-train", str(spec["limit_train"]), *extra]
         start = time.time()
-        completed = _run(command, start + left / (len(runs) - i))
+        share = left / (len(runs) - i)
+        completed, stderr = _run(command, start + share)
         seconds = time.time() - start
         if completed is None:
-            emit({**row, "skipped": f"did not finish one epoch within its {left / (len(runs) - i):.0f} s share"})
-            continue
-        if completed.returncode != 0:
-            emit({**row, "error": f"exit {completed.returncode}: {completed.stderr.strip().splitlines()[-1:]}",
-                  "seconds": seconds})
-            continue
-        emit({**row, "preset": preset, "images": spec["limit_train"], "seconds": round(seconds, 1),
-              **_search_outcome(out, spec["limit_train"])})
+            emit({**row, **TIMED_OUT, "skipped": f"did not finish one epoch within its {share:.0f} s share",
+                  "stderr_tail": stderr})
+        elif completed.returncode != 0:
+            emit({**row, "error": f"exit {completed.returncode}: {stderr}", "seconds": seconds})
+        else:
+            emit({**row, "preset": preset, "images": spec["limit_train"], "seconds": round(seconds, 1),
+                  **_search_outcome(out, spec["limit_train"])})
 
 
 def _search_outcome(out: Path, images: int) -> dict[str, Any]:
@@ -166,20 +173,19 @@ def _search_outcome(out: Path, images: int) -> dict[str, Any]:
             found = found if isinstance(found, list) else [found]
             result["genotype"] = [g.get("string", g) if isinstance(g, dict) else g for g in found]
     if (out / "alphas.json").is_file():
-        alphas = json.loads((out / "alphas.json").read_text())
-        last = alphas[-1] if isinstance(alphas, list) and alphas else alphas
-        result["final_alphas"] = last
+        history = json.loads((out / "alphas.json").read_text()).get("history") or [{}]
+        result["final_alphas"] = history[-1].get("alphas")
     return result
 
 
 def _crlso_search(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
     """A ``crlso search --method crlso`` on the device and on the CPU: wall time and each joint fit's time."""
 
-    def command(program: str, device: str, out: Path) -> list[str]:
+    def command(program: str, device: str, out: Path, cache: Path) -> list[str]:
         options = [part for option in spec["options"] for part in ("--option", option)]
         return [program, "search", "--method", "crlso", "--space", "nb201", "--dataset", "cifar10", "--budget",
                 str(spec["budget"]), "--seed", "0", "--out", str(out), "--device", device,
-                "--cache-dir", str(Path(spec["out"]) / "crlso-cache"), *options]
+                "--cache-dir", str(cache), *options]
 
     def result(out: Path, completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
         summary = json.loads((out / "summary.json").read_text())
@@ -191,52 +197,69 @@ def _crlso_search(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
 
 
 def _rank_bench(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
-    """A ``crlso rank-bench`` (GNN ensemble fits) on the device and on the CPU: wall time and Kendall tau."""
+    """A ``crlso rank-bench`` (GNN ensemble fits) on the device and on the CPU: wall time and the last lines of
+    its table (Kendall tau and the other figures per n)."""
 
-    def command(program: str, device: str, out: Path) -> list[str]:
+    def command(program: str, device: str, out: Path, cache: Path) -> list[str]:
         quick = ["--no-warm-start", "--ensemble", str(spec["ensemble"]), "--epochs", str(spec["epochs"])]
         return [program, "rank-bench", "--space", "nb201", "--n", str(spec["n"]), "--seeds", "1", "--out", str(out),
-                "--device", device, "--cache-dir", str(Path(spec["out"]) / "crlso-cache"), *(quick if spec["quick"] else [])]
+                "--device", device, "--cache-dir", str(cache), *(quick if spec["quick"] else [])]
 
     def result(out: Path, completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-        return {"stdout_tail": completed.stdout.strip().splitlines()[-3:]}
+        return {"table_tail": completed.stdout.strip().splitlines()[-3:]}
 
     _crlso_on_each_device(spec, emit, deadline, "rank-bench", {"n": spec["n"]}, command, result)
 
 
 def _crlso_on_each_device(spec: dict[str, Any], emit: Emit, deadline: float, folder: str, info: dict[str, Any],
-                          command: Callable[[str, str, Path], list[str]],
+                          command: Callable[[str, str, Path, Path], list[str]],
                           result: Callable[[Path, subprocess.CompletedProcess[str]], dict[str, Any]]) -> None:
-    """Run a ``crlso`` command on the checked device, then on the CPU, each with half the time left; one row each."""
-    program = shutil.which("crlso")
+    """Run a ``crlso`` command on the checked device, then on the CPU, each with half the time left; one row each.
+
+    Both share one model cache under ``OUT``: the first run pre-trains the unlabelled VAE into it (its
+    ``process_seconds`` include that; ``pretrained_here`` says so), the second reads it."""
+    beside = Path(sys.executable).with_name("crlso")  # the crlso of this interpreter, before any other on PATH
+    program = str(beside) if beside.is_file() else shutil.which("crlso")
     if program is None:
         emit({"skipped": "the crlso program is not installed (pip install -e .)"})
         return
+    cache = Path(spec["out"]) / "crlso-cache"
     devices = [spec["device"], "cpu"] if spec["device"] != "cpu" else ["cpu"]
     for i, device in enumerate(devices):
         left = deadline - time.time()
         row = {"device": device, **info}
         if left < 5:
-            emit({**row, "skipped": "the section's time box ran out"})
+            emit({**row, **TIMED_OUT})
             continue
-        out = Path(spec["out"]) / folder / device
+        out = _fresh_folder(Path(spec["out"]) / folder / device)
+        cold = not (cache.is_dir() and any(cache.iterdir()))
         start = time.time()
-        completed = _run(command(program, device, out), start + left / (len(devices) - i))
+        completed, stderr = _run(command(program, device, out, cache), start + left / (len(devices) - i))
         if completed is None:
-            emit({**row, "skipped": "its share of the time box ran out"})
+            emit({**row, **TIMED_OUT, "skipped": "its share of the time box ran out", "stderr_tail": stderr})
         elif completed.returncode != 0:
-            emit({**row, "error": f"exit {completed.returncode}: {completed.stderr.strip().splitlines()[-1:]}"})
+            emit({**row, "error": f"exit {completed.returncode}: {stderr}"})
         else:
-            emit({**row, "process_seconds": round(time.time() - start, 1), **result(out, completed)})
+            emit({**row, "process_seconds": round(time.time() - start, 1), "pretrained_here": cold,
+                  **result(out, completed)})
 
 
-def _run(command: list[str], deadline: float) -> subprocess.CompletedProcess[str] | None:
-    """Run `command` until `deadline` (epoch seconds); None when it had to be killed."""
+def _run(command: list[str], deadline: float) -> tuple[subprocess.CompletedProcess[str] | None, str]:
+    """Run `command` until `deadline` (epoch seconds): (the finished process, or None when it had to be
+    killed; the last 3 lines of its standard error either way)."""
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=max(1.0, deadline - time.time()),
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return None
+        completed = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                                   timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired as exc:
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        return None, " / ".join(err.strip().splitlines()[-3:])
+    return completed, " / ".join(completed.stderr.strip().splitlines()[-3:])
+
+
+def _fresh_folder(path: Path) -> Path:
+    """`path`, emptied: a run folder left by an earlier check would be resumed or refused, not measured."""
+    shutil.rmtree(path, ignore_errors=True)
+    return path
 
 
 SECTION_FUNCTIONS: dict[str, Callable[[dict[str, Any], Emit, float], None]] = {

@@ -14,9 +14,11 @@ anything run before), an upper bound of what the steps need.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -26,7 +28,7 @@ from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.runs.trainer import compile_network, select_device
 
-__all__ = ["BenchConfig", "benchmark_throughput", "SPACES"]
+__all__ = ["BenchConfig", "benchmark_throughput", "host_syncs", "SPACES"]
 
 SPACES = ("nb201", "darts")
 
@@ -136,25 +138,35 @@ def _time_steps(config: BenchConfig, searcher: Searcher, train: Batch, valid: Ba
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     start, cpu_start = time.perf_counter(), time.process_time()
+    with host_syncs(cuda) as syncs_seen:
+        for _ in range(config.steps):
+            searcher.train_step(train, valid)
+    if cuda:
+        torch.cuda.synchronize(device)
+    per_step = (time.perf_counter() - start) / config.steps
+    cpu_per_step = (time.process_time() - cpu_start) / config.steps
+    syncs = len(syncs_seen) / config.steps if cuda else None
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else _peak_rss_mb()
+    return {"seconds_per_step": per_step, "images_per_s": config.batch_size / per_step,
+            "cpu_seconds_per_step": cpu_per_step, "threads": float(torch.get_num_threads()),
+            "peak_memory_mb": peak, "cuda": float(cuda), "host_syncs_per_step": syncs}
+
+
+@contextlib.contextmanager
+def host_syncs(cuda: bool) -> Iterator[list[str]]:
+    """Collect the host syncs of the block: with `cuda`, CUDA's sync debug mode warns at each synchronizing
+    call, and the messages of those warnings are appended to the yielded list (nothing on CPU)."""
+    seen: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if cuda:
             torch.cuda.set_sync_debug_mode("warn")
         try:
-            for _ in range(config.steps):
-                searcher.train_step(train, valid)
+            yield seen
         finally:
             if cuda:
                 torch.cuda.set_sync_debug_mode("default")
-    if cuda:
-        torch.cuda.synchronize(device)
-    per_step = (time.perf_counter() - start) / config.steps
-    cpu_per_step = (time.process_time() - cpu_start) / config.steps
-    syncs = sum("synchroniz" in str(w.message) for w in caught) / config.steps if cuda else None
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else _peak_rss_mb()
-    return {"seconds_per_step": per_step, "images_per_s": config.batch_size / per_step,
-            "cpu_seconds_per_step": cpu_per_step, "threads": float(torch.get_num_threads()),
-            "peak_memory_mb": peak, "cuda": float(cuda), "host_syncs_per_step": syncs}
+            seen.extend(str(w.message) for w in caught if "synchroniz" in str(w.message))
 
 
 def _network(config: BenchConfig, generator: torch.Generator) -> torch.nn.Module:

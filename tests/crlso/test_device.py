@@ -54,7 +54,7 @@ def test_device_cuda_without_cuda_is_a_one_line_error_before_any_work(command: s
 
 
 def test_device_cpu_runs_and_reaches_the_environment(tmp_path: Path, monkeypatch, data_store) -> None:
-    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    monkeypatch.setenv(DEVICE_ENV, "auto")  # recorded, so the value --device writes is undone after the test
     assert main([*COMMANDS["search"], "--out", str(tmp_path / "run"), "--device", "cpu"]) == 0
     assert (tmp_path / "run" / "summary.json").is_file()
     import os

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from darts_backend.cli import main
-from darts_backend.gpu_check.harness import run_gpu_check
+from darts_backend.gpu_check.harness import _run_child, run_gpu_check
 from darts_backend.gpu_check.plan import SECTIONS, GpuCheckConfig
 from darts_backend.runs.bench import BenchConfig, benchmark_throughput
 from darts_backend.runs.precision import AgreementConfig, alpha_gradient_agreement
@@ -54,15 +54,26 @@ def test_quick_cpu_check_writes_every_section_to_both_files(tmp_path: Path, data
     assert "results in" in capsys.readouterr().out
 
 
-def test_a_section_over_its_time_box_is_killed_and_says_so(tmp_path: Path) -> None:
+def test_a_section_whose_time_box_runs_out_skips_the_rest_and_says_so(tmp_path: Path) -> None:
     config = GpuCheckConfig(out=str(tmp_path), device="cpu", quick=True, budget_seconds=10,
                             skip=tuple(s for s in SECTIONS if s != "epochs"))
     document = run_gpu_check(config, log=lambda *a, **k: None)
     epochs = document["sections"]["epochs"]
-    assert epochs["status"] in ("partial", "skipped")  # 2.7 s of budget cannot hold three searches
-    assert any("time box" in (r.get("skipped") or "") or "share" in (r.get("skipped") or "") for r in epochs["rows"]) \
-        or "time box" in (epochs["reason"] or "")
+    assert epochs["status"] == "skipped" and "time box" in epochs["reason"]  # 2.7 s cannot hold three searches
+    assert all(r["timed_out"] for r in epochs["rows"]) and len(epochs["rows"]) == 3
     assert all(document["sections"][s]["status"] == "skipped" for s in SECTIONS if s != "epochs")
+
+
+def test_a_child_still_running_at_its_timeout_is_killed_and_its_rows_are_kept(tmp_path: Path) -> None:
+    """A tiny measurement, then one that takes about half a minute here: the child is killed at 15 s; the
+    first row stays (where the machine was too slow to write it, the section says it failed before a row)."""
+    spec = {"device": "cpu", "quick": False, "images": "synthetic", "out": str(tmp_path), "steps": 5, "warmup": 0,
+            "nets": [["nb201", 4, 1], ["nb201", 32, 5]], "batches": [128], "variants": ["fp32"]}
+    section = _run_child("throughput", spec, tmp_path, 15.0)
+    assert section["status"] in ("partial", "failed") and "killed after its time box of 15 s" in section["reason"]
+    assert section["seconds"] < 30
+    if section["status"] == "partial":
+        assert [r["C"] for r in section["rows"]] == [4] and section["rows"][0]["images_per_s"] > 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where CUDA is absent")

@@ -82,6 +82,17 @@ def test_bf16_alpha_gradient_agrees_with_fp32_after_40_training_steps() -> None:
     assert len(rows) == 2 and all(r["cosine"] > 0.95 for r in rows)
 
 
+@pytest.mark.gpu
+def test_the_host_sync_counter_sees_a_sync_and_a_bench_step_makes_none() -> None:
+    from darts_backend.runs.bench import host_syncs
+
+    with host_syncs(True) as seen:
+        torch.ones(1, device="cuda").item()
+    assert len(seen) >= 1
+    stats = benchmark_throughput(BenchConfig(device="cuda", steps=2, warmup=1))
+    assert stats["host_syncs_per_step"] == 0
+
+
 def test_autocast_is_resolved_once_and_off_on_cpu() -> None:
     assert autocast_dtype(torch.device("cpu"), True) is None
     assert autocast_dtype(torch.device("cpu"), False) is None
