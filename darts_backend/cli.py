@@ -202,6 +202,11 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--device", help="auto (default), cpu, cuda")
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     bench.add_argument("--partial-channels", type=int, help="PC-DARTS's K (default: the method's)")
+    bench.add_argument("--space", choices=["nb201", "darts"], help="supernet (default nb201; darts: --cells counts all cells)")
+    bench.add_argument("--cpu-bf16", action="store_true", default=None,
+                       help="bf16 autocast on CPU too (a stand-in for CUDA's; slower than fp32 here)")
+    bench.add_argument("--fp32-mixing", action=argparse.BooleanOptionalAction, default=None,
+                       help="weigh and sum the ops' outputs in float32 under autocast (default off)")
     bench.add_argument("--edge-normalization", action=argparse.BooleanOptionalAction, default=None,
                        help="PC-DARTS's edge betas (default: the method's)")
     _add_speed_flags(bench)

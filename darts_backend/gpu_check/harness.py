@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ __all__ = ["run_gpu_check"]
 _STOP_RESERVE = 10.0  # seconds of a child's share kept back from its deadline, to stop and write its row
 
 
-def run_gpu_check(config: GpuCheckConfig, *, log=print) -> dict[str, Any]:
+def run_gpu_check(config: GpuCheckConfig, *, log: Callable[..., None] = print) -> dict[str, Any]:
     """Run every section; returns the document written to ``OUT/gpu_check.json``.
 
     Raises:

@@ -100,34 +100,35 @@ def _alpha_gradient(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
 
 
 def _throughput(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
-    """B4: images/s, peak memory and host syncs per step for each net, batch and precision variant."""
+    """B4: images/s, peak memory and host syncs per step for each net, batch and precision variant; every
+    eager variant first, the compiled ones (minutes of compilation each) after them."""
     import torch
 
     from darts_backend.runs.bench import BenchConfig, benchmark_throughput
 
-    for space, channels, cells in spec["nets"]:
-        for batch in spec["batches"]:
-            for variant in spec["variants"]:
-                row: dict[str, Any] = {"space": space, "C": channels, "cells": cells, "batch_size": batch, "variant": variant}
-                if "compile" in variant and spec["quick"]:
-                    emit({**row, "skipped": "--quick does not compile (minutes per network on a CPU)"})
-                    continue
-                if time.time() > deadline:
-                    emit({**row, **TIMED_OUT})
-                    continue
-                config = BenchConfig(space=space, channels=channels, cells=cells, batch_size=batch, steps=spec["steps"],
-                                     warmup=spec["warmup"], device=spec["device"], mixed_precision="bf16" in variant,
-                                     cpu_bf16=True, channels_last="channels_last" in variant, compile="compile" in variant,
-                                     fp32_mixing="fp32_mixing" in variant)
-                try:
-                    stats = benchmark_throughput(config)
-                except Exception as exc:  # out of memory, a compile failure: a row; the next variant still runs
-                    emit({**row, "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
-                    continue
-                finally:
-                    if spec["device"] == "cuda":
-                        torch.cuda.empty_cache()
-                emit({**row, **{k: v for k, v in stats.items() if k != "cuda"}})
+    plan = [(net, batch, variant) for compiled in (False, True) for net in spec["nets"] for batch in spec["batches"]
+            for variant in spec["variants"] if ("compile" in variant) == compiled]
+    for (space, channels, cells), batch, variant in plan:
+        row: dict[str, Any] = {"space": space, "C": channels, "cells": cells, "batch_size": batch, "variant": variant}
+        if "compile" in variant and spec["quick"]:
+            emit({**row, "skipped": "--quick does not compile (minutes per network on a CPU)"})
+            continue
+        if time.time() > deadline:
+            emit({**row, **TIMED_OUT})
+            continue
+        config = BenchConfig(space=space, channels=channels, cells=cells, batch_size=batch, steps=spec["steps"],
+                             warmup=spec["warmup"], device=spec["device"], mixed_precision="bf16" in variant,
+                             cpu_bf16=True, channels_last="channels_last" in variant, compile="compile" in variant,
+                             fp32_mixing="fp32_mixing" in variant)
+        try:
+            stats = benchmark_throughput(config)
+        except Exception as exc:  # out of memory, a compile failure: a row; the next variant still runs
+            emit({**row, "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+            continue
+        finally:
+            if spec["device"] == "cuda":
+                torch.cuda.empty_cache()
+        emit({**row, **{k: v for k, v in stats.items() if k != "cuda"}})
 
 
 def _epochs(spec: dict[str, Any], emit: Emit, deadline: float) -> None:

@@ -60,7 +60,7 @@ class SearcherConfig:
             CPU, where bf16 convolutions are slower than fp32 here); losses and gradients stay float32 and
             no gradient scaler is needed, so no host sync. `autocast_dtype` resolves it once per searcher.
         fp32_mixing: under autocast, weigh and sum the candidate ops' outputs in float32
-            (`darts_backend.supernets.precision`: off, since it measured as buying nothing at a 1.24x CPU cost).
+            (`darts_backend.supernets.precision`: off, since it measured as buying nothing at 1.2x the CPU time).
     """
 
     w_lr: float = 0.025

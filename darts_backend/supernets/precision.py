@@ -11,7 +11,8 @@ casts the float32 node back to bf16 itself. The softmax of the alphas is float32
 What it buys (``python -m darts_backend.runs.precision``, CPU bf16 autocast, NB201 C=16, N=5, batch 64,
 CIFAR-10 images, 10 seeds x 2 batches): at initialisation the bf16/fp32 alpha-gradient cosine is 0.978 on
 average with it and 0.979 without (paired difference -0.0005, sd 0.017); after 40 training steps 1.000 either
-way. What it costs: 1.24x the CPU time of a bf16 step at that size (4 alternating runs). So searches run
+way. What it costs: 1.21-1.23x the CPU time of a bf16 step at that size and 1.6x the peak memory (``darts-backend
+bench --device cpu --cpu-bf16 --[no-]fp32-mixing``, two alternating pairs). So searches run
 without it unless ``SearcherConfig.fp32_mixing`` asks for it; ``darts-backend gpu-check`` measures both on a GPU.
 """
 

@@ -153,3 +153,11 @@ def test_searchers_enter_the_fp32_mixing_of_their_config_under_autocast(batch_fa
         searcher.step(batch_factory(0, n=8))
         handle.remove()
     assert seen == [torch.bfloat16, torch.float32]
+
+
+def test_bench_cli_takes_the_space_cpu_bf16_and_the_mixing(capsys) -> None:
+    assert main(["bench", "--space", "darts", "--channels", "4", "--cells", "3", "--batch-size", "4", "--steps", "1",
+                 "--warmup", "0", "--device", "cpu", "--cpu-bf16", "--fp32-mixing"]) == 0
+    assert "img/s" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["bench", "--space", "nb101"])
