@@ -74,8 +74,9 @@ def _gpu_tests(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
             if node is not None:
                 outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
                 detail = (node.get("message") or "")[:500]
-        emit({"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome, "detail": detail,
-              "seconds": float(case.get("time") or 0.0)})
+        row = {"test": f"{case.get('classname')}::{case.get('name')}", "outcome": outcome, "detail": detail,
+               "seconds": float(case.get("time") or 0.0)}
+        emit({**row, "skipped": detail or "skipped"} if outcome == "skipped" else row)
 
 
 def _alpha_gradient(spec: dict[str, Any], emit: Emit, deadline: float) -> None:
