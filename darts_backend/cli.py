@@ -392,6 +392,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _zc(args: argparse.Namespace) -> int:
     config = _overlay(ZeroCostConfig(space=args.space, data=args.data), args)
+    _check_output_path(args.out, args.cells_file)
     proxies = [p.strip() for p in args.proxies.split(",") if p.strip()]
     for name in proxies:
         get_proxy(name)
@@ -414,11 +415,22 @@ def _zc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output_path(out: str, cells_file: str | None) -> None:
+    """Refuse an empty ``--out`` and one that names the ``--cells`` input (it would be overwritten)."""
+    from pathlib import Path
+
+    if not out.strip():
+        raise ValueError("--out must name a file, got an empty path")
+    if cells_file is not None and Path(out).resolve() == Path(cells_file).resolve():
+        raise ValueError(f"--out {out} is also the cells input; writing the results there would overwrite it")
+
+
 def _evaluator_bench(args: argparse.Namespace) -> int:
     from darts_backend.runs import evaluator_bench as eb
     from darts_backend.runs.files import write_json
     from nasspace.benchmarks.nb201 import NB201Table
 
+    _check_output_path(args.out, args.cells_file)
     specs = [eb.parse_evaluator(text) for text in args.evaluators]
     if len({s.name for s in specs}) != len(specs):
         raise ValueError(f"an evaluator is listed twice: {', '.join(args.evaluators)}")

@@ -18,10 +18,12 @@ from nasspace.errors import GenotypeError
 from nasspace.graph import ArchGraph
 from nasspace.space import Genotype, SearchSpace, as_rng, register_space
 
-__all__ = ["NB201_OPS", "NB201_EDGES", "NB201_NASLIB_OPS", "NB201Genotype", "NB201Space"]
+__all__ = ["NB201_OPS", "NB201_EDGES", "NB201_SIZE", "NB201_NASLIB_OPS", "NB201Genotype", "NB201Space"]
 
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NB201_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+NB201_SIZE: int = len(NB201_OPS) ** len(NB201_EDGES)
+"""Cells in the space (15,625): a bound for any request of distinct cells."""
 # NASLib's op codes for NB201 (zc_nasbench201.json keys), edges in the same order as ours.
 NB201_NASLIB_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
 # NASLib lists the six edges by source node first ((0,1), (0,2), (0,3), (1,2), (1,3), (2,3)); the canonical

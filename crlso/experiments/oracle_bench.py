@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nasspace import get_space
+from nasspace.nb201 import NB201_SIZE
 from nasspace.atomic import write_json_atomic
 
 from crlso.experiments.executors import Executor
@@ -44,6 +45,8 @@ def run_oracle_bench(proxy: TrainProxy, out_dir: str | Path, *, cells: int, seed
 
     if cells < 3:
         raise ValueError(f"--cells must be >= 3 to rank anything, got {cells}")
+    if cells > NB201_SIZE:
+        raise ValueError(f"--cells {cells} asks for more distinct cells than NB201 holds ({NB201_SIZE})")
     if proxy.space != "nb201":
         raise ValueError(f"oracle-bench ranks against the NB201 table; the proxy is for {proxy.space}")
     table = load_table(dataset, data_dir)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from nasspace.nb201 import NB201_SIZE
 from nasspace.space import Genotype, get_space
 
 __all__ = ["EVALUATOR_KINDS", "EvaluatorSpec", "parse_evaluator", "sample_cells", "rank_correlations", "rank_average",
@@ -68,9 +69,12 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
 
 
 def sample_cells(n: int, seed: int, space: str = "nb201") -> list[Genotype]:
-    """``n`` distinct uniform cells of `space`, drawn from `seed` (ValueError if n < 2)."""
+    """``n`` distinct uniform cells of `space`, drawn from `seed` (ValueError if n < 2, or more than the
+    space holds)."""
     if n < 2:
         raise ValueError(f"a rank correlation needs at least 2 cells, got {n}")
+    if space == "nb201" and n > NB201_SIZE:
+        raise ValueError(f"--cells {n} asks for more distinct cells than NB201 holds ({NB201_SIZE})")
     rng = np.random.default_rng(seed)
     search_space = get_space(space)
     cells: dict[str, Genotype] = {}

@@ -206,3 +206,12 @@ def test_darts_genotypes_train_with_the_cells_the_proxy_asks_for(tmp_path) -> No
     [evaluation] = train_cells([genotype], _tiny("darts", cells=3), tmp_path)
     config = json.loads((tmp_path / evaluation_key(genotype) / "train" / "config.json").read_text())
     assert config["cells"] == 3 and config["space"] == "darts" and evaluation.value >= 0.0
+
+
+def test_oracle_bench_refuses_more_cells_than_nb201_holds(tmp_path: Path, capsys) -> None:
+    """Issue 33's probe: ``--cells 15626`` ended in a traceback (SearchExhausted) after the setup."""
+    from crlso.cli import main
+
+    out = tmp_path / "ob"
+    assert main(["oracle-bench", "--cells", "15626", "--proxy-data", "synthetic", "--out", str(out)]) == 2
+    assert "more distinct cells than NB201 holds (15625)" in capsys.readouterr().err and not out.exists()
