@@ -81,7 +81,7 @@ def _run_child(name: str, spec: dict[str, Any], out: Path, timeout: float) -> di
     except subprocess.TimeoutExpired:
         killed = True
     rows, torn = _read_rows(rows_path)
-    status, reason = _status(name, rows, killed, error, timeout)
+    status, reason = _status(rows, killed, error, timeout)
     if torn:
         reason = f"{reason}; " if reason else ""
         reason += f"{torn} unreadable row(s) dropped (a child killed while writing)"
@@ -101,8 +101,7 @@ def _read_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
     return rows, torn
 
 
-def _status(name: str, rows: list[dict[str, Any]], killed: bool, error: str | None,
-            timeout: float) -> tuple[str, str | None]:
+def _status(rows: list[dict[str, Any]], killed: bool, error: str | None, timeout: float) -> tuple[str, str | None]:
     """A section's status and the reason it is not ``ok``."""
     if error is not None:
         return "failed", error

@@ -132,7 +132,6 @@ class SearchTrainer:
         self.run_config: dict[str, Any] = json.loads(json.dumps(run_config or {}))  # as stored
         self.alpha_history: list[dict[str, Any]] = []
         self.start_epoch = 0
-        self._estimate_epoch = 0
 
     @property
     def checkpoint_path(self) -> Path:
@@ -170,10 +169,10 @@ class SearchTrainer:
         """Run the remaining epochs; returns the per-epoch metric records written this call."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.searcher.plan(len(self.train_loader))
-        self._estimate_epoch = self.start_epoch  # the epoch estimate is printed once per call, in its first epoch
+        first = self.start_epoch  # the epoch estimate is printed once per call, in its first epoch
         records = []
         for epoch in range(self.start_epoch, self.config.epochs):
-            record = self._run_epoch(epoch)
+            record = self._run_epoch(epoch, estimate=epoch == first)
             records.append(record)
             append_jsonl(self.out_dir / METRICS, record)
             entry = {"epoch": epoch + 1, "genotype": record["genotype"], "alphas": self.searcher.alpha_probabilities()}
@@ -207,7 +206,7 @@ class SearchTrainer:
                 "node_edges": [network.offsets[i + 1] - network.offsets[i] for i in range(network.k)],
                 "history": self.alpha_history}
 
-    def _run_epoch(self, epoch: int) -> dict[str, Any]:
+    def _run_epoch(self, epoch: int, *, estimate: bool = False) -> dict[str, Any]:
         searcher = self.searcher
         searcher.network.train()
         self.train_loader.set_epoch(epoch)
@@ -224,7 +223,7 @@ class SearchTrainer:
             for key, value in metrics.items():
                 sums[key] = sums[key] + value if key in sums else value.clone()
             steps += 1
-            if epoch == self._estimate_epoch and steps in (1, _ESTIMATE_AFTER):
+            if estimate and steps in (1, _ESTIMATE_AFTER):
                 timer = self._estimate(timer if steps > 1 else None, epoch)
             if self.config.progress and steps % self.config.log_every == 0:
                 bar.set_postfix({k: f"{float(v) / steps:.3f}" for k, v in sums.items()})
@@ -250,8 +249,9 @@ class SearchTrainer:
             per_step = (now - since) / (_ESTIMATE_AFTER - 1)
             epoch_s = per_step * len(self.train_loader)
             left = self.config.epochs - epoch
-            print(f"darts-backend: about {epoch_s:.{0 if epoch_s >= 10 else 1}f} s an epoch ({len(self.train_loader)} steps at {per_step:.3f} s), "
-                  f"about {epoch_s * left / 60:.1f} min for the {left} epoch{'s' if left != 1 else ''} to run",
+            print(f"darts-backend: about {epoch_s:.{0 if epoch_s >= 10 else 1}f} s an epoch "
+                  f"({len(self.train_loader)} steps at {per_step:.3f} s), about {epoch_s * left / 60:.1f} min "
+                  f"for the {left} epoch{'s' if left != 1 else ''} to run",
                   file=sys.stderr, flush=True)
         return now
 

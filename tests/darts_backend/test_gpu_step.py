@@ -17,6 +17,7 @@ from darts_backend.networks.darts import DartsNetwork
 from darts_backend.runs import search as search_run
 from darts_backend.runs import set_search
 from darts_backend.runs.bench import BenchConfig, benchmark_throughput
+from darts_backend.runs.precision import AgreementConfig, alpha_gradient, alpha_gradient_agreement
 from darts_backend.runs.train import TrainConfig
 from darts_backend.runs.trainer import compile_network
 from darts_backend.searchers import SearcherConfig, create_searcher
@@ -27,17 +28,6 @@ from darts_backend.supernets import NB201SearchNetwork
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.flex import DNAD_OPS, reduction_layout
 from nasspace.space import get_space
-
-
-def _alpha_gradient(searcher, batch, dtype: torch.dtype | None) -> torch.Tensor:
-    """``(numel,)`` gradient of the CE loss w.r.t. the alphas, with the searcher's forward at `dtype`."""
-    searcher.autocast_dtype = dtype
-    searcher._zero_grad()
-    loss, _ = searcher._loss(batch)
-    loss.backward()
-    grad = searcher.network.alphas.grad.detach().float().flatten().clone()
-    searcher._zero_grad()
-    return grad
 
 
 def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -61,8 +51,8 @@ def test_paper_size_step_on_cuda_is_finite_and_bf16_alpha_gradient_agrees_with_f
     searcher = create_searcher("single-darts", network, SearcherConfig())
     assert searcher.autocast_dtype == (torch.bfloat16 if torch.cuda.is_bf16_supported() else None)
     batch = (torch.randn(64, 3, 32, 32, generator=gen).to(device), torch.randint(0, 10, (64,), generator=gen).to(device))
-    fp32 = _alpha_gradient(searcher, batch, None)
-    bf16 = _alpha_gradient(searcher, batch, torch.bfloat16)
+    fp32 = alpha_gradient(searcher, batch, None)
+    bf16 = alpha_gradient(searcher, batch, torch.bfloat16)
     assert fp32.norm() > 0 and _cosine(fp32, bf16) > 0.95
     searcher.autocast_dtype = autocast_dtype(device, True)
     metrics = searcher.step(batch)
@@ -76,8 +66,6 @@ def test_paper_size_step_on_cuda_is_finite_and_bf16_alpha_gradient_agrees_with_f
 def test_bf16_alpha_gradient_agrees_with_fp32_after_40_training_steps() -> None:
     """The same threshold, after 40 fp32 Single-DARTS steps on synthetic images (paper size, batch 64), as
     searches run. CPU bf16 stand-in: 0.993-1.000 on 6 batches (seeds 0-2), with or without the float32 mixing."""
-    from darts_backend.runs.precision import AgreementConfig, alpha_gradient_agreement
-
     rows = alpha_gradient_agreement(AgreementConfig(seeds=(0,), batches=2, trained_steps=(40,), device="cuda"))
     assert len(rows) == 2 and all(r["cosine"] > 0.95 for r in rows)
 
@@ -112,9 +100,9 @@ def test_the_step_runs_its_forward_under_the_resolved_autocast(method: str, batc
                              edge_normalization=method == "pc-darts", generator=torch.Generator().manual_seed(0))
     searcher = create_searcher(method, net, SearcherConfig(epochs=1))
     batch = batch_factory(1, n=32)
-    fp32 = _alpha_gradient(searcher, batch, None)
-    bf16 = _alpha_gradient(searcher, batch, torch.bfloat16)
-    other = _alpha_gradient(searcher, batch_factory(7, n=32), None)
+    fp32 = alpha_gradient(searcher, batch, None)
+    bf16 = alpha_gradient(searcher, batch, torch.bfloat16)
+    other = alpha_gradient(searcher, batch_factory(7, n=32), None)
     assert _cosine(fp32, bf16) > 0.8 and _cosine(fp32, bf16) > _cosine(fp32, other) + 0.5
     seen: list[torch.dtype] = []
     handle = net.classifier.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
