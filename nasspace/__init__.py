@@ -11,7 +11,17 @@ from nasspace.space import (
     get_space,
     list_spaces,
     parse_genotype,
+    register_space_instance,
+    unregister_space,
 )
+
+# The built-in spaces register themselves on import (the registry in nasspace.space imports none of them).
+import nasspace.nb201  # noqa: E402,F401
+import nasspace.nb101  # noqa: E402,F401
+import nasspace.darts  # noqa: E402,F401
+import nasspace.flex  # noqa: E402,F401
+import nasspace.nbgraph  # noqa: E402,F401
+import nasspace.tnb101  # noqa: E402,F401
 
 __all__ = [
     "ArchGraph",
@@ -29,4 +39,6 @@ __all__ = [
     "get_space",
     "list_spaces",
     "parse_genotype",
+    "register_space_instance",
+    "unregister_space",
 ]

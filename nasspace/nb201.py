@@ -122,6 +122,15 @@ class NB201Space(SearchSpace):
         """The genotype whose edge ops are ``NB201_OPS[i]`` for each of the 6 indices."""
         return NB201Genotype(tuple(_lookup(NB201_OPS, i) for i in indices))
 
+    # The row-of-choices view (`nasspace.choice`), which the generic decoder reads: one op index per edge.
+    choice_sizes: ClassVar[tuple[int, ...]] = (len(NB201_OPS),) * len(NB201_EDGES)
+
+    def to_choices(self, genotype: Genotype) -> tuple[int, ...]:
+        return _check(genotype).op_indices
+
+    def from_choices(self, choices: Sequence[int]) -> NB201Genotype:
+        return self.from_op_indices(choices)
+
     def from_naslib(self, codes: Sequence[int]) -> NB201Genotype:
         """The genotype of NASLib's ``op_indices`` (codes index `NB201_NASLIB_OPS`, edges in NASLib's order)."""
         if len(codes) != len(NB201_EDGES):

@@ -23,6 +23,8 @@ __all__ = [
     "SearchSpace",
     "as_rng",
     "register_space",
+    "register_space_instance",
+    "unregister_space",
     "get_space",
     "list_spaces",
     "genotype_from_json",
@@ -164,9 +166,27 @@ def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]
     return decorate
 
 
+def register_space_instance(space: SearchSpace, *, replace: bool = False) -> SearchSpace:
+    """Register a space object (e.g. a `nasspace.choice.ChoiceSpace` built from a file) under ``space.name``.
+
+    Raises:
+        ValueError: the name is taken (unless ``replace``).
+    """
+    if space.name in _REGISTRY and not replace:
+        raise ValueError(f"a search space named {space.name!r} is already registered")
+    _REGISTRY[space.name] = lambda: space
+    _INSTANCES[space.name] = space
+    return space
+
+
+def unregister_space(name: str) -> None:
+    """Remove a space from the registry (no error when it is absent)."""
+    _REGISTRY.pop(name, None)
+    _INSTANCES.pop(name, None)
+
+
 def list_spaces() -> list[str]:
-    """Names of the registered search spaces."""
-    _load_builtin_spaces()
+    """Names of the registered search spaces (the built-in ones register when `nasspace` is imported)."""
     return sorted(_REGISTRY)
 
 
@@ -176,7 +196,6 @@ def get_space(name: str) -> SearchSpace:
     Raises:
         ValueError: for an unknown name, listing the valid ones.
     """
-    _load_builtin_spaces()
     if name not in _REGISTRY:
         raise ValueError(f"unknown search space {name!r}; valid spaces: {', '.join(sorted(_REGISTRY))}")
     if name not in _INSTANCES:
@@ -209,10 +228,3 @@ def parse_genotype(text: str, space: str) -> Genotype:
             raise
         raise GenotypeError(str(exc)) from None
 
-
-def _load_builtin_spaces() -> None:
-    # Importing the modules runs their @register_space decorators.
-    import nasspace.nb201  # noqa: F401
-    import nasspace.nb101  # noqa: F401
-    import nasspace.darts  # noqa: F401
-    import nasspace.flex  # noqa: F401

@@ -15,7 +15,7 @@ from nasspace.config_file import add_config_flag, namespace_config
 
 from crlso.cli.common import int_list, seed_list
 from crlso.cli.oracle_options import add_oracle_options
-from crlso.cli.search import (add_search_options, darts_model_options, parse_options, resolve_oracle_and_metric,
+from crlso.cli.search import (add_search_options, add_space_file_options, space_model_options, parse_options, resolve_oracle_and_metric,
                               with_cache_dir)
 
 
@@ -33,7 +33,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensorboard", default=None, metavar="DIR",
                         help="log each run's query values and best so far to TensorBoard event files in DIR/<name>/seed_<s> "
                              "(needs pip install tensorboard)")
-    add_search_options(parser, spaces=("nb201", "darts"))
+    add_search_options(parser)
+    add_space_file_options(parser)
     add_oracle_options(parser, executor=False)  # each run is one task of the executor above; it trains its cells in turn
     add_config_flag(parser)
     # options: {METHOD: {KEY: VALUE}} in a --config file (the folder's config.json has it); --option wins
@@ -77,13 +78,10 @@ def run_ablation(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, dict[str, Any]]) -> int:
     """Run ``names`` (methods or variants) x ``--seeds``; ``extra`` options sit under the user's ``--option``s."""
-    import dataclasses
-
     from nasspace.atomic import write_json_atomic
     from crlso.experiments.executors import create_executor
     from crlso.experiments.compare import run_comparison
     from crlso.experiments.run import RunConfig
-    from crlso.search import searcher_config
     from crlso.search.variants import TWINS, VARIANTS
 
     if not names:
@@ -105,17 +103,15 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     options = parse_options(args.option, list(names))
     user_options = with_cache_dir({name: {**from_file.get(name, {}), **opts} for name, opts in options.items()}, args.cache_dir)
     options = {name: {**extra.get(name, {}), **opts} for name, opts in user_options.items()}
-    if args.space == "darts":  # latent searchers use the latent model of the DARTS cells
-        for name in names:
-            method = VARIANTS[name].method if name in VARIANTS else name
-            if "model" in {f.name for f in dataclasses.fields(searcher_config(method))}:
-                options[name] = darts_model_options(options[name])
+    for name in names:  # latent searchers outside nb201 use the latent model of the space
+        options[name] = space_model_options(options[name], VARIANTS[name].method if name in VARIANTS else name, args.space)
     try:
         executor = create_executor(args.executor, workers=args.workers, address=args.address, max_retries=args.max_retries)
     except ImportError as exc:  # ray missing: one line naming the extra, like other expected errors
         print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
         return 2
     base = RunConfig(space=args.space, dataset=args.dataset, search_metric=args.search_metric,
+                     space_file=getattr(args, "space_file", None), table_file=getattr(args, "table", None),
                      report_metric=args.report_metric, data_dir=args.data_dir, oracle=oracle,
                      budget_seconds=args.budget_seconds, batch=batch)
     seeds = list(args.seeds)

@@ -12,7 +12,7 @@ from nasspace.atomic import write_json_atomic
 from nasspace.config_file import ConfigFileError, add_config_flag
 
 from crlso.cli.oracle_options import add_oracle_options
-from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, darts_model_options, file_options,
+from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, resolve_space, space_model_options,
                               optimum_note, parse_options, resolve_search_metric, with_cache_dir)
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
@@ -20,6 +20,9 @@ SUPERNET_METHODS = ("single-darts", "darts", "spos")
 FLAG_OPTIONS = ("alpha_top", "screen", "screen_factor", "screen_images", "screen_split", "screen_evaluator",
                 "screen_calibration")
 
+
+SUPERNET_SPACES = ("nb201", "darts")
+"""Spaces whose supernet darts_backend builds (the hybrid's first stage)."""
 
 def config_from_run(data: dict[str, Any]) -> dict[str, Any]:
     """A hybrid ``OUT/search/config.json`` (a `RunConfig`) as this command's option names.
@@ -82,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tensorboard", default=None, metavar="DIR",
                         help="log the latent search's search/value and search/best_so_far to TensorBoard event files in DIR "
                              "(needs pip install tensorboard)")
-    add_search_options(parser, spaces=("nb201", "darts"))
+    add_search_options(parser)
     add_oracle_options(parser)
     add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS, translate=config_from_run)
     parser.set_defaults(handler=run, options=None)
@@ -104,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
     require_tensorboard(args.tensorboard)  # before the supernet search
     if (args.supernet is None) == (args.data is None):
         raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
+    if args.space not in SUPERNET_SPACES:
+        raise ValueError(f"crlso hybrid needs a supernet of the space; spaces with one: {', '.join(SUPERNET_SPACES)}")
+    resolve_space(args)
     darts = args.space == "darts"
     if args.oracle == "train" and args.proxy_data is None:
         args.proxy_data = args.data  # the supernet's images, unless told otherwise
@@ -125,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         metric = resolve_search_metric(args)
     if darts:  # the latent model of the DARTS cells; the supernet's accuracy (or training) as the search metric
-        options = darts_model_options(options)
+        options = space_model_options(options, "hybrid", args.space)
     resolved = searcher_config("hybrid", options)
     if darts and resolved.screen and oracle is None:
         raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")

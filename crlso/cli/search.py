@@ -19,13 +19,17 @@ from crlso.cli.common import add_data_dir
 RUN_CONFIG_OUTPUTS = ("resolved_options", "variant")
 
 
-def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] = ("nb201",)) -> None:
+def add_search_options(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `search`, `compare` and `hybrid`: benchmark, metrics, method options, cache."""
-    parser.add_argument("--space", default="nb201", choices=list(spaces), help="search space (default nb201)")
-    parser.add_argument("--dataset", default="cifar10", help=f"{DATASET_HELP}; default cifar10")
+    parser.add_argument("--space", default="nb201",
+                        help="search space (default nb201; `crlso spaces` lists each with its tables)")
+    parser.add_argument("--dataset", default=None,
+                        help=f"the space's dataset or task (default: its first table: cifar10 on nb201). nb201: {DATASET_HELP}")
     parser.add_argument("--search-metric", default=None,
-                        help="metric the searcher sees (default: valid_acc on cifar10, valid_acc_12ep on cifar100 and ImageNet16-120)")
-    parser.add_argument("--report-metric", default="test_acc", help="metric reported after the search (default test_acc)")
+                        help="metric the searcher sees (default: the table's search metric: valid_acc on cifar10, "
+                             "valid_acc_12ep on cifar100 and ImageNet16-120)")
+    parser.add_argument("--report-metric", default=None,
+                        help="metric reported after the search (default: the table's report metric, test_acc on nb201)")
     parser.add_argument(
         "--option", action="append", default=[], metavar="[METHOD:]KEY=VALUE",
         help="override a searcher option, e.g. --option crlso:batch_size=5 (repeatable)",
@@ -38,15 +42,20 @@ def add_search_options(parser: argparse.ArgumentParser, spaces: tuple[str, ...] 
 
 
 def resolve_search_metric(args: argparse.Namespace) -> str:
-    """``--search-metric``, else the dataset's default (`nasspace.benchmarks.nb201.default_search_metric`)."""
-    from nasspace.benchmarks.nb201 import default_search_metric
+    """``--search-metric``, else the table's (`nasspace.benchmarks.registry.TableSpec.search_metric`); a search
+    metric that is the table's report metric (a test split) is warned about."""
+    from nasspace.benchmarks.registry import get_table_spec
 
+    spec = get_table_spec(args.space, args.dataset)
     if args.search_metric is None:
-        args.search_metric = default_search_metric(args.dataset)
-    elif args.search_metric.startswith("test_acc"):
-        print(f"crlso {args.command}: warning: --search-metric {args.search_metric} shows the searcher test accuracy, "
-              f"the held-out metric results are reported on; the protocol searches on "
-              f"{default_search_metric(args.dataset)}", file=sys.stderr)
+        args.search_metric = spec.search_metric
+    elif args.search_metric != spec.search_metric and (args.search_metric.startswith("test_acc")
+                                                       or args.search_metric == spec.report_metric):
+        print(f"crlso {args.command}: warning: --search-metric {args.search_metric} shows the searcher the held-out "
+              f"metric results are reported on; the protocol searches on {spec.search_metric}", file=sys.stderr)
+    if args.search_metric in spec.minimize:
+        raise ValueError(f"--search-metric {args.search_metric}: lower is better for it and a search maximizes; "
+                         f"search one of the higher-is-better metrics (e.g. {spec.search_metric})")
     return args.search_metric
 
 
@@ -109,6 +118,45 @@ def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) ->
     return options
 
 
+def add_space_file_options(parser: argparse.ArgumentParser) -> None:
+    """``--space-file`` and ``--table``: a user's own space and benchmark (`nasspace.benchmarks.user`)."""
+    parser.add_argument("--space-file", default=None, metavar="SPACE.yaml",
+                        help="a space of your own (kind: sequence or cell; README); with --table, replaces --space")
+    parser.add_argument("--table", default=None, metavar="TABLE.csv",
+                        help="your benchmark: a genotype column, then numeric metric columns (needs --space-file)")
+
+
+def resolve_space(args: argparse.Namespace) -> None:
+    """Register ``--space-file``/``--table`` when given, then check ``--space`` and fill ``--dataset`` and
+    ``--report-metric`` from its table; everything before any work.
+
+    Raises:
+        ValueError: an unknown space or dataset, or one of --space-file/--table without the other.
+    """
+    from nasspace import get_space
+    from nasspace.benchmarks.registry import get_table_spec, list_table_specs
+
+    space_file, table = getattr(args, "space_file", None), getattr(args, "table", None)
+    if (space_file is None) != (table is None):
+        raise ValueError("--space-file and --table go together: give both (a SPACE.yaml and its TABLE.csv)")
+    if space_file is not None:
+        from nasspace.benchmarks.user import register_user_benchmark
+
+        spec = register_user_benchmark(space_file, table, search_metric=args.search_metric, report_metric=args.report_metric)
+        args.space, args.dataset = spec.space, spec.dataset
+        args.space_file, args.table = str(Path(space_file).resolve()), str(Path(table).resolve())
+    get_space(args.space)  # an unknown name: the error lists the spaces
+    specs = list_table_specs(args.space)
+    if args.dataset is None:
+        args.dataset = specs[0].dataset if specs else "cifar10"
+    if specs:
+        spec = get_table_spec(args.space, args.dataset)
+        if args.report_metric is None:
+            args.report_metric = spec.report_metric
+    elif args.report_metric is None:
+        args.report_metric = "test_acc"
+
+
 def resolve_oracle_and_metric(args: argparse.Namespace, *, no_table_hint: str = "") -> tuple[dict | None, int | None]:
     """``(oracle entry or None, batch)`` of `crlso.cli.oracle_options.resolve_oracle`, with ``args.search_metric``
     set to the training oracle's metric or resolved for the table; checked before any work.
@@ -119,8 +167,11 @@ def resolve_oracle_and_metric(args: argparse.Namespace, *, no_table_hint: str = 
     from crlso.cli.oracle_options import resolve_oracle
     from crlso.oracles import TRAIN_METRIC
 
+    from crlso.oracles import has_table
+
+    resolve_space(args)
     oracle, batch = resolve_oracle(args, args.space)
-    if oracle is None and args.space != "nb201":
+    if oracle is None and not has_table(args.space):
         raise ValueError(f"the {args.space} space has no table: give --oracle train{no_table_hint}")
     if oracle is not None:
         args.search_metric = TRAIN_METRIC
@@ -137,17 +188,20 @@ def optimum_note(summary: dict) -> str:
     return f"optimum queried at step {step}"
 
 
-def darts_model_options(options: dict) -> dict:
-    """``options`` with the latent model of the DARTS cells (`crlso.models.config.default_model_config`) under
-    any ``model`` fields the user set; for latent searchers in the darts space."""
+def space_model_options(options: dict, method: str, space: str) -> dict:
+    """``options`` with the space's latent model (`crlso.models.config.default_model_config`) under any ``model``
+    fields the user set, for a latent searcher outside nb201 (whose default model config is the searchers' own)."""
     import dataclasses
     import json
 
     from crlso.models.config import default_model_config
+    from crlso.search import searcher_config
 
+    if space == "nb201" or "model" not in {f.name for f in dataclasses.fields(searcher_config(method))}:
+        return options
     model = options.get("model", {})
-    return {**options, "model": {**dataclasses.asdict(default_model_config("darts")),
-                                 **(json.loads(model) if isinstance(model, str) else model), "space": "darts"}}
+    return {**options, "model": {**dataclasses.asdict(default_model_config(space)),
+                                 **(json.loads(model) if isinstance(model, str) else model), "space": space}}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -168,7 +222,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tensorboard", default=None, metavar="DIR",
                         help="log search/value and search/best_so_far of every query to TensorBoard event files in DIR "
                              "(needs pip install tensorboard)")
-    add_search_options(parser, spaces=("nb201", "darts"))
+    add_search_options(parser)
+    add_space_file_options(parser)
     add_oracle_options(parser)
     add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS)
     # options: a mapping of the method's options in a --config file (a run's config.json has one); --option wins
@@ -205,13 +260,8 @@ def run(args: argparse.Namespace) -> int:
     options = parse_options(args.option, [args.method])
     options[args.method] = {**file_options(args), **options[args.method]}
     options = with_cache_dir(options, args.cache_dir)
-    if args.space == "darts" and "model" in {f.name for f in dataclasses.fields(searcher_config(args.method))}:
-        options[args.method] = darts_model_options(options[args.method])
+    options[args.method] = space_model_options(options[args.method], args.method, args.space)
     if args.model:
-        import dataclasses
-
-        from crlso.search import searcher_config
-
         if "model_dir" not in {f.name for f in dataclasses.fields(searcher_config(args.method))}:
             raise ValueError(f"--model needs a latent searcher (crlso, crlso-paper); {args.method!r} takes no model")
         options[args.method]["model_dir"] = str(Path(args.model).resolve())
@@ -219,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
         search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
         data_dir=args.data_dir, oracle=oracle, budget_seconds=args.budget_seconds, batch=batch,
+        space_file=args.space_file, table_file=args.table,
     )
     executor = evaluation_executor(args) if oracle is not None else None
     summary = run_experiment(config, args.out, tensorboard=args.tensorboard, executor=executor)

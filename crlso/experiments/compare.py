@@ -18,7 +18,7 @@ from nasspace.atomic import write_json_atomic
 from crlso.experiments.executors import Executor, LocalExecutor
 from crlso.experiments.run import RunConfig, _same_run, check_folder_config, run_experiment
 from crlso.experiments.run_folder import read_json_file, read_queries
-from crlso.oracles import check_budget, load_table
+from crlso.oracles import check_budget, has_table, load_table
 from crlso.search.base import searcher_config
 
 __all__ = [
@@ -291,8 +291,8 @@ def run_comparison(
             board = None if tensorboard is None else str(Path(tensorboard) / name / f"seed_{seed}")
             tasks.append((config, str(out / "runs" / name / f"seed_{seed}"), board))
     # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
-    if base.supernet is None and base.space == "nb201":
-        table = check_budget(load_table(base.dataset, base.data_dir), horizon, base.dataset)
+    if base.supernet is None and has_table(base.space):
+        table = check_budget(load_table(base.dataset, base.data_dir, base.space), horizon, base.dataset)
         table.metric(base.report_metric)
         if base.oracle is None:
             table.metric(base.search_metric)
@@ -346,7 +346,7 @@ def run_comparison(
     else:  # a paired.md of an earlier invocation would no longer match compare.json
         (out / "paired.md").unlink(missing_ok=True)
     shared = shared_initial_queries({(run_name(s), s["seed"]): out / "runs" / run_name(s) / f"seed_{s['seed']}" for s in summaries})
-    optimum = None if base.supernet is not None else float(np.max(load_table(base.dataset, base.data_dir).metric(base.report_metric)))
+    optimum = None if base.supernet is not None else float(np.max(load_table(base.dataset, base.data_dir, base.space).metric(base.report_metric)))
     plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets,
                      optimum=optimum, note=shared_queries_note(shared))
     return result

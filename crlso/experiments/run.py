@@ -91,6 +91,8 @@ class RunConfig:
     oracle: Mapping[str, Any] | None = None
     budget_seconds: float | None = None
     batch: int | None = None
+    space_file: str | None = None
+    table_file: str | None = None
 
     def __post_init__(self) -> None:
         check_numbers(self, {"budget": AT_LEAST_ONE, "batch": AT_LEAST_ONE})
@@ -100,6 +102,9 @@ class RunConfig:
             proxy = TrainProxy.from_json(self.oracle)  # validated before any work
             if proxy.space != self.space:
                 raise ValueError(f"the training oracle is set up for {proxy.space} cells, the search is in {self.space}")
+        for name in ("space_file", "table_file"):  # stored resolved: a worker or a resume reads the same files
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, str(Path(getattr(self, name)).expanduser().resolve()))
         if self.data_dir is not None:  # stored resolved: a resume from another folder reads the same tables
             object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
 
@@ -112,7 +117,7 @@ class RunConfig:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         if data["oracle"] is not None:
             data["oracle"] = dict(data["oracle"])
-        for optional in ("supernet", "variant", "oracle", "budget_seconds", "batch"):
+        for optional in ("supernet", "variant", "oracle", "budget_seconds", "batch", "space_file", "table_file"):
             if data[optional] is None:
                 del data[optional]
         data["options"] = dict(self.options)
@@ -178,6 +183,11 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
     from nasspace.tracking import open_tracker
 
     out = Path(out_dir)
+    if config.space_file is not None:  # a user's space: registered in this process too (compare workers, resumes)
+        from nasspace.benchmarks.user import register_user_benchmark
+
+        register_user_benchmark(config.space_file, config.table_file, search_metric=config.search_metric,
+                                report_metric=config.report_metric)
     config_json = config.to_json()  # validates the method and its options first
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is a file, not a run folder")

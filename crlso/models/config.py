@@ -61,12 +61,11 @@ class ModelConfig:
 
 
 def default_model_config(space: str) -> ModelConfig:
-    """The model sizes a space starts from. DARTS genotypes (30-node graphs, 32 categorical choices)
-    need a positional readout, a wider decoder and a larger code: on 1,000 cells x 20 epochs that took
-    per-choice reconstruction from 0.50 to 0.93 (held-out cells 0.48 to 0.72)."""
-    if space == "darts":
-        return ModelConfig(space="darts", readout="positions", decoder_hidden=256, latent_dim=32)
-    return ModelConfig(space=space)
+    """The model sizes a space starts from: its adapter's (`crlso.models.spaces`; DARTS needs a positional
+    readout, a wider decoder and a larger code)."""
+    from crlso.models.spaces import get_adapter
+
+    return get_adapter(space).model_config()
 
 
 @dataclass(frozen=True)

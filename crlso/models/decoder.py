@@ -1,4 +1,4 @@
-"""Per-space decoders from latent codes to genotypes, behind one registry.
+"""The decoder contract, and the hand-written decoders of NB201 and DARTS genotypes.
 
 Every decoder maps ``z (B, latent_dim)`` to logits, scores logits against target genotypes
 (reconstruction loss) and turns logits into genotypes that are always valid in its space:
@@ -9,13 +9,16 @@ Every decoder maps ``z (B, latent_dim)`` to logits, scores logits against target
   listed in; invalid choices are masked, so any argmax is a valid genotype (`DARTSDecoder`).
 - ``nb101``: op logits per vertex slot and edge logits per slot pair, then a repair step
   (connect, prune, cap at 9 edges); any logits give a valid cell (`crlso.models.nb101.decoder`).
+
+Every other space of choice rows decodes through `crlso.models.choice_decoder.ChoiceDecoder`. Which decoder a
+space uses is its adapter's choice (`crlso.models.spaces`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -23,38 +26,27 @@ from torch import Tensor, nn
 from nasspace import Genotype, get_space
 from nasspace.darts import DARTS_OPS, DARTSGenotype
 
-__all__ = ["GenotypeDecoder", "NB201Decoder", "DARTSDecoder", "register_decoder", "create_decoder", "list_decoders"]
+__all__ = ["GenotypeDecoder", "ResidualBlock", "NB201Decoder", "DARTSDecoder", "create_decoder", "list_decoders"]
 
-_DECODERS: dict[str, type["GenotypeDecoder"]] = {}
+def create_decoder(space: str, *, latent_dim: int, hidden: int = 128, num_blocks: int = 2) -> "GenotypeDecoder":
+    """The decoder of ``space``, as its adapter builds it (`crlso.models.spaces`).
 
+    Raises:
+        ValueError: an unknown space, or one without an adapter; lists the spaces that have one.
+    """
+    from crlso.models.spaces import get_adapter
 
-def register_decoder(space: str) -> Callable[[type["GenotypeDecoder"]], type["GenotypeDecoder"]]:
-    """Class decorator: register a decoder class for a space name."""
-
-    def decorate(cls: type[GenotypeDecoder]) -> type[GenotypeDecoder]:
-        _DECODERS[space] = cls
-        return cls
-
-    return decorate
+    return get_adapter(space).build_decoder(latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
 
 
 def list_decoders() -> list[str]:
-    """Names of the spaces that have a decoder."""
-    return sorted(_DECODERS)
+    """Names of the spaces that have a decoder (every space with an adapter)."""
+    from crlso.models.spaces import list_adapters
+
+    return list_adapters()
 
 
-def create_decoder(space: str, *, latent_dim: int, hidden: int = 128, num_blocks: int = 2) -> "GenotypeDecoder":
-    """The decoder of ``space``.
-
-    Raises:
-        ValueError: no decoder for ``space``; lists the spaces that have one.
-    """
-    if space not in _DECODERS:
-        raise ValueError(f"no decoder for space {space!r}; valid: {', '.join(list_decoders())}")
-    return _DECODERS[space](latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
-
-
-class _ResidualBlock(nn.Module):
+class ResidualBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
         self.net = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.LeakyReLU(0.1), nn.Linear(width, width))
@@ -90,7 +82,6 @@ class GenotypeDecoder(nn.Module, ABC):
         return self.genotypes(self(z))
 
 
-@register_decoder("nb201")
 class NB201Decoder(GenotypeDecoder):
     """MLP with residual blocks -> ``(B, 6, 5)`` logits, one categorical per NB201 edge.
 
@@ -109,7 +100,7 @@ class NB201Decoder(GenotypeDecoder):
         self.num_ops = len(space.ops)  # type: ignore[attr-defined]
         self.net = nn.Sequential(
             nn.Linear(latent_dim, hidden),
-            *(_ResidualBlock(hidden) for _ in range(num_blocks)),
+            *(ResidualBlock(hidden) for _ in range(num_blocks)),
             nn.LeakyReLU(0.1),
             nn.Linear(hidden, self.num_edges * self.num_ops),
         )
@@ -137,7 +128,6 @@ _DARTS_NODES = 4
 _DARTS_PARTS = 4  # categoricals per node: input pair, op of the smaller input, op of the larger, order
 
 
-@register_decoder("darts")
 class DARTSDecoder(GenotypeDecoder):
     """MLP with residual blocks -> ``(B, 32, 10)`` masked logits: 4 categoricals per node of each cell.
 
@@ -179,7 +169,7 @@ class DARTSDecoder(GenotypeDecoder):
         self.register_buffer("valid", valid, persistent=False)
         self.net = nn.Sequential(
             nn.Linear(latent_dim, hidden),
-            *(_ResidualBlock(hidden) for _ in range(num_blocks)),
+            *(ResidualBlock(hidden) for _ in range(num_blocks)),
             nn.LeakyReLU(0.1),
             nn.Linear(hidden, self.num_categoricals * self.width),
         )
@@ -231,6 +221,3 @@ class DARTSDecoder(GenotypeDecoder):
             out.append(DARTSGenotype(cells[0], cells[1]))
         return out
 
-
-# Per-space decoders kept in their own modules register themselves on import (after the registry exists).
-import crlso.models.nb101.decoder  # noqa: E402,F401  registers "nb101"

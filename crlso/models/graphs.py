@@ -63,20 +63,16 @@ class GraphFeaturizer:
         return Data(x=x, edge_index=edge_index, edge_attr=edge_attr, num_nodes=n)
 
 
-# darts: both cells of `DARTSSpace.to_graph`, 15 nodes each (2 inputs, 4 x (2 ops + add), output).
-_MAX_NODES = {"nb201": 8, "nb101": 7, "darts": 30}
-
-
 def featurizer_for(space_name: str) -> GraphFeaturizer:
-    """The featurizer of a space (its graph vocabulary and largest node count).
+    """The featurizer of a space: its graph vocabulary and its adapter's largest node count.
 
     Raises:
-        ValueError: the space has no known node bound; lists the spaces that do.
+        ValueError: the space has no adapter; lists the spaces that have one.
     """
-    if space_name not in _MAX_NODES:
-        raise ValueError(f"no graph featurizer for space {space_name!r}; valid: {', '.join(sorted(_MAX_NODES))}")
-    space = get_space(space_name)
-    return GraphFeaturizer(tuple(space.graph_vocabulary), _MAX_NODES[space_name])  # type: ignore[attr-defined]
+    from crlso.models.spaces import get_adapter
+
+    adapter = get_adapter(space_name)
+    return GraphFeaturizer(tuple(adapter.space.graph_vocabulary), adapter.max_nodes)  # type: ignore[attr-defined]
 
 
 def to_data(genotype: Genotype, featurizer: GraphFeaturizer | None = None) -> Data:

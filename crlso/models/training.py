@@ -32,7 +32,8 @@ from tqdm import tqdm
 from nasspace import Genotype
 from nasspace.fetch import DataStore
 
-from crlso.models.cells import TRAINING_SOURCES, training_cells_batch
+from crlso.models.cells import training_cells_batch
+from crlso.models.spaces import get_adapter
 from crlso.models.config import (ModelConfig, PretrainConfig, SemiSupervisedConfig, build_icnn, build_predictor, build_vae,
                                  default_cache_dir, default_device, subset_batch)
 from crlso.models.graphs import GraphBank, batch_genotypes, featurizer_for, slice_batch
@@ -117,8 +118,9 @@ def vae_cache_path(model_config: ModelConfig, config: PretrainConfig, cache_dir:
     if model["readout"] == "sum":  # the default readout leaves the keys of caches written before it existed
         del model["readout"]
     content = {"format": CACHE_FORMAT, "model": model, "pretrain": dataclasses.asdict(config)}
-    if model_config.space in TRAINING_SOURCES:
-        content["cells"] = list(TRAINING_SOURCES[model_config.space])
+    tag = get_adapter(model_config.space).cache_tag
+    if tag:
+        content["cells"] = list(tag)
     text = json.dumps(content, sort_keys=True)
     key = hashlib.sha256(text.encode()).hexdigest()[:16]
     return Path(cache_dir or default_cache_dir()) / f"vae-{model_config.space}-{key}.pt"

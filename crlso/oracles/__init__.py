@@ -18,7 +18,6 @@ module on first use.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -35,13 +34,22 @@ ORACLES = ("table", "train")
 """Oracles a search picks by name (the supernet oracle comes with ``--supernet`` in the darts space)."""
 
 
-@lru_cache(maxsize=4)
-def load_table(dataset: str, data_dir: str | None = None):
-    """The NB201 table of a dataset (kept per process)."""
-    from nasspace.benchmarks.nb201 import NB201Table
-    from nasspace.fetch import DataStore
+def load_table(dataset: str, data_dir: str | None = None, space: str = "nb201"):
+    """The table of ``dataset`` in ``space`` (`nasspace.benchmarks.registry`; kept per process).
 
-    return NB201Table(dataset, store=DataStore(data_dir))
+    Raises:
+        DataError: the space has no such table (lists the datasets it has).
+    """
+    from nasspace.benchmarks.registry import load_table as load
+
+    return load(space, dataset, data_dir)
+
+
+def has_table(space: str) -> bool:
+    """Whether any benchmark table is registered for ``space``."""
+    from nasspace.benchmarks.registry import list_table_specs
+
+    return bool(list_table_specs(space))
 
 
 def check_budget(table: Any, budget: int, dataset: str) -> Any:
@@ -78,13 +86,13 @@ def pick_oracle(config: RunConfig, out: Path, *, executor: Executor | None) -> P
     if config.oracle is not None:  # training: the table, if any, only reports after the search
         from crlso.oracles.training import make_oracle
 
-        table = load_table(config.dataset, config.data_dir) if config.space == "nb201" else None
+        table = load_table(config.dataset, config.data_dir, config.space) if has_table(config.space) else None
         if table is not None:
             check_budget(table, config.budget, config.dataset)
         oracle, prefetch, info = make_oracle(config.oracle, out, budget=config.budget, cost_budget=config.budget_seconds,
                                              metric=config.search_metric, executor=executor)
     elif config.supernet is None:
-        table = check_budget(load_table(config.dataset, config.data_dir), config.budget, config.dataset)
+        table = check_budget(load_table(config.dataset, config.data_dir, config.space), config.budget, config.dataset)
         oracle = Oracle.from_table(table, metric=config.search_metric, budget=config.budget)
         checked_table = table
     else:  # no table for this space: a supernet's inherited-weights accuracy is the search metric
@@ -101,4 +109,4 @@ _LAZY, __getattr__, __dir__ = lazy_exports(__name__, {
     "crlso.oracles.zero_cost": ["ProxyTable", "find_proxy_file", "load_proxy_scores", "parse_proxy_list", "proxy_table",
                                 "read_proxy_file"],
 })
-__all__ = ["ORACLES", "load_table", "check_budget", "PickedOracle", "pick_oracle", *_LAZY]
+__all__ = ["ORACLES", "load_table", "has_table", "check_budget", "PickedOracle", "pick_oracle", *_LAZY]

@@ -119,13 +119,14 @@ def _finalize_section(run_dir: Path) -> str:
 
 
 def _table_optimum(meta: dict[str, Any], runs: list[_Run], report_metric: str, options: ReportOptions) -> float | None:
-    """The best ``report_metric`` of the run's NB201 table, or None when the runs searched without one."""
-    from crlso.oracles import load_table
+    """The best ``report_metric`` of the run's table, or None when the runs searched without one."""
+    from crlso.oracles import has_table, load_table
 
-    if (meta.get("space") or "nb201") != "nb201" or any(r.config.get("supernet") for r in runs):
+    space = meta.get("space") or "nb201"
+    if not has_table(space) or any(r.config.get("supernet") for r in runs):
         return None
     try:
-        table = load_table(meta.get("dataset") or "cifar10", options.data_dir or runs[0].config.get("data_dir"))
+        table = load_table(meta.get("dataset") or "cifar10", options.data_dir or runs[0].config.get("data_dir"), space)
         return float(np.max(table.metric(report_metric)))
     except Exception:  # noqa: BLE001 - without the table the curves show the metric itself
         return None
@@ -180,15 +181,15 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     """PCA map of the VAE's latent codes and predicted-vs-true of a predictor fitted to one run."""
     import torch
 
-    from crlso.oracles import load_table
-    from crlso.models.graphs import all_cells_batch
+    from crlso.oracles import has_table, load_table
+    from crlso.models.cells import is_enumerated, training_cells_batch
     from crlso.report.plots import plot_latent_map, plot_predicted_vs_true
     from crlso.models.config import default_cache_dir
     from crlso.models.training import cached_pretrained_vae, encode, vae_cache_path
 
     space, metric = meta.get("space") or "nb201", meta.get("search_metric", "valid_acc")
-    if space != "nb201":
-        return [H.section("Latent space", H.note(f"skipped: the latent map needs an enumerable space (nb201), this run is on {space}"))]
+    if not (is_enumerated(space) and has_table(space)):
+        return [H.section("Latent space", H.note(f"skipped: the latent map needs an enumerable space with a table, this run is on {space}"))]
     try:
         model_cfg, pretrain_cfg, run_cache = _model_configs(runs, space)
     except TypeError as exc:
@@ -225,10 +226,10 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
         finished = [r for r in runs if r.summary.get("best")]
         chosen = by_search_metric([r for r in finished if r.summary["method"] == "crlso"] or finished)
     status(f"latent map: featurizing every {space} cell")
-    cells, batch = all_cells_batch(space)
+    cells, batch = training_cells_batch(space)
     status(f"latent map: encoding {len(cells):,} cells")
     mu = encode(vae, batch).cpu().numpy().astype(np.float64)
-    table = load_table(meta.get("dataset", "cifar10"), options.data_dir or runs[0].config.get("data_dir"))
+    table = load_table(meta.get("dataset", "cifar10"), options.data_dir or runs[0].config.get("data_dir"), space)
     row_of = {str(g): i for i, g in enumerate(table.genotypes)}
     truth = np.asarray(table.metric(metric), dtype=float)[[row_of[str(g)] for g in cells]]
     centered = mu - mu.mean(axis=0)

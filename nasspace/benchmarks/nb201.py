@@ -11,9 +11,11 @@ train_time         nb201-cifar10-valid                 the same *-valid file
 valid_acc_12ep     nb201-12ep                          nb201-12ep
 test_acc_12ep      nb201-12ep                          nb201-12ep
 test_acc_seed      nb201-seed-* with -configs          nb201-seed-* with -configs
+latency:<device>   help-latency-<device> with help-str-arch2idx (every dataset; 27 devices)
 =================  ==================================  =========================================
 
-Accuracies are percentages; ``train_time`` is seconds for 200 epochs. Cells are listed in the
+Accuracies are percentages; ``train_time`` is seconds for 200 epochs; ``latency:<device>`` is
+milliseconds measured on that device (`nasspace.benchmarks.nb201_latency`). Cells are listed in the
 official benchmark index order (``genotypes[i]`` is index ``i``).
 """
 
@@ -27,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from nasspace.benchmarks.frame_pickle import read_frame_pickle
+from nasspace.benchmarks.nb201_latency import (LATENCY_DEVICES, LATENCY_METRICS, ORDER_FILE, latency_device, latency_file,
+                                               read_latency)
 from nasspace.errors import DataError, GenotypeError, MetricUnavailable
 from nasspace.fetch import DataStore
 from nasspace.nb201 import NB201Genotype, NB201Space
@@ -90,7 +94,7 @@ _SOURCE = {
 
 
 class NB201Table:
-    """All NB201 metrics of one dataset, keyed by cell.
+    """All NB201 metrics of one dataset, keyed by cell (`NB201_METRICS`, and ``latency:<device>``).
 
     Args:
         dataset: one of `NB201_DATASETS`.
@@ -100,6 +104,8 @@ class NB201Table:
         ValueError: unknown dataset.
         DataError: the test-accuracy file (which fixes the cell order) is not fetched.
     """
+
+    minimize = frozenset(("train_time", *LATENCY_METRICS))  # lower is better; higher for every other metric
 
     def __init__(self, dataset: str = "cifar10", *, store: DataStore | None = None):
         if dataset not in NB201_DATASETS:
@@ -127,7 +133,7 @@ class NB201Table:
         table._genotypes = None
         table._metrics = {}
         for name, values in metrics.items():
-            if name not in NB201_METRICS:
+            if name not in NB201_METRICS and name not in LATENCY_METRICS:
                 raise ValueError(f"unknown NB201 metric {name!r}; valid metrics: {', '.join(NB201_METRICS)}")
             array = np.asarray(values, dtype=np.float64)
             if array.shape != (len(arch_strings),):
@@ -175,16 +181,23 @@ class NB201Table:
 
     # -- metrics ----------------------------------------------------------------------------------
     def available_metrics(self) -> list[str]:
-        """Metrics whose source is loaded or fetched."""
-        return [m for m in NB201_METRICS if m in self._metrics or self._source_present(_SOURCE[m])]
+        """Metrics whose source is loaded or fetched (`NB201_METRICS` first, then ``latency:<device>``)."""
+        found = [m for m in NB201_METRICS if m in self._metrics or self._source_present(_SOURCE[m])]
+        order_present = self.store is not None and self.store.has(ORDER_FILE)
+        return found + [m for d, m in zip(LATENCY_DEVICES, LATENCY_METRICS)
+                        if m in self._metrics or (order_present and self.store.has(latency_file(d)))]
 
     def metric(self, name: str) -> np.ndarray:
         """``(num_cells,)`` values of ``name`` in official index order (read-only view).
 
         Raises:
             MetricUnavailable: unknown metric, or its source file is not fetched (says how to get it).
+            DataError: a fetched source file is damaged, or not in the official cell order.
         """
-        if name not in NB201_METRICS:
+        device = latency_device(name)  # raises for latency:<unknown device>
+        if device is not None and name not in self._metrics:
+            self._load_latency(name, device)
+        elif device is None and name not in NB201_METRICS:
             raise MetricUnavailable(f"unknown NB201 metric {name!r}; valid metrics: {', '.join(NB201_METRICS)}")
         if name not in self._metrics:
             self._load_source(_SOURCE[name])
@@ -202,7 +215,7 @@ class NB201Table:
         """Every available metric of a cell, with its index and canonical string."""
         index = self.index_of(genotype)
         result: dict[str, Any] = {"index": index, "genotype": self._arch_strings[index], "dataset": self.dataset}
-        for name in NB201_METRICS:
+        for name in (*NB201_METRICS, *LATENCY_METRICS):
             try:
                 result[name] = float(self.metric(name)[index])
             except MetricUnavailable:
@@ -222,6 +235,17 @@ class NB201Table:
         return lookup
 
     # -- loading ----------------------------------------------------------------------------------
+    def _load_latency(self, name: str, device: str) -> None:
+        """Read one device's latencies (shared by every dataset's table; cached per process)."""
+        if self.store is None:
+            raise MetricUnavailable(f"metric {name!r} is not available for {self.dataset}")
+        if not (self.store.has(ORDER_FILE) and self.store.has(latency_file(device))):
+            try:  # not fetched: unavailable, with the command that fetches it
+                read_latency(self.store, device, self._arch_strings)
+            except DataError as exc:
+                raise MetricUnavailable(f"{exc}") from None
+        self._metrics[name] = read_latency(self.store, device, self._arch_strings)
+
     def _source_present(self, source: str) -> bool:
         if source in self._loaded_sources:
             return True
@@ -344,3 +368,23 @@ def _complete(values: np.ndarray, metric: str, arch_strings: list[str], path: Pa
         raise DataError(f"{path.name}: {metric} of {bad.size} cell(s) is missing or not finite, first "
                         f"{arch_strings[bad[0]]!r} (index {bad[0]}); a table must answer every cell")
     return values
+
+
+def _register_tables() -> None:
+    from nasspace.benchmarks.registry import TableSpec, register_table
+
+    notes = {"valid_acc": "200-epoch validation accuracy, %, higher is better",
+             "valid_acc_12ep": "12-epoch validation accuracy, %, higher is better",
+             "test_acc": "200-epoch test accuracy, %, higher is better",
+             "train_time": "seconds to train 200 epochs, lower is better",
+             **{m: f"latency measured on {d} (HELP), ms, lower is better"
+                for d, m in zip(LATENCY_DEVICES, LATENCY_METRICS)}}
+    for dataset in NB201_DATASETS:
+        register_table(TableSpec(
+            space="nb201", dataset=dataset, load=lambda data_dir, d=dataset: NB201Table(d, store=DataStore(data_dir)),
+            search_metric=default_search_metric(dataset), report_metric="test_acc", num_cells=15_625,
+            objectives=LATENCY_METRICS, minimize=("train_time", *LATENCY_METRICS), metrics=notes,
+            sources=("nb201-test", _VALID_FILE[dataset])))
+
+
+_register_tables()

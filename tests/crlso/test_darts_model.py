@@ -77,7 +77,7 @@ def test_darts_training_cells(data_store) -> None:
     assert len(cells) == 11721 == len({str(g) for g in cells})
     assert all(isinstance(g, DARTSGenotype) for g in cells[:10] + cells[-10:])
     assert training_cells_batch("darts", data_store)[1].num_graphs == 11721
-    with pytest.raises(ValueError, match="valid: nb201, darts, nb101"):
+    with pytest.raises(ValueError, match="no crlso adapter; spaces with one: darts, nb101, nb201"):
         training_cells("flex", data_store)
 
 

@@ -144,7 +144,7 @@ def small_nb101_cells(monkeypatch, data_store):
         cells.setdefault(str(g), g)
     result = tuple(cells.values())
     batch = batch_genotypes(result)
-    monkeypatch.setattr(crlso.models.cells, "_nb101_cells_batch", lambda data_dir: (result, batch))
+    monkeypatch.setattr(crlso.models.cells, "_cells_batch", lambda space, tag, data_dir: (result, batch))
     return result
 
 

@@ -13,6 +13,16 @@ MODULES = [
     "nasspace.benchmarks.nb201",
     "nasspace.benchmarks.nb201_official",  # imports torch and nas_201_api only when a file is read
     "nasspace.benchmarks.subsets",
+    "nasspace.choice",
+    "nasspace.nbgraph",
+    "nasspace.tnb101",
+    "nasspace.benchmarks.tnb101",
+    "nasspace.benchmarks.registry",
+    "nasspace.benchmarks.table",
+    "nasspace.benchmarks.user",
+    "nasspace.benchmarks.nbgraph",
+    "nasspace.benchmarks.nb201_latency",
+    "nasspace.benchmarks.safe_pickle",
 ]
 
 

@@ -10,7 +10,7 @@ example sampler, puts a tenth of its draws on the 2-vertex cell and repeats cell
 `nb101_training_cells`: `SAMPLE_SIZE` cells of seed `SAMPLE_SEED`, then NASLib's labelled cells
 (their genotypes only, never their labels) not already among them. The size is set for a 2-core
 CPU (a few minutes of pre-training); the CR-LSO paper pre-trains on the whole space (423,624 cells),
-which on a GPU means raising `SAMPLE_SIZE` (and `crlso.models.cells.TRAINING_SOURCES`, which names it in the
+which on a GPU means raising `SAMPLE_SIZE` (and the nb101 adapter's ``cache_tag`` in `crlso.models.spaces.builtin`, which names it in the
 cache key) to 100,000 or more.
 """
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from crlso.models.decoder import GenotypeDecoder, _ResidualBlock, register_decoder
+from crlso.models.decoder import GenotypeDecoder, ResidualBlock
 from nasspace import Genotype
 from nasspace.nb101 import NB101_MAX_EDGES, NB101_MAX_VERTICES, NB101_OPS, NB101Genotype, nb101_live_vertices
 
@@ -111,7 +111,6 @@ def repair_cell(ops: Sequence[str], prob: np.ndarray) -> NB101Genotype:
     return NB101Genotype(tuple(tuple(int(x) for x in row) for row in chosen), tuple(ops))
 
 
-@register_decoder("nb101")
 class NB101Decoder(GenotypeDecoder):
     """MLP with residual blocks -> ``(B, 41)`` logits: ``5 x 4`` slot ops, then 21 slot-pair edges.
 
@@ -131,7 +130,7 @@ class NB101Decoder(GenotypeDecoder):
         self.edge_weight = edge_weight
         self.net = nn.Sequential(
             nn.Linear(latent_dim, hidden),
-            *(_ResidualBlock(hidden) for _ in range(num_blocks)),
+            *(ResidualBlock(hidden) for _ in range(num_blocks)),
             nn.LeakyReLU(0.1),
             nn.Linear(hidden, self.num_op_logits + self.num_edges),
         )

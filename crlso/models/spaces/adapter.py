@@ -1,0 +1,123 @@
+"""`SpaceAdapter`: everything space-specific that crlso's latent model needs, in one object.
+
+An adapter names the `nasspace` space and gives its graph size bound (the encoder's position one-hot), its
+decoder, its training cells (all of them where the space is enumerable, a seeded sample otherwise), the model
+sizes it starts from, and a tag that keys the pre-trained VAE cache. Its benchmark tables come from
+`nasspace.benchmarks.registry`. `generic_adapter` derives all of it for a space of choice rows
+(`nasspace.choice.ChoiceSpace`, or any space with ``choice_sizes``/``to_choices``/``from_choices``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from nasspace import Genotype, SearchSpace, get_space
+
+if TYPE_CHECKING:
+    from crlso.models.config import ModelConfig
+    from crlso.models.decoder import GenotypeDecoder
+    from nasspace.benchmarks.registry import TableSpec
+
+__all__ = ["SpaceAdapter", "generic_adapter", "SAMPLED_CELLS", "ALL_CELLS_UP_TO", "sampled_cells"]
+
+SAMPLED_CELLS = 10_000
+"""Training cells of a space with more than `ALL_CELLS_UP_TO` genotypes: this many distinct samples of seed 0."""
+ALL_CELLS_UP_TO = 50_000
+"""A choice space of at most this many genotypes trains on all of them."""
+
+
+@dataclass(frozen=True)
+class SpaceAdapter:
+    """What crlso's models need from one space.
+
+    Attributes:
+        name: the `nasspace` registry name.
+        max_nodes: most nodes of one genotype's `ArchGraph`.
+        decoder: ``(latent_dim=, hidden=, num_blocks=) -> GenotypeDecoder``.
+        training_cells: ``data_dir (None: default folder) -> genotypes`` the VAE trains on, in a fixed order.
+        enumerated: whether the training cells are the whole space (then a search may need all of them encoded).
+        model_overrides: `ModelConfig` fields that differ from its defaults for this space.
+        cache_tag: what else the pre-trained VAE cache key must hold (e.g. the data files of the training cells).
+        description: one line for ``crlso spaces``.
+    """
+
+    name: str
+    max_nodes: int
+    decoder: Callable[..., "GenotypeDecoder"] = field(repr=False)
+    training_cells: Callable[[str | None], tuple[Genotype, ...]] = field(repr=False)
+    enumerated: bool
+    model_overrides: Mapping[str, Any] = field(default_factory=dict)
+    cache_tag: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def space(self) -> SearchSpace:
+        return get_space(self.name)
+
+    def model_config(self) -> "ModelConfig":
+        """The model sizes this space starts from."""
+        from crlso.models.config import ModelConfig
+
+        return ModelConfig(space=self.name, **dict(self.model_overrides))
+
+    def build_decoder(self, *, latent_dim: int, hidden: int, num_blocks: int) -> "GenotypeDecoder":
+        return self.decoder(latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
+
+    def tables(self) -> list["TableSpec"]:
+        """The registered benchmark tables of the space."""
+        from nasspace.benchmarks.registry import list_table_specs
+
+        return list_table_specs(self.name)
+
+
+def sampled_cells(space: SearchSpace, count: int = SAMPLED_CELLS, seed: int = 0) -> tuple[Genotype, ...]:
+    """``count`` distinct genotypes drawn with ``space.sample`` from one seeded generator, in draw order."""
+    import numpy as np
+
+    rng, cells = np.random.default_rng(seed), {}
+    for _ in range(50 * count):
+        genotype = space.sample(rng)
+        cells.setdefault(str(genotype), genotype)
+        if len(cells) == count:
+            break
+    return tuple(cells.values())
+
+
+def _graph_nodes(space: Any) -> int:
+    if hasattr(space, "max_graph_nodes"):
+        return int(space.max_graph_nodes)
+    return max(space.to_graph(space.sample(seed)).num_nodes for seed in range(64))
+
+
+def generic_adapter(space: SearchSpace) -> SpaceAdapter:
+    """The adapter of a choice space: `crlso.models.choice_decoder.ChoiceDecoder`, graphs from ``to_graph``,
+    every cell as training cells up to `ALL_CELLS_UP_TO` cells, else `SAMPLED_CELLS` samples."""
+    return _generic(space.name, _digest(space))
+
+
+def _digest(space: Any) -> str:
+    describe = getattr(space, "definition", None)
+    text = describe() if callable(describe) else repr(space)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=32)
+def _generic(name: str, digest: str) -> SpaceAdapter:
+    from crlso.models.choice_decoder import ChoiceDecoder
+
+    space = get_space(name)
+    enumerable = bool(getattr(space, "is_enumerable", lambda: False)()) and space.num_cells <= ALL_CELLS_UP_TO
+
+    def cells(data_dir: str | None) -> tuple[Genotype, ...]:
+        return tuple(space.enumerate()) if enumerable else sampled_cells(space)
+
+    def decoder(**sizes: int) -> "GenotypeDecoder":
+        return ChoiceDecoder(space, **sizes)
+
+    return SpaceAdapter(name=name, max_nodes=_graph_nodes(space), decoder=decoder, training_cells=cells,
+                        enumerated=enumerable, cache_tag=(f"space:{digest}",),
+                        description=f"{type(space).__name__}, {len(space.choice_sizes)} choices")
