@@ -1,7 +1,8 @@
 """The latent model of CR-LSO, one module per part:
 
 - `crlso.models.encoder`: the GNN body and the VAE's graph encoder;
-- `crlso.models.decoder`: the decoders, one per space (`crlso.models.nb101.decoder` for NB101);
+- `crlso.models.decoder`: the decoder contract; `crlso.models.choice_decoder`: the generic decoder of choice rows
+  (`crlso.models.nb101.decoder` for NB101); `crlso.models.spaces`: what each space gives the models;
 - `crlso.models.vae`: the graph VAE; `crlso.models.icnn`: the input-convex head (and its MLP ablation);
 - `crlso.models.predictor`: the GNN regressor that pseudo-labels cells;
 - featurizers: `crlso.models.graphs` (genotypes as graphs), `crlso.models.cells` (the training cells of a
@@ -19,7 +20,7 @@ from crlso._lazy import lazy_exports
 
 _EXPORTS = {
     "crlso.models.encoder": ["READOUTS", "GNNBody", "Posterior", "GraphEncoder"],
-    "crlso.models.decoder": ["GenotypeDecoder", "ResidualBlock", "NB201Decoder", "DARTSDecoder", "create_decoder", "list_decoders"],
+    "crlso.models.decoder": ["GenotypeDecoder", "ResidualBlock", "create_decoder", "list_decoders"],
     "crlso.models.choice_decoder": ["ChoiceDecoder"],
     "crlso.models.vae": ["GraphVAE", "VAEOutput"],
     "crlso.models.icnn": ["NonNegativeLinear", "ICNN", "MLPHead", "create_head", "HEADS"],

@@ -16,7 +16,6 @@ from torch_geometric.data import Batch
 
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
-from crlso.models.decoder import create_decoder
 from crlso.models.encoder import GNNBody, GraphEncoder
 from crlso.models.graphs import featurizer_for
 from crlso.models.icnn import ICNN
@@ -136,11 +135,16 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("CRLSO_CACHE_DIR", Path.home() / ".cache" / "crlso"))
 
 
-def build_vae(config: ModelConfig) -> GraphVAE:
+def build_vae(config: ModelConfig, *, generic_decoder: bool = False) -> GraphVAE:
+    """The VAE of ``config``'s sizes with its space's decoder (``generic_decoder``: the generic `ChoiceDecoder`
+    even for a space with its own, to compare the two)."""
+    from crlso.models.spaces import get_adapter
+
     featurizer = featurizer_for(config.space)
     body = GNNBody(node_dim=featurizer.node_dim, edge_dim=featurizer.edge_dim, hidden=config.gnn_hidden, num_layers=config.gnn_layers,
                    readout=config.readout, max_nodes=featurizer.max_nodes)
-    decoder = create_decoder(config.space, latent_dim=config.latent_dim, hidden=config.decoder_hidden, num_blocks=config.decoder_blocks)
+    decoder = get_adapter(config.space).build_decoder(latent_dim=config.latent_dim, hidden=config.decoder_hidden,
+                                                      num_blocks=config.decoder_blocks, generic=generic_decoder)
     return GraphVAE(GraphEncoder(body, latent_dim=config.latent_dim), decoder, noise_scale=config.noise_scale)
 
 

@@ -69,18 +69,20 @@ def pretrain_vae(
     progress: bool = True,
     cells: Sequence[Genotype] | None = None,
     store: DataStore | None = None,
+    generic_decoder: bool = False,
 ) -> GraphVAE:
     """Train a fresh VAE without labels on ``cells`` (default: the space's `training_cells`).
 
     Args:
         cells: the genotypes to train on (e.g. a small subset in tests).
         store: data folder of the default training cells (``darts``).
+        generic_decoder: build it with the generic decoder even where the space has its own (`build_vae`).
     """
     device = device or default_device()
     with torch.random.fork_rng(devices=[]):  # seeded init and noise, global RNG left as it was
         torch.manual_seed(config.seed)
-        return _pretrain(build_vae(model_config).to(device), model_config, config, device=device, progress=progress,
-                         cells=cells, store=store)
+        vae = build_vae(model_config, generic_decoder=generic_decoder).to(device)
+        return _pretrain(vae, model_config, config, device=device, progress=progress, cells=cells, store=store)
 
 
 def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, *, device: torch.device, progress: bool,

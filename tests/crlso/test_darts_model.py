@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from crlso.models.cells import training_cells, training_cells_batch
-from crlso.models.decoder import DARTSDecoder, create_decoder
+from crlso.models.choice_decoder import ChoiceDecoder
+from crlso.models.decoder import create_decoder
 from crlso.models.graphs import GraphBank, batch_genotypes, featurizer_for, to_data
 from crlso.models.config import ModelConfig, PretrainConfig, build_vae, subset_batch
 from crlso.models.training import encode, pretrain_vae, vae_cache_path
@@ -46,7 +47,7 @@ def test_darts_featurizer() -> None:
 def test_darts_decoder_always_valid(scale: float) -> None:
     torch.manual_seed(0)
     decoder = create_decoder("darts", latent_dim=8, hidden=32)
-    assert isinstance(decoder, DARTSDecoder)
+    assert isinstance(decoder, ChoiceDecoder)
     space = get_space("darts")
     genotypes = decoder.decode(scale * torch.randn(200, 8))
     genotypes += decoder.genotypes(scale * torch.randn(200, 32, 10))  # any logits, unmasked slots included

@@ -37,9 +37,12 @@ class SpaceAdapter:
     Attributes:
         name: the `nasspace` registry name.
         max_nodes: most nodes of one genotype's `ArchGraph`.
-        decoder: ``(latent_dim=, hidden=, num_blocks=) -> GenotypeDecoder``.
         training_cells: ``data_dir (None: default folder) -> genotypes`` the VAE trains on, in a fixed order.
         enumerated: whether the training cells are the whole space (then a search may need all of them encoded).
+        codec: ``() -> `` the genotype as a row of choices (``choice_sizes``, ``to_choices``, ``from_choices``);
+            None: the space itself is one.
+        decoder: ``(latent_dim=, hidden=, num_blocks=) -> GenotypeDecoder``; None: the generic
+            `crlso.models.choice_decoder.ChoiceDecoder` over the codec.
         model_overrides: `ModelConfig` fields that differ from its defaults for this space.
         cache_tag: what else the pre-trained VAE cache key must hold (e.g. the data files of the training cells).
         description: one line for ``crlso spaces``.
@@ -47,9 +50,10 @@ class SpaceAdapter:
 
     name: str
     max_nodes: int
-    decoder: Callable[..., "GenotypeDecoder"] = field(repr=False)
     training_cells: Callable[[str | None], tuple[Genotype, ...]] = field(repr=False)
     enumerated: bool
+    codec: Callable[[], Any] | None = field(default=None, repr=False)
+    decoder: Callable[..., "GenotypeDecoder"] | None = field(default=None, repr=False)
     model_overrides: Mapping[str, Any] = field(default_factory=dict)
     cache_tag: tuple[str, ...] = ()
     description: str = ""
@@ -64,8 +68,17 @@ class SpaceAdapter:
 
         return ModelConfig(space=self.name, **dict(self.model_overrides))
 
-    def build_decoder(self, *, latent_dim: int, hidden: int, num_blocks: int) -> "GenotypeDecoder":
-        return self.decoder(latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
+    def choices(self) -> Any:
+        """The row-of-choices view of the space's genotypes (the codec, or the space)."""
+        return self.codec() if self.codec is not None else self.space
+
+    def build_decoder(self, *, latent_dim: int, hidden: int, num_blocks: int, generic: bool = False) -> "GenotypeDecoder":
+        """The space's decoder (``generic``: the `ChoiceDecoder` over its codec even where it has its own)."""
+        if self.decoder is not None and not generic:
+            return self.decoder(latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
+        from crlso.models.choice_decoder import ChoiceDecoder
+
+        return ChoiceDecoder(self.choices(), latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
 
     def tables(self) -> list["TableSpec"]:
         """The registered benchmark tables of the space."""
@@ -107,17 +120,12 @@ def _digest(space: Any) -> str:
 
 @lru_cache(maxsize=32)
 def _generic(name: str, digest: str) -> SpaceAdapter:
-    from crlso.models.choice_decoder import ChoiceDecoder
-
     space = get_space(name)
     enumerable = bool(getattr(space, "is_enumerable", lambda: False)()) and space.num_cells <= ALL_CELLS_UP_TO
 
     def cells(data_dir: str | None) -> tuple[Genotype, ...]:
         return tuple(space.enumerate()) if enumerable else sampled_cells(space)
 
-    def decoder(**sizes: int) -> "GenotypeDecoder":
-        return ChoiceDecoder(space, **sizes)
-
-    return SpaceAdapter(name=name, max_nodes=_graph_nodes(space), decoder=decoder, training_cells=cells,
+    return SpaceAdapter(name=name, max_nodes=_graph_nodes(space), training_cells=cells,
                         enumerated=enumerable, cache_tag=(f"space:{digest}",),
                         description=f"{type(space).__name__}, {len(space.choice_sizes)} choices")

@@ -1,11 +1,12 @@
 """The adapters of the spaces with hand-written parts: NB201, NB101 and DARTS.
 
-- ``nb201``: every one of the 15,625 cells; the categorical-per-edge `NB201Decoder`.
+- ``nb201``: every one of the 15,625 cells; the generic decoder (one categorical per edge).
 - ``nb101`` (423,624 cells): 10,000 cells sampled from the space, seeded, then NASLib's labelled NB101 cells
-  not among them (genotypes only; `crlso.models.nb101.cells`); the repairing `NB101Decoder`.
+  not among them (genotypes only; `crlso.models.nb101.cells`); the hand-written `NB101Decoder`, whose repair
+  uses the edge probabilities (the generic decoder reads the cells through `crlso.models.nb101.choices`).
 - ``darts`` (about 10^18 genotypes): the 11,221 unlabelled DARTS genotypes of NASLib's
   ``archs_nasbench301.json`` (file order), then the 500 NAS-Bench-301 cells of NASLib's zero-cost file (table
-  order), labels never used; the masked `DARTSDecoder`, a positional readout, a wider decoder and a larger code
+  order), labels never used; the generic decoder over `nasspace.darts_choices` (32 choices), a positional readout, a wider decoder and a larger code
   (on 1,000 cells x 20 epochs that took per-choice reconstruction from 0.50 to 0.93, held-out 0.48 to 0.72).
 
 The DARTS files differ in how a node lists its two pairs: the unlabelled genotypes always list the smaller
@@ -24,22 +25,22 @@ from crlso.models.spaces.registry import register_adapter
 __all__ = ["NB201_ADAPTER", "NB101_ADAPTER", "DARTS_ADAPTER"]
 
 
-def _nb201_decoder(**sizes: int):
-    from crlso.models.decoder import NB201Decoder
-
-    return NB201Decoder(**sizes)
-
-
 def _nb101_decoder(**sizes: int):
     from crlso.models.nb101.decoder import NB101Decoder
 
     return NB101Decoder(**sizes)
 
 
-def _darts_decoder(**sizes: int):
-    from crlso.models.decoder import DARTSDecoder
+def _nb101_codec():
+    from crlso.models.nb101.choices import NB101Choices
 
-    return DARTSDecoder(**sizes)
+    return NB101Choices()
+
+
+def _darts_codec():
+    from nasspace.darts_choices import DARTSChoices
+
+    return DARTSChoices()
 
 
 def _nb201_cells(data_dir: str | None) -> tuple[Genotype, ...]:
@@ -63,14 +64,14 @@ def _darts_cells(data_dir: str | None) -> tuple[Genotype, ...]:
 
 
 NB201_ADAPTER = register_adapter(SpaceAdapter(
-    name="nb201", max_nodes=8, decoder=_nb201_decoder, training_cells=_nb201_cells, enumerated=True,
+    name="nb201", max_nodes=8, training_cells=_nb201_cells, enumerated=True,
     description="NAS-Bench-201 cells: 5 ops on 6 edges"))
 NB101_ADAPTER = register_adapter(SpaceAdapter(
-    name="nb101", max_nodes=7, decoder=_nb101_decoder, training_cells=_nb101_cells, enumerated=False,
+    name="nb101", max_nodes=7, training_cells=_nb101_cells, enumerated=False, codec=_nb101_codec, decoder=_nb101_decoder,
     cache_tag=("naslib-zc-nb101", "nb101-sampled-10000-seed0-v1"),
     description="NAS-Bench-101 cells: up to 7 vertices, 9 edges"))
 DARTS_ADAPTER = register_adapter(SpaceAdapter(
-    name="darts", max_nodes=30, decoder=_darts_decoder, training_cells=_darts_cells, enumerated=False,
+    name="darts", max_nodes=30, training_cells=_darts_cells, enumerated=False, codec=_darts_codec,
     model_overrides={"readout": "positions", "decoder_hidden": 256, "latent_dim": 32},
     cache_tag=("naslib-archs-nb301", "naslib-zc-nb301"),
     description="DARTS genotypes: normal and reduction cells of 4 nodes"))
