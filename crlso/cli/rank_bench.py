@@ -18,10 +18,12 @@ from crlso.cli.common import add_data_dir, data_store, int_list
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("rank-bench", help="ranking benchmark (B2 on nb201; NB301 cells on darts) vs a forest and params")
-    parser.add_argument("--space", default="nb201", choices=["nb201", "darts", "nb101"],
-                        help="nb201 (every cell: B2), darts (NB301's 500 cells) or nb101 (NASLib's 301 cells); default nb201")
-    parser.add_argument("--dataset", default="cifar10", help="NB201 dataset (default cifar10)")
-    parser.add_argument("--metric", default="valid_acc", help="metric to rank by (default valid_acc)")
+    parser.add_argument("--space", default="nb201",
+                        help="nb201 (every cell: B2), darts (NB301's 500 cells), nb101 (NASLib's 301 cells) or any space "
+                             "with a table (all its rows; crlso spaces); default nb201")
+    parser.add_argument("--dataset", default="cifar10", help="dataset or task of the table (default cifar10)")
+    parser.add_argument("--metric", default=None,
+                        help="metric to rank by (default valid_acc; on a registered table, its search metric)")
     parser.add_argument("--n", type=int_list, default=None,
                         help="labelled-set sizes (default 50,100,200,500 on nb201; 50,100,200,400 on darts; 50,100,200 on nb101)")
     parser.add_argument("--seeds", type=int, default=5, help="seeds per n: FIRST..FIRST+S-1 (default 5)")
@@ -67,9 +69,11 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no proxy file at {path}")
     ranker = RankModelConfig(warm_start=not args.no_warm_start, graph_view=not args.no_prune,
                              **{key: value for key, value in overrides.items() if value is not None})
+    if args.metric is None:
+        args.metric = _default_metric(args.space, args.dataset)
     config = RankBenchConfig(
         space=args.space, dataset=args.dataset, metric=args.metric,
-        ns=args.n or {"nb201": (50, 100, 200, 500), "darts": (50, 100, 200, 400), "nb101": (50, 100, 200)}[args.space],
+        ns=args.n or {"darts": (50, 100, 200, 400), "nb101": (50, 100, 200)}.get(args.space, (50, 100, 200, 500)),
         seeds=tuple(range(args.first_seed, args.first_seed + args.seeds)), k=args.k, ranker=ranker,
         proxy_files=tuple(str(Path(p).resolve()) for p in args.proxy_features),
         cache_dir=str(Path(args.cache_dir).resolve()) if args.cache_dir else "",
@@ -99,3 +103,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"results: {out.resolve()} (config.json, rank_bench.json, table.md)")
     return 0
 
+
+
+def _default_metric(space: str, dataset: str) -> str:
+    """``valid_acc`` for the built-in pools, else the search metric of the space's table."""
+    from crlso.ranking.benchmark import BENCH_SPACES
+    from nasspace.benchmarks.registry import get_table_spec
+
+    return "valid_acc" if space in BENCH_SPACES else get_table_spec(space, dataset).search_metric

@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 BENCH_SPACES = ("nb201", "darts", "nb101")
+"""Spaces with a labelled pool of their own; every space with a registered table has one too (its rows)."""
 MODELS = ("latent", "latent_proxy", "latent_gnn", "cell_forest", "random_forest", "params")
 
 
@@ -126,7 +127,14 @@ def labelled_pool(space: str, *, dataset: str = "cifar10", metric: str = "valid_
         subset = table or SubsetTable("nb101", dataset=dataset, store=store)
         return Pool(tuple(subset.genotypes), np.asarray(subset.metric(metric), dtype=np.float64),
                     np.asarray(subset.metric("params"), dtype=np.float64))
-    raise ValueError(f"no labelled pool for space {space!r}; valid: {', '.join(BENCH_SPACES)}")
+    from nasspace.benchmarks.registry import list_table_specs, load_table
+
+    if not list_table_specs(space):
+        raise ValueError(f"no labelled pool for space {space!r}; valid: {', '.join(BENCH_SPACES)} and every space "
+                         f"with a table (crlso spaces)")
+    table = table or load_table(space, dataset, None if store is None else str(store.data_dir))
+    params = table.metric("para") if "para" in table.available_metrics() else np.full(len(table), np.nan)
+    return Pool(tuple(table.genotypes), np.asarray(table.metric(metric), dtype=np.float64), np.asarray(params, dtype=np.float64))
 
 
 def one_hot_ops(op_indices: np.ndarray, num_ops: int = 5) -> np.ndarray:
@@ -179,8 +187,11 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     from crlso.models.config import default_device
     from crlso.models.training import cached_pretrained_vae
 
-    if config.space not in BENCH_SPACES:
-        raise ValueError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)}")
+    from nasspace.benchmarks.registry import list_table_specs
+
+    if config.space not in BENCH_SPACES and not list_table_specs(config.space):
+        raise ValueError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)} and every "
+                         f"space with a table (crlso spaces)")
     model = config.model_config()
     if model.space != config.space:
         raise ValueError(f"the model config is for space {model.space!r}, the benchmark for {config.space!r}")
@@ -217,8 +228,9 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
         run = {"n": n, "seed": seed,
                "latent": _metrics(prediction.score[rest], truth[rest], config.k),
                "latent_gnn": _metrics(prediction.gnn[rest], truth[rest], config.k),
-               "random_forest": _metrics(forest[rest], truth[rest], config.k),
-               "params": _metrics(pool.params[rest], truth[rest], config.k)}
+               "random_forest": _metrics(forest[rest], truth[rest], config.k)}
+        if np.isfinite(pool.params).all():  # a table without parameter counts has no params ranking
+            run["params"] = _metrics(pool.params[rest], truth[rest], config.k)
         if prediction.forest is not None:
             run["cell_forest"] = _metrics(prediction.forest[rest], truth[rest], config.k)
         if with_proxies is not None:

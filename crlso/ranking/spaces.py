@@ -12,8 +12,9 @@ A `RankSpace` names, for one space:
 - ``featurizer`` (optional): the `crlso.models.graphs.GraphFeaturizer` of its graphs (default:
   `crlso.models.graphs.featurizer_for`). A space without a VAE decoder trains with ``--no-warm-start``.
 
-``nb201`` and ``darts`` are built in; another space plugs in with `register_rank_space` (the
-``nb101`` space does so from its own module). Nothing here reads a label.
+``nb201``, ``darts`` and ``nb101`` are built in; any space of choice rows (TransNAS micro, NAS-Bench-Graph, a
+user's space) gets `choice_rank_space`; another space plugs in with `register_rank_space`. Nothing here reads a
+label.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 from nasspace import Genotype
 from nasspace.space import get_space, parse_genotype
 
-__all__ = ["RankSpace", "register_rank_space", "rank_space", "rank_space_names", "darts_cell_features", "darts_one_hot"]
+__all__ = ["RankSpace", "register_rank_space", "rank_space", "rank_space_names", "darts_cell_features", "darts_one_hot",
+           "choice_one_hot", "choice_cell_features", "choice_rank_space"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,44 @@ def register_rank_space(space: RankSpace) -> RankSpace:
 
 
 def rank_space_names() -> list[str]:
-    """The spaces with a ranking featurization, sorted."""
-    return sorted(_REGISTRY)
+    """The spaces with a ranking featurization (registered, or rows of choices), sorted."""
+    return sorted(set(_REGISTRY) | set(_choice_spaces()))
+
+
+def _choice_spaces() -> list[str]:
+    from nasspace import get_space, list_spaces
+
+    return [name for name in list_spaces() if hasattr(get_space(name), "choice_sizes")]
+
+
+def choice_one_hot(name: str, cells: Sequence[Genotype]) -> np.ndarray:
+    """``(N, sum(choice_sizes))`` one-hot of each cell's row of choices (the space's or its adapter's codec)."""
+    from crlso.models.spaces import get_adapter
+
+    codec = get_adapter(name).choices()
+    offsets = np.concatenate([[0], np.cumsum(codec.choice_sizes)[:-1]])
+    rows = np.asarray([codec.to_choices(g) for g in cells], dtype=np.int64).reshape(len(cells), -1)
+    out = np.zeros((len(cells), int(sum(codec.choice_sizes))), dtype=np.float32)
+    out[np.arange(len(cells))[:, None], offsets + rows] = 1.0
+    return out
+
+
+def choice_cell_features(name: str, cells: Sequence[Genotype]) -> np.ndarray:
+    """The one-hot of `choice_one_hot`, then how often each graph node label occurs in the cell."""
+    space = get_space(name)
+    vocabulary = list(space.graph_vocabulary)  # type: ignore[attr-defined]
+    counts = np.zeros((len(cells), len(vocabulary)), dtype=np.float32)
+    for row, genotype in enumerate(cells):
+        for label in space.to_graph(genotype).ops:
+            counts[row, vocabulary.index(label)] += 1
+    return np.concatenate([choice_one_hot(name, cells), counts], axis=1)
+
+
+def choice_rank_space(name: str) -> RankSpace:
+    """The ranking featurization of a space of choice rows: graphs as written, `choice_cell_features` for the cell
+    forest, `choice_one_hot` for the baseline forest."""
+    return RankSpace(name, _default_model(name), list, lambda cells: choice_cell_features(name, cells),
+                     lambda cells: choice_one_hot(name, cells))
 
 
 def rank_space(name: str) -> RankSpace:
@@ -72,6 +110,10 @@ def rank_space(name: str) -> RankSpace:
         ValueError: no space of that name is registered; lists those that are.
     """
     if name not in _REGISTRY:
+        from nasspace import get_space
+
+        if name in _choice_spaces() or hasattr(get_space(name), "choice_sizes"):
+            return choice_rank_space(name)
         raise ValueError(f"no ranking model for space {name!r}; valid: {', '.join(rank_space_names())}")
     return _REGISTRY[name]
 

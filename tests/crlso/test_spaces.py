@@ -190,3 +190,20 @@ def test_every_codec_round_trips_cells_and_the_generic_decoder_gives_valid_ones(
     assert isinstance(decoder, ChoiceDecoder)
     for genotype in decoder.genotypes(5 * torch.randn(40, len(codec.choice_sizes), decoder.width)):
         assert space.parse(str(genotype)) == genotype
+
+
+def test_rank_bench_runs_on_a_user_table(tmp_path: Path) -> None:
+    from crlso.ranking.benchmark import RankBenchConfig, run_rank_benchmark
+    from crlso.ranking.model import RankModelConfig
+
+    space_file, table_file = _write_cell(tmp_path)
+    spec = register_user_benchmark(space_file, table_file, search_metric="valid", report_metric="test")
+    model = ModelConfig(space=spec.space, gnn_hidden=8, gnn_layers=1, latent_dim=4, decoder_hidden=8, decoder_blocks=1,
+                        icnn_hidden=8, predictor_hidden=8, predictor_layers=1)
+    config = RankBenchConfig(space=spec.space, dataset=spec.dataset, metric="valid", ns=(40,), seeds=(0,), k=20,
+                             ranker=RankModelConfig(ensemble=1, epochs=5, forest_trees=20), rf_trees=5,
+                             cache_dir=str(tmp_path / "cache"), model=model, pretrain=PretrainConfig(epochs=1))
+    result = run_rank_benchmark(config, progress=False)
+    (run,) = result["runs"]
+    assert result["pool"] == len(table_file.read_text().splitlines()) - 1
+    assert "params" not in run and run["cell_forest"]["tau"] > 0.3  # the op counts alone rank this table
