@@ -63,6 +63,9 @@ def aggregate(summaries: list[dict[str, Any]], budgets: list[int]) -> dict[str, 
         for b in budgets:
             mean, half = mean_ci([r["best_so_far"][min(b, len(r["best_so_far"])) - 1] for r in runs])
             row["at_budget"][str(b)] = {"mean": mean, "ci95": half}
+        if all(r.get("best_so_far_search") for r in runs) and runs[0].get("search_metric") != runs[0].get("report_metric"):
+            row["search_at_budget"] = {str(b): dict(zip(("mean", "ci95"), mean_ci([_at(r["best_so_far_search"], b) for r in runs])))
+                                       for b in budgets}
         hits = [r["queries_to_optimum"] if r["queries_to_optimum"] is not None else float("inf") for r in runs]
         median = float(np.median(hits))
         row["median_queries_to_optimum"] = median if np.isfinite(median) else None
@@ -97,6 +100,11 @@ def paired_differences(summaries: list[dict[str, Any]], pairs: list[tuple[str, s
         for budget in budgets:
             diffs = [by_name[a][s]["best_so_far"][budget - 1] - by_name[b][s]["best_so_far"][budget - 1] for s in seeds]
             row["at_budget"][str(budget)] = dict(zip(("mean", "ci95"), mean_ci(diffs)))
+        runs = [by_name[name][s] for name in (a, b) for s in seeds]
+        if all(r.get("best_so_far_search") for r in runs) and runs[0].get("search_metric") != runs[0].get("report_metric"):
+            row["search_at_budget"] = {str(budget): dict(zip(("mean", "ci95"), mean_ci(
+                [_at(by_name[a][s]["best_so_far_search"], budget) - _at(by_name[b][s]["best_so_far_search"], budget)
+                 for s in seeds]))) for budget in budgets}
         taus = [(by_name[a][s].get("icnn_tau_unqueried"), by_name[b][s].get("icnn_tau_unqueried")) for s in seeds]
         if all(x is not None and y is not None for x, y in taus):
             row["icnn_tau_unqueried"] = dict(zip(("mean", "ci95"), mean_ci([x - y for x, y in taus])))
@@ -104,12 +112,23 @@ def paired_differences(summaries: list[dict[str, Any]], pairs: list[tuple[str, s
     return rows
 
 
-def format_paired(rows: list[dict[str, Any]], budgets: list[int], report_metric: str = "test_acc") -> str:
-    """A Markdown table of `paired_differences` (mean ± 95% half-width of a - b)."""
-    head = ["a - b", "seeds"] + [f"Δ {report_metric}@{b}" for b in budgets] + ["Δ ICNN tau"]
+def _at(curve: list[float], budget: int) -> float:
+    """The best-so-far value after ``budget`` queries (the last one when the run ended earlier)."""
+    return curve[min(budget, len(curve)) - 1]
+
+
+def format_paired(rows: list[dict[str, Any]], budgets: list[int], report_metric: str = "test_acc",
+                  search_metric: str | None = None) -> str:
+    """A Markdown table of `paired_differences` (mean ± 95% half-width of a - b); the search metric's differences
+    first when the rows have them."""
+    search = search_metric is not None and all("search_at_budget" in row for row in rows)
+    head = ["a - b", "seeds"] + ([f"Δ {search_metric}@{b}" for b in budgets] if search else [])
+    head += [f"Δ {report_metric}@{b}" for b in budgets] + ["Δ ICNN tau"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [f"{row['a']} - {row['b']}", str(row["seeds"])]
+        if search:
+            cells += [_plus_minus(row["search_at_budget"][str(b)], 4, sign=True) for b in budgets]
         cells += [_plus_minus(row["at_budget"][str(b)], 3, sign=True) for b in budgets]
         tau = row.get("icnn_tau_unqueried")
         cells.append("–" if tau is None else _plus_minus(tau, 3, sign=True))
@@ -129,10 +148,20 @@ def run_name(summary: Mapping[str, Any]) -> str:
     return summary.get("variant") or summary["method"]
 
 
-def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: str = "test_acc") -> str:
-    """A Markdown table of the aggregate (mean ± 95% half-width); latent columns when any run has them."""
+def _digits(aggregated: dict[str, Any], key: str) -> int:
+    """2 decimals for values on a percent scale, 4 for fractions (all means below 10 in magnitude)."""
+    means = [abs(stat["mean"]) for row in aggregated.values() for stat in row.get(key, {}).values()]
+    return 4 if means and max(means) < 10 else 2
+
+
+def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: str = "test_acc",
+                 search_metric: str | None = None) -> str:
+    """A Markdown table of the aggregate (mean ± 95% half-width); the search metric's best-so-far first when the
+    rows have it (``search_metric`` given), latent columns when any run has them."""
     latent = any("icnn_tau_unqueried" in row or "improving_latent_steps" in row for row in aggregated.values())
-    head = ["method", "seeds"] + [f"{report_metric}@{b}" for b in budgets] + ["median queries to optimum", "mean s/run"]
+    search = search_metric is not None and all("search_at_budget" in row for row in aggregated.values())
+    head = ["method", "seeds"] + ([f"{search_metric}@{b}" for b in budgets] if search else [])
+    head += [f"{report_metric}@{b}" for b in budgets] + ["median queries to optimum", "mean s/run"]
     if latent:
         head += ["ICNN tau (unqueried)", "improving latent steps"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -143,7 +172,9 @@ def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: 
 
     for method, row in aggregated.items():
         cells = [method, str(row["seeds"])]
-        cells += [interval(row["at_budget"][str(b)], 2) for b in budgets]
+        if search:
+            cells += [interval(row["search_at_budget"][str(b)], _digits(aggregated, "search_at_budget")) for b in budgets]
+        cells += [interval(row["at_budget"][str(b)], _digits(aggregated, "at_budget")) for b in budgets]
         median = row["median_queries_to_optimum"]
         cells.append(f"{median:g}" if median is not None else f"> {horizon}")
         cells.append(f"{row['mean_wall_seconds']:.1f}")
@@ -337,12 +368,12 @@ def run_comparison(
     from nasspace.atomic import write_text_atomic
     from crlso.report.plots import plot_best_so_far
 
-    table_md = format_table(aggregated, budgets, base.report_metric)
+    table_md = format_table(aggregated, budgets, base.report_metric, search_metric=base.search_metric)
     if left_out:
         table_md += "\nLeft out of this table: " + "; ".join(left_out) + ".\n"
     write_text_atomic(out / "table.md", table_md)
     if paired:
-        write_text_atomic(out / "paired.md", format_paired(paired, budgets, base.report_metric))
+        write_text_atomic(out / "paired.md", format_paired(paired, budgets, base.report_metric, search_metric=base.search_metric))
     else:  # a paired.md of an earlier invocation would no longer match compare.json
         (out / "paired.md").unlink(missing_ok=True)
     shared = shared_initial_queries({(run_name(s), s["seed"]): out / "runs" / run_name(s) / f"seed_{s['seed']}" for s in summaries})

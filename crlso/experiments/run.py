@@ -217,7 +217,11 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
                 executor: Executor | None) -> dict[str, Any]:
     config_path, log_path, summary_path = out / "config.json", out / "queries.jsonl", out / "summary.json"
     if check_folder_config(config_json, out) and summary_path.exists():
-        return read_json_file(summary_path)
+        summary = read_json_file(summary_path)
+        if "best_so_far_search" not in summary:  # written before the field existed: the values are in the log
+            values = [float(record["value"]) for record in read_queries(log_path)]
+            summary["best_so_far_search"] = [float(v) for v in np.maximum.accumulate(values)] if values else []
+        return summary
 
     # Oracle and searcher first: a config that cannot run leaves no config.json behind to block a fixed one.
     space = get_space(config.space)
@@ -334,6 +338,7 @@ def summarize(config: RunConfig, genotypes: list[str], values: list[float], tabl
             config.report_metric: report[best],
         },
         "best_so_far": best_so_far(values, report),
+        "best_so_far_search": [float(v) for v in np.maximum.accumulate(values)] if values else [],
         "optimum": optimum,
         "queries_to_optimum": None if optimum is None else queries_to_optimum(genotypes, optimum),
     }
