@@ -18,7 +18,7 @@ from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
 __all__ = ["main", "build_parser"]
 
 # Module names under crlso.cli, in the order `crlso --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("data", "spaces", "lookup", "train", "search", "compare", "hybrid", "rank", "rank_bench", "oracle_bench", "finalize", "report")
+COMMAND_MODULES: tuple[str, ...] = ("data", "spaces", "methods", "lookup", "train", "search", "compare", "hybrid", "rank", "rank_bench", "oracle_bench", "finalize", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

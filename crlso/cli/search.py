@@ -208,7 +208,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from crlso.cli.oracle_options import add_oracle_options
 
     parser = subparsers.add_parser("search", help="run one search (on a tabular benchmark, or training each cell) into a run folder")
-    parser.add_argument("--method", required=True, help="random, rea, local, crlso, crlso-paper, latent_bo or hybrid")
+    parser.add_argument("--method", required=True,
+                        help="a searcher (random, rea, local, crlso, crlso-paper, latent_bo, hybrid) or a variant such as "
+                             "crlso-frozen (crlso methods lists them all)")
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="start a latent searcher from the model `crlso train` fitted in DIR (same space, dataset and metric)")
     parser.add_argument("--budget", type=int, required=True, help="distinct genotypes to evaluate")
@@ -250,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
     from crlso.cli.oracle_options import evaluation_executor
     from crlso.experiments.run import RunConfig, run_experiment
     from crlso.search import searcher_config
+    from crlso.search.variants import resolve_method
 
     if args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
@@ -260,14 +263,15 @@ def run(args: argparse.Namespace) -> int:
     options = parse_options(args.option, [args.method])
     options[args.method] = {**file_options(args), **options[args.method]}
     options = with_cache_dir(options, args.cache_dir)
-    options[args.method] = space_model_options(options[args.method], args.method, args.space)
+    method, variant, method_options = resolve_method(args.method, options[args.method])  # a searcher or a variant
+    method_options = space_model_options(method_options, method, args.space)
     if args.model:
-        if "model_dir" not in {f.name for f in dataclasses.fields(searcher_config(args.method))}:
+        if "model_dir" not in {f.name for f in dataclasses.fields(searcher_config(method))}:
             raise ValueError(f"--model needs a latent searcher (crlso, crlso-paper); {args.method!r} takes no model")
-        options[args.method]["model_dir"] = str(Path(args.model).resolve())
+        method_options["model_dir"] = str(Path(args.model).resolve())
     config = RunConfig(
-        method=args.method, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
-        search_metric=args.search_metric, report_metric=args.report_metric, options=options[args.method],
+        method=method, variant=variant, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,
+        search_metric=args.search_metric, report_metric=args.report_metric, options=method_options,
         data_dir=args.data_dir, oracle=oracle, budget_seconds=args.budget_seconds, batch=batch,
         space_file=args.space_file, table_file=args.table,
     )

@@ -20,6 +20,7 @@ from crlso.experiments.run import RunConfig, _same_run, check_folder_config, run
 from crlso.experiments.run_folder import read_json_file, read_queries
 from crlso.oracles import check_budget, has_table, load_table
 from crlso.search.base import searcher_config
+from crlso.search.variants import resolve_method
 
 __all__ = [
     "run_comparison",
@@ -187,23 +188,6 @@ def format_table(aggregated: dict[str, Any], budgets: list[int], report_metric: 
     return "\n".join(lines) + "\n"
 
 
-def _method_of(name: str, options: Mapping[str, Any] | None) -> tuple[str, str | None, dict[str, Any]]:
-    """``(method, variant or None, options)`` of a compare entry: a searcher name or a `crlso.search.variants` name.
-
-    Raises:
-        ValueError: neither a searcher nor a variant, or a bad option (lists the valid ones).
-    """
-    from crlso.search.base import list_searchers
-    from crlso.search.variants import VARIANTS, resolve_variant
-
-    if name in list_searchers() or name not in VARIANTS:
-        searcher_config(name, options)  # raises for an unknown name: it lists the searchers
-        return name, None, dict(options or {})
-    method, merged = resolve_variant(name, options)
-    searcher_config(method, merged)
-    return method, name, merged
-
-
 def _check_compare_run(config_json: dict[str, Any], folder: Path, out: Path) -> None:
     """`check_folder_config` with a message naming the budget when only the budget differs.
 
@@ -313,7 +297,7 @@ def run_comparison(
     out = Path(out_dir)
     base = base or RunConfig()
     options = options or {}
-    runs = {name: _method_of(name, options.get(name)) for name in methods}  # fails fast on a bad name or option
+    runs = {name: resolve_method(name, options.get(name)) for name in methods}  # fails fast on a bad name or option
     horizon = max(budgets)
     tasks = []
     for seed in seeds:

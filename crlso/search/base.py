@@ -41,6 +41,7 @@ __all__ = [
     "Searcher",
     "SearchDiverged",
     "SearchExhausted",
+    "searcher_summary",
     "register_searcher",
     "create_searcher",
     "list_searchers",
@@ -170,6 +171,12 @@ def _load_builtin() -> None:
 def list_searchers() -> list[str]:
     _load_builtin()
     return sorted(_SEARCHERS)
+
+
+def searcher_summary(name: str) -> str:
+    """The first line of the searcher's class docstring (raises like `searcher_config` for an unknown name)."""
+    lines = (_searcher_class(name).__doc__ or "").strip().splitlines()
+    return lines[0].rstrip(".") if lines else ""
 
 
 def _searcher_class(name: str) -> type[Searcher]:

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Variant", "VARIANTS", "TWINS", "CPU_PAPER_JOINT", "resolve_variant", "variant_names"]
+__all__ = ["Variant", "VARIANTS", "TWINS", "CPU_PAPER_JOINT", "resolve_variant", "resolve_method", "variant_names"]
 
 
 @dataclass(frozen=True)
@@ -94,3 +94,20 @@ def resolve_variant(name: str, options: Mapping[str, Any] | None = None) -> tupl
         raise ValueError(f"unknown variant {name!r}; valid: {', '.join(VARIANTS)}")
     variant = VARIANTS[name]
     return variant.method, {**variant.options, **dict(options or {})}
+
+
+def resolve_method(name: str, options: Mapping[str, Any] | None = None) -> tuple[str, str | None, dict[str, Any]]:
+    """``(method, variant or None, options)`` of a name every command takes: a searcher or a variant; the options
+    are checked against the searcher's config.
+
+    Raises:
+        ValueError: neither a searcher nor a variant, or a bad option (lists the valid ones).
+    """
+    from crlso.search.base import list_searchers, searcher_config
+
+    if name in list_searchers() or name not in VARIANTS:
+        searcher_config(name, options)  # raises for an unknown name: it lists the searchers
+        return name, None, dict(options or {})
+    method, merged = resolve_variant(name, options)
+    searcher_config(method, merged)
+    return method, name, merged

@@ -207,3 +207,15 @@ def test_rank_bench_runs_on_a_user_table(tmp_path: Path) -> None:
     (run,) = result["runs"]
     assert result["pool"] == len(table_file.read_text().splitlines()) - 1
     assert "params" not in run and run["cell_forest"]["tau"] > 0.3  # the op counts alone rank this table
+
+
+def test_search_takes_a_variant_name_and_methods_lists_them(tmp_path: Path, capsys) -> None:
+    space_file, table_file = _write_sequence(tmp_path)
+    assert main(["search", "--space-file", str(space_file), "--table", str(table_file), "--search-metric", "acc",
+                 "--method", "crlso-frozen", "--budget", "12", "--cache-dir", str(tmp_path / "cache"),
+                 "--out", str(tmp_path / "run")]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["method"] == "crlso" and config["variant"] == "crlso-frozen" and config["options"]["regularize"] is False
+    assert main(["methods"]) == 0
+    listed = capsys.readouterr().out
+    assert "crlso-frozen" in listed and "variant of crlso" in listed and "rea " in listed
