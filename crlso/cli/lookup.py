@@ -1,29 +1,36 @@
-"""``crlso lookup GENOTYPE``: every metric of one cell, as JSON."""
+"""``crlso lookup GENOTYPE``: every metric of one cell in a benchmark table, as JSON."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from crlso.cli.common import add_data_dir, data_store
+from crlso.cli.common import add_data_dir
 from nasspace import get_space
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("lookup", help="print every available metric of a cell as JSON")
     parser.add_argument("genotype", help="the genotype's canonical string (quote it)")
-    parser.add_argument("--space", default="nb201", choices=["nb201"], help="search space (default nb201)")
-    parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or ImageNet16-120")
+    parser.add_argument("--space", default="nb201", help="search space with a table (default nb201; crlso spaces lists them)")
+    parser.add_argument("--dataset", default=None, help="dataset or task (default: the space's first table, cifar10 on nb201)")
+    parser.add_argument("--objectives", action="store_true",
+                        help="also the table's extra objectives (on nb201: latency:<device> on 27 devices; reads them with torch)")
     add_data_dir(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nasspace.benchmarks.nb201 import NB201Table
+    from nasspace.benchmarks.registry import get_table_spec, list_table_specs, load_table
 
-    genotype = get_space(args.space).parse(args.genotype)
-    table = NB201Table(args.dataset, store=data_store(args))
+    space = get_space(args.space)
+    genotype = space.parse(args.genotype)
+    specs = list_table_specs(args.space)
+    spec = get_table_spec(args.space, args.dataset or (specs[0].dataset if specs else "cifar10"))
+    table = load_table(spec.space, spec.dataset, args.data_dir)
     record = table.record(genotype)
-    record["canonical_hash"] = get_space(args.space).canonical_hash(genotype)
+    if args.objectives:
+        record.update({name: table.query(genotype, name) for name in spec.objectives})
+    record["canonical_hash"] = space.canonical_hash(genotype)
     print(json.dumps(record, indent=2))
     return 0

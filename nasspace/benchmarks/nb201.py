@@ -212,10 +212,11 @@ class NB201Table:
         return float(self.metric(metric)[self.index_of(genotype)])
 
     def record(self, genotype: Genotype | str) -> dict[str, Any]:
-        """Every available metric of a cell, with its index and canonical string."""
+        """Every available accuracy and time metric of a cell (the `NB201_METRICS`; the ``latency:<device>`` objectives,
+        which need torch to read, only through `query`), with its index and canonical string."""
         index = self.index_of(genotype)
         result: dict[str, Any] = {"index": index, "genotype": self._arch_strings[index], "dataset": self.dataset}
-        for name in (*NB201_METRICS, *LATENCY_METRICS):
+        for name in NB201_METRICS:
             try:
                 result[name] = float(self.metric(name)[index])
             except MetricUnavailable:

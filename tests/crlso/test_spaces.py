@@ -219,3 +219,13 @@ def test_search_takes_a_variant_name_and_methods_lists_them(tmp_path: Path, caps
     assert main(["methods"]) == 0
     listed = capsys.readouterr().out
     assert "crlso-frozen" in listed and "variant of crlso" in listed and "rea " in listed
+
+
+def test_lookup_reads_any_table_and_the_latency_objectives(capsys) -> None:
+    assert main(["lookup", "0123|fc|gat|fc|gin", "--space", "nbgraph", "--dataset", "cora"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["valid_perf"] == pytest.approx(0.8193, abs=1e-4) and record["perf"] == pytest.approx(0.8263, abs=1e-4)
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+    assert main(["lookup", cell, "--objectives"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["index"] == 6111 and len([k for k in record if k.startswith("latency:")]) == 27

@@ -62,8 +62,8 @@ def test_every_table_exposes_latency(latency_store, nb201_cifar10):
     cell = nb201_cifar10.genotypes[6111]
     pixel3 = nb201_cifar10.query(cell, "latency:pixel3")
     assert pixel3 > 0
-    record = nb201_cifar10.record(cell)
-    assert record["latency:pixel3"] == pixel3 and set(LATENCY_METRICS) <= record.keys()
+    record = nb201_cifar10.record(cell)  # the accuracies only: reading latencies imports torch (crlso lookup --objectives)
+    assert "valid_acc" in record and not set(LATENCY_METRICS) & record.keys()
     assert nb201_cifar10.metric_function("latency:pixel3")(cell) == pixel3
     assert "latency:pixel3" in nb201_cifar10.minimize and "valid_acc" not in nb201_cifar10.minimize
     other = NB201Table("ImageNet16-120", store=latency_store)  # the latency does not depend on the dataset
