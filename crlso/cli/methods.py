@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def method_summaries() -> list[tuple[str, str, str]]:
     """``(name, kind, summary)``: each searcher (its class docstring's first line), then each variant."""
-    from crlso.search.base import list_searchers, searcher_summary
+    from crlso.search import list_searchers, searcher_summary
     from crlso.search.variants import VARIANTS
 
     rows = [(name, "searcher", searcher_summary(name)) for name in list_searchers()]

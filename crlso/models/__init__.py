@@ -20,14 +20,14 @@ from crlso._lazy import lazy_exports
 
 _EXPORTS = {
     "crlso.models.encoder": ["READOUTS", "GNNBody", "Posterior", "GraphEncoder"],
-    "crlso.models.decoder": ["GenotypeDecoder", "ResidualBlock", "create_decoder", "list_decoders"],
+    "crlso.models.decoder": ["GenotypeDecoder", "ResidualBlock"],
     "crlso.models.choice_decoder": ["ChoiceDecoder"],
     "crlso.models.vae": ["GraphVAE", "VAEOutput"],
     "crlso.models.icnn": ["NonNegativeLinear", "ICNN", "MLPHead", "create_head", "HEADS"],
     "crlso.models.predictor": ["GNNPredictor"],
     "crlso.models.graphs": ["GraphFeaturizer", "GraphBank", "featurizer_for", "to_data", "batch_genotypes", "all_cells_batch", "slice_batch"],
     "crlso.models.cells": ["is_enumerated", "training_cells", "training_cells_batch"],
-    "crlso.models.spaces": ["SpaceAdapter", "get_adapter", "list_adapters", "register_adapter", "generic_adapter"],
+    "crlso.models.spaces": ["SpaceAdapter", "get_adapter", "list_adapters", "register_adapter", "generic_adapter", "create_decoder"],
     "crlso.models.cell_features": ["NUM_FEATURES", "PATHS", "live_edge_mask", "prune_dead_edges", "nb201_cell_features"],
     "crlso.models.config": ["ModelConfig", "default_model_config", "PretrainConfig", "SemiSupervisedConfig", "default_device", "default_cache_dir", "build_vae", "build_icnn", "build_predictor", "subset_batch"],
     "crlso.models.training": ["pretrain_vae", "cached_pretrained_vae", "vae_cache_path", "encode", "fit_predictor", "predict", "fit_icnn", "fit_vae_icnn", "refit_vae_icnn", "train_semi_supervised"],

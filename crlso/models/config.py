@@ -64,7 +64,7 @@ def default_model_config(space: str) -> ModelConfig:
     readout, a wider decoder and a larger code)."""
     from crlso.models.spaces import get_adapter
 
-    return get_adapter(space).model_config()
+    return ModelConfig(space=space, **dict(get_adapter(space).model_overrides))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ Every decoder maps ``z (B, latent_dim)`` to logits, scores logits against target
 - `crlso.models.nb101.decoder.NB101Decoder`: op logits per vertex slot and edge logits per slot pair, then a
   repair step that uses the edge probabilities (connect, prune, cap at 9 edges).
 
-Which decoder a space uses is its adapter's choice (`crlso.models.spaces`).
+Which decoder a space uses is its adapter's choice (`crlso.models.spaces.create_decoder`).
 """
 
 from __future__ import annotations
@@ -22,25 +22,7 @@ from torch import Tensor, nn
 
 from nasspace import Genotype
 
-__all__ = ["GenotypeDecoder", "ResidualBlock", "create_decoder", "list_decoders"]
-
-
-def create_decoder(space: str, *, latent_dim: int, hidden: int = 128, num_blocks: int = 2) -> "GenotypeDecoder":
-    """The decoder of ``space``, as its adapter builds it (`crlso.models.spaces`).
-
-    Raises:
-        ValueError: an unknown space, or one without an adapter; lists the spaces that have one.
-    """
-    from crlso.models.spaces import get_adapter
-
-    return get_adapter(space).build_decoder(latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
-
-
-def list_decoders() -> list[str]:
-    """Names of the spaces that have a decoder (every space with an adapter)."""
-    from crlso.models.spaces import list_adapters
-
-    return list_adapters()
+__all__ = ["GenotypeDecoder", "ResidualBlock"]
 
 
 class ResidualBlock(nn.Module):

@@ -16,7 +16,7 @@ def supernet_oracle(run_dir: str | Path, *, budget: int, metric: str = "supernet
     For spaces without a table (DARTS): each distinct genotype costs one query of the budget, like a
     table lookup; the held-out images are train images the supernet never saw (`load_evaluator`).
     """
-    from darts_backend.evaluate import load_evaluator
+    from darts_backend.runs.evaluators import load_evaluator
 
     evaluator = load_evaluator(run_dir, images=images)
     return Oracle(lambda genotype: evaluator.score([genotype])[0], budget=budget, metric=metric)

@@ -50,7 +50,6 @@ from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.oracle import Oracle
 
 from crlso.experiments.executors import Executor, TaskResources
-from crlso.oracles import ORACLES
 
 __all__ = [
     "TRAIN_METRIC",
@@ -342,7 +341,8 @@ def make_oracle(spec: Mapping[str, Any], out: Path, *, budget: int, cost_budget:
     """
     name = spec.get("name")
     if name != "train":
-        raise ValueError(f"unknown oracle {name!r} in the run config; valid: {', '.join(ORACLES)}")
+        raise ValueError(f"unknown oracle {name!r} in the run config; the one a config names is train (the table "
+                         f"needs no entry)")
     trainer = TrainingOracle(TrainProxy.from_json(spec), out / "evaluations", executor=executor)
     oracle = Oracle(trainer.value, cost=trainer.cost, budget=budget, cost_budget=cost_budget, metric=metric)
     return oracle, trainer.prefetch, trainer.info

@@ -37,6 +37,8 @@ from nasspace.errors import BudgetExhausted
 from nasspace.oracle import Oracle, Query
 from nasspace.space import SearchSpace
 
+from crlso.search.registry import list_searchers, register_searcher, searcher_class, searcher_summary
+
 __all__ = [
     "Searcher",
     "SearchDiverged",
@@ -150,49 +152,13 @@ class Searcher(ABC):
         return max(self.observed, key=lambda item: item[1], default=None)
 
 
-_SEARCHERS: dict[str, type[Searcher]] = {}
-
-
-def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
-    """Class decorator adding a searcher under ``name``."""
-
-    def decorate(cls: type[Searcher]) -> type[Searcher]:
-        cls.name = name
-        _SEARCHERS[name] = cls
-        return cls
-
-    return decorate
-
-
-def _load_builtin() -> None:
-    from crlso.search import crlso, crlso_paper, hybrid, latent_bo, local, random, rea  # noqa: F401  (registration)
-
-
-def list_searchers() -> list[str]:
-    _load_builtin()
-    return sorted(_SEARCHERS)
-
-
-def searcher_summary(name: str) -> str:
-    """The first line of the searcher's class docstring (raises like `searcher_config` for an unknown name)."""
-    lines = (_searcher_class(name).__doc__ or "").strip().splitlines()
-    return lines[0].rstrip(".") if lines else ""
-
-
-def _searcher_class(name: str) -> type[Searcher]:
-    _load_builtin()
-    if name not in _SEARCHERS:
-        raise ValueError(f"unknown search method {name!r}; valid: {', '.join(sorted(_SEARCHERS))}")
-    return _SEARCHERS[name]
-
-
 def searcher_config(name: str, options: Mapping[str, Any] | None = None) -> Any:
     """The method's default config with ``options`` overlaid (values cast to the field types).
 
     Raises:
         ValueError: unknown method or option; lists the valid ones.
     """
-    cls = _searcher_class(name)
+    cls = searcher_class(name)
     config = cls.Config()
     if not options:
         return config
@@ -236,7 +202,7 @@ def _cast(value: Any, default: Any, key: str) -> Any:
 
 def create_searcher(name: str, space: SearchSpace, *, seed: int, options: Mapping[str, Any] | None = None) -> Searcher:
     """A searcher by registry name, its config overlaid with ``options``."""
-    return _searcher_class(name)(space, seed=seed, config=searcher_config(name, options))
+    return searcher_class(name)(space, seed=seed, config=searcher_config(name, options))
 
 
 def sample_unseen(space: SearchSpace, rng: np.random.Generator, seen: set[str], *, max_tries: int = 10_000) -> Genotype:

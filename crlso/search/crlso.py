@@ -67,7 +67,7 @@ from crlso.models.icnn import create_head
 from crlso.models.predictor import GNNPredictor
 from crlso.oracles.zero_cost import ProxyTable, parse_proxy_list, proxy_table
 from crlso.search.base import register_searcher, sample_unseen_batch
-from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, latent_model
+from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, errors_of, latent_model
 from crlso.models.config import ModelConfig, PretrainConfig, build_predictor, default_cache_dir
 from crlso.models.training import fit_icnn, fit_predictor, predict
 
@@ -145,11 +145,6 @@ def check_zero_cost_options(config: CRLSOConfig) -> None:
         parse_proxy_list(config.init_proxies, option="init_proxies")
     if config.proxy_features:
         parse_proxy_list(config.proxy_features, option="proxy_features")
-
-
-def errors_of(values: list[float]) -> Tensor:
-    """``(N,)`` errors ``1 - value/100`` of accuracies in percent (what the ICNN and predictor model)."""
-    return torch.tensor([1.0 - v / 100.0 for v in values], dtype=torch.float32)
 
 
 @register_searcher("crlso")

@@ -44,8 +44,7 @@ from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.models.icnn import create_head
 from crlso.search.base import register_searcher, sample_unseen_batch
-from crlso.search.crlso import errors_of
-from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space
+from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, errors_of
 from crlso.models.config import ModelConfig, PretrainConfig, build_predictor
 from crlso.models.training import predict
 

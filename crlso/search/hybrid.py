@@ -13,7 +13,7 @@ After the initial set the search is CR-LSO (`crlso.search.crlso`) from those lab
 
 Pre-screening (``screen``, off by default): every round, CR-LSO's ``screen_factor`` times as many
 predictor-ranked candidates as the round queries are scored by a supernet evaluator
-(`darts_backend.evaluate.load_screener`, chosen by ``screen_evaluator``: ``mixture``, the path with
+(`darts_backend.runs.evaluators.load_screener`, chosen by ``screen_evaluator``: ``mixture``, the path with
 every BN normalising by the evaluation batch; or ``single-path``, BN statistics re-estimated for each
 path on ``screen_calibration`` other held-out train images, SPOS's reading, meant for ``spos`` runs;
 both: inherited weights, accuracy on held-out images), or ``zc:PROXY`` (a zero-cost proxy, or
@@ -76,7 +76,7 @@ class HybridConfig(CRLSOConfig):
     screen_calibration: int = 256
 
     def __post_init__(self) -> None:
-        from darts_backend.evaluate.screening import SCREENERS
+        from darts_backend.runs.evaluators import SCREENERS
 
         check_numbers(self, {**CRLSO_BOUNDS, "screen_factor": AT_LEAST_ONE, "screen_images": AT_LEAST_ONE,
                              "screen_calibration": AT_LEAST_ONE})
@@ -123,7 +123,7 @@ class HybridSearch(CRLSOSearch):
         if cfg.screen and screener is None:
             if not cfg.seed_from:
                 raise ValueError("screen=True needs seed_from: the supernet run whose weights screen the candidates")
-            from darts_backend.evaluate import load_screener
+            from darts_backend.runs.evaluators import load_screener
 
             screener = load_screener(cfg.screen_evaluator, cfg.seed_from, images=cfg.screen_images,
                                      calibration_images=cfg.screen_calibration, split=cfg.screen_split or None)

@@ -34,7 +34,7 @@ from crlso.models.config import ModelConfig, PretrainConfig, default_device
 from crlso.models.training import cached_pretrained_vae, encode, refit_vae_icnn
 from crlso.models.vae import GraphVAE
 
-__all__ = ["LatentSpace", "LatentSearcher", "JointFitConfig", "build_latent_space", "latent_model"]
+__all__ = ["LatentSpace", "LatentSearcher", "JointFitConfig", "build_latent_space", "latent_model", "errors_of"]
 
 
 @lru_cache(maxsize=2)
@@ -49,6 +49,12 @@ def latent_model(model: ModelConfig, pretrain: PretrainConfig, cache_dir: str = 
     cells, batch = training_cells_batch(model.space)
     mu = encode(vae, batch)
     return vae, cells, batch, mu
+
+
+def errors_of(values: list[float]) -> Tensor:
+    """``(N,)`` errors ``1 - value/100`` of accuracies in percent (what the ICNN and predictor model; any other
+    higher-is-better metric maps to them in the same order, and the fits standardize their targets)."""
+    return torch.tensor([1.0 - v / 100.0 for v in values], dtype=torch.float32)
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,7 @@ def resolve_method(name: str, options: Mapping[str, Any] | None = None) -> tuple
     Raises:
         ValueError: neither a searcher nor a variant, or a bad option (lists the valid ones).
     """
-    from crlso.search.base import list_searchers, searcher_config
+    from crlso.search import list_searchers, searcher_config
 
     if name in list_searchers() or name not in VARIANTS:
         searcher_config(name, options)  # raises for an unknown name: it lists the searchers

@@ -1,8 +1,10 @@
 """Score genotypes without training them.
 
-* `supernet`: a trained supernet's shared weights (`SupernetEvaluator`, `load_evaluator`).
+* `supernet`: a trained supernet's shared weights (`SupernetEvaluator`).
 * `single_path`: the same weights read SPOS's way, BN re-estimated per path (`SinglePathEvaluator`).
-* `screening`: either evaluator by name (`load_screener`: ``mixture``, ``single-path``).
+
+Both take a network and image batches; `darts_backend.runs.evaluators` builds them from a search run folder
+(`load_evaluator`, `load_single_path_evaluator`, `load_screener` by name).
 * `proxies`: zero-cost proxies of one untrained network (synflow, jacov, snip, grad_norm, fisher,
   params, flops), registered by name.
 * `zero_cost`: the setting every proxy is computed under (space, network size, seeded initialisation,
@@ -15,19 +17,14 @@ A run over many cells with a progress bar is `darts_backend.runs.zero_cost` (``d
 
 from darts_backend.evaluate.proxies import PROXIES, Proxy, ProxyInputs, get_proxy, list_proxies
 from darts_backend.evaluate.proxy_cache import ProxyCache, default_cache_dir
-from darts_backend.evaluate.screening import SCREENERS, load_screener
-from darts_backend.evaluate.single_path import SinglePathEvaluator, load_single_path_evaluator
-from darts_backend.evaluate.supernet import Screening, SupernetEvaluator, load_evaluator
+from darts_backend.evaluate.single_path import SinglePathEvaluator
+from darts_backend.evaluate.supernet import Screening, SupernetEvaluator
 from darts_backend.evaluate.zero_cost import ZeroCostConfig, ZeroCostScorer, build_network, load_proxy_images
 
 __all__ = [
     "Screening",
     "SupernetEvaluator",
-    "load_evaluator",
-    "SCREENERS",
-    "load_screener",
     "SinglePathEvaluator",
-    "load_single_path_evaluator",
     "PROXIES",
     "Proxy",
     "ProxyInputs",

@@ -11,24 +11,21 @@ BatchNorms without running statistics always normalise by the current batch; in 
 those are the ones inside the cells (so there only the stem, reduction blocks and last BN are
 re-estimated), in the DARTS supernet those after the pools.
 
-All images are train images the run's weights never saw (`darts_backend.evaluate.supernet.held_out_images`),
+All images are train images the run's weights never saw (`darts_backend.runs.evaluators.held_out_images`),
 never the test split; the calibration and the scoring images are disjoint.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from darts_backend.data import BatchLoader
-from darts_backend.evaluate.supernet import Screening, held_out_images, load_run_network, score_path
-from darts_backend.runs.trainer import select_device
+from darts_backend.evaluate.supernet import Screening, score_path
 from nasspace.space import Genotype
 
-__all__ = ["SinglePathEvaluator", "load_single_path_evaluator"]
+__all__ = ["SinglePathEvaluator"]
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -97,36 +94,3 @@ class SinglePathEvaluator:
     def score(self, genotypes: Sequence[Genotype]) -> list[float]:
         """Held-out accuracy (%) of each genotype's path."""
         return [s.accuracy for s in self.evaluate(genotypes)]
-
-
-def load_single_path_evaluator(run_dir: str | Path, *, images: int = 512, calibration_images: int = 256,
-                               batch_size: int = 256, data: str | None = None,
-                               device: str = "auto") -> SinglePathEvaluator:
-    """The single-path evaluator of a finished search run folder (any run `load_evaluator` reads).
-
-    Args:
-        run_dir: a ``darts-backend search`` output folder.
-        images: held-out images to score on.
-        calibration_images: other held-out images to re-estimate BN statistics on.
-        batch_size: images per forward pass (calibration batches too).
-        data: the image source (default: the one the run trained on).
-        device: ``auto`` (CUDA if present), ``cpu`` or ``cuda``.
-
-    Raises:
-        ValueError: not a run folder, bad counts, or fewer than ``calibration_images + 1`` held-out images.
-    """
-    if images < 1 or calibration_images < 1 or batch_size < 1:
-        raise ValueError(f"images, calibration_images and batch_size must be >= 1, "
-                         f"got {images}, {calibration_images}, {batch_size}")
-    run_dir = Path(run_dir)
-    dev = select_device(device)
-    network, config = load_run_network(run_dir, dev)
-    held_out = held_out_images(run_dir, config, calibration_images + images, data=data)
-    if len(held_out) <= calibration_images:
-        raise ValueError(f"{run_dir} leaves {len(held_out)} held-out train images, not more than "
-                         f"calibration_images={calibration_images}; lower it")
-    order = torch.arange(len(held_out))
-    calibration_set, scoring_set = held_out.subset(order[:calibration_images]), held_out.subset(order[calibration_images:])
-    loader = lambda s: list(BatchLoader(s, min(batch_size, len(s)), device=dev, augment=False,  # noqa: E731
-                                        shuffle=False, drop_last=False))
-    return SinglePathEvaluator(network, loader(scoring_set), loader(calibration_set))

@@ -144,7 +144,7 @@ def build_scorer(spec: EvaluatorSpec, *, images: int = 512, calibration_images: 
                  zc_batch_size: int = 64, zc_seed: int = 0, cache_dir: str | None = None, device: str = "auto") -> Scorer:
     """The scoring function of `spec` (loads the run folder or checks the proxy's images now)."""
     if spec.kind in ("mixture", "single-path"):
-        from darts_backend.evaluate import load_screener
+        from darts_backend.runs.evaluators import load_screener
 
         evaluator = load_screener(spec.kind, spec.target, images=images, calibration_images=calibration_images, device=device)
         return evaluator.score

@@ -88,11 +88,11 @@ def check_order(mapping: Any, arch_strings: Sequence[str], source: str = "str_ar
                         f"first one not in the table: {extra!r}")
 
 
-def read_latency(store: DataStore, device: str, arch_strings: Sequence[str] | None = None) -> np.ndarray:
+def read_latency(store: DataStore, device: str, arch_strings: Sequence[str]) -> np.ndarray:
     """``(15625,)`` read-only latencies (ms) of every NB201 cell on ``device``, in official index order.
 
-    The order is checked first (`check_order`) against ``arch_strings`` (default: those of the NB201 table
-    of ``store``). Values are cached per process, keyed by the file and its size and modification time.
+    The order is checked first (`check_order`) against ``arch_strings`` (the NB201 table's, in official index
+    order). Values are cached per process, keyed by the file and its size and modification time.
 
     Raises:
         MetricUnavailable: unknown device (lists the devices).
@@ -103,10 +103,6 @@ def read_latency(store: DataStore, device: str, arch_strings: Sequence[str] | No
         raise MetricUnavailable(unknown_device_message(f"{LATENCY_PREFIX}{device}"))
     order_path = store.path(ORDER_FILE)
     path = store.path(latency_file(device))
-    if arch_strings is None:
-        from nasspace.benchmarks.nb201 import NB201Table
-
-        arch_strings = NB201Table("cifar10", store=store).arch_strings
     order_key = (_stamp(order_path), hashlib.sha256("\n".join(arch_strings).encode()).hexdigest())
     if order_key not in _ORDER_CHECKED:
         check_order(_torch_load(order_path), arch_strings, order_path.name)

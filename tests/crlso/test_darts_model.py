@@ -8,7 +8,7 @@ import torch
 
 from crlso.models.cells import training_cells, training_cells_batch
 from crlso.models.choice_decoder import ChoiceDecoder
-from crlso.models.decoder import create_decoder
+from crlso.models.spaces import create_decoder
 from crlso.models.graphs import GraphBank, batch_genotypes, featurizer_for, to_data
 from crlso.models.config import ModelConfig, PretrainConfig, build_vae, subset_batch
 from crlso.models.training import encode, pretrain_vae, vae_cache_path

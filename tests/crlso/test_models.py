@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from crlso.models.checkpoints import load_checkpoint, load_models, save_checkpoint
-from crlso.models.decoder import create_decoder, list_decoders
+from crlso.models.spaces import create_decoder, list_adapters as list_decoders
 from crlso.models.graphs import batch_genotypes, featurizer_for, to_data
 from crlso.models.config import ModelConfig, build_icnn, build_predictor, build_vae
 from nasspace import get_space

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from crlso.models.decoder import create_decoder
+from crlso.models.spaces import create_decoder
 from crlso.models.graphs import batch_genotypes
 from crlso.models.nb101.cells import sample_cells
 from crlso.models.nb101.decoder import SLOT_PAIRS, repair_cell, slot_layout

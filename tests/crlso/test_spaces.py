@@ -36,7 +36,6 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("registry, plugins", [
-    ("crlso/models/spaces/registry.py", ("crlso.models.spaces.builtin", "crlso.models.decoder", "crlso.models.nb101.decoder")),
     ("nasspace/benchmarks/registry.py", ("nasspace.benchmarks.nb201", "nasspace.benchmarks.tnb101", "nasspace.benchmarks.nbgraph")),
     ("nasspace/space.py", ("nasspace.nb201", "nasspace.nb101", "nasspace.darts", "nasspace.flex", "nasspace.nbgraph")),
 ])

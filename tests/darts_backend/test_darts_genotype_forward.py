@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from darts_backend.evaluate import load_evaluator
+from darts_backend.runs.evaluators import load_evaluator
 from darts_backend.runs.set_search import (
     DartsSearchConfig,
     load_search_network,

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from darts_backend.data import load_dataset
-from darts_backend.evaluate import SupernetEvaluator, load_evaluator
+from darts_backend.evaluate import SupernetEvaluator
+from darts_backend.runs.evaluators import load_evaluator
 from darts_backend.runs.search import SearchRunConfig, load_search_network, run_search
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace import get_space

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from darts_backend.data import load_dataset
-from darts_backend.evaluate import SinglePathEvaluator, load_screener, load_single_path_evaluator
+from darts_backend.evaluate import SinglePathEvaluator
+from darts_backend.runs.evaluators import load_screener, load_single_path_evaluator
 from darts_backend.runs.search import SearchRunConfig, run_search
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from nasspace import get_space
@@ -159,6 +160,6 @@ def test_a_run_on_the_whole_train_split_scores_on_its_selection_share(tmp_path) 
     used = key(x for b, _ in evaluator.batches + evaluator.calibration for x in b)
     assert used <= key((held.images.float() - mean) * inv) and not used & key((trained.images.float() - mean) * inv)
     with pytest.raises(ValueError, match="none of it is held out"):  # a mixture-trained run on all images has none
-        from darts_backend.evaluate.supernet import held_out_images
+        from darts_backend.runs.evaluators import held_out_images
 
         held_out_images(tmp_path, {**json.loads((tmp_path / "config.json").read_text()), "method": "single-darts"}, 8)

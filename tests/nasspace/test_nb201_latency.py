@@ -50,7 +50,7 @@ def test_cell0_values_of_sources_md(latency_store, nb201_cifar10):
 
 def test_every_device_loads_complete(latency_store, nb201_cifar10):
     for device in LATENCY_DEVICES:
-        values = read_latency(latency_store, device)  # the order comes from the store's own NB201 table
+        values = read_latency(latency_store, device, nb201_cifar10.arch_strings)
         assert values.shape == (15625,) and values.dtype == np.float64
         assert np.isfinite(values).all() and (values > 0).all()
         assert not values.flags.writeable
@@ -90,7 +90,7 @@ def test_unknown_device_is_one_line_listing_the_devices(nb201_cifar10, data_stor
         assert "\n" not in message and repr(name) in message
         assert all(d in message for d in LATENCY_DEVICES)
     with pytest.raises(MetricUnavailable, match="pixel3"):
-        read_latency(data_store, "pixel4")
+        read_latency(data_store, "pixel4", [])
     with pytest.raises(MetricUnavailable, match="valid metrics: valid_acc"):  # other names keep their message
         nb201_cifar10.metric("accuracy")
 

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from nasspace import Genotype, SearchSpace, get_space
 
 if TYPE_CHECKING:
-    from crlso.models.config import ModelConfig
     from crlso.models.decoder import GenotypeDecoder
     from nasspace.benchmarks.registry import TableSpec
 
@@ -61,12 +60,6 @@ class SpaceAdapter:
     @property
     def space(self) -> SearchSpace:
         return get_space(self.name)
-
-    def model_config(self) -> "ModelConfig":
-        """The model sizes this space starts from."""
-        from crlso.models.config import ModelConfig
-
-        return ModelConfig(space=self.name, **dict(self.model_overrides))
 
     def choices(self) -> Any:
         """The row-of-choices view of the space's genotypes (the codec, or the space)."""

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 from nasspace import get_space
 
 if TYPE_CHECKING:
+    from crlso.models.decoder import GenotypeDecoder
     from crlso.models.spaces.adapter import SpaceAdapter
 
-__all__ = ["register_adapter", "get_adapter", "list_adapters", "unregister_adapter"]
+__all__ = ["register_adapter", "get_adapter", "list_adapters", "unregister_adapter", "create_decoder"]
 
 _ADAPTERS: dict[str, "SpaceAdapter"] = {}
 
@@ -57,3 +58,12 @@ def get_adapter(name: str) -> "SpaceAdapter":
     from crlso.models.spaces.adapter import generic_adapter
 
     return generic_adapter(space)
+
+
+def create_decoder(space: str, *, latent_dim: int, hidden: int = 128, num_blocks: int = 2) -> "GenotypeDecoder":
+    """The decoder of ``space``, as its adapter builds it.
+
+    Raises:
+        ValueError: an unknown space, or one without an adapter; lists the spaces that have one.
+    """
+    return get_adapter(space).build_decoder(latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)

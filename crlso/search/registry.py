@@ -1,0 +1,50 @@
+"""The registry of searchers: name -> `Searcher` class. It imports no searcher.
+
+A searcher module registers its class with `register_searcher` when imported; ``crlso.search`` imports the
+built-in ones, and a user's searcher registers the same way (`crlso.register_searcher`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crlso.search.base import Searcher
+
+__all__ = ["register_searcher", "list_searchers", "searcher_class", "searcher_summary"]
+
+_SEARCHERS: dict[str, type["Searcher"]] = {}
+
+
+def register_searcher(name: str) -> Callable[[type["Searcher"]], type["Searcher"]]:
+    """Class decorator adding a searcher under ``name``."""
+
+    def decorate(cls: type["Searcher"]) -> type["Searcher"]:
+        cls.name = name
+        _SEARCHERS[name] = cls
+        return cls
+
+    return decorate
+
+
+def list_searchers() -> list[str]:
+    """Names of the registered searchers, sorted."""
+    return sorted(_SEARCHERS)
+
+
+def searcher_class(name: str) -> type["Searcher"]:
+    """The class registered under ``name``.
+
+    Raises:
+        ValueError: an unknown name; lists the valid ones.
+    """
+    if name not in _SEARCHERS:
+        raise ValueError(f"unknown search method {name!r}; valid: {', '.join(sorted(_SEARCHERS))}")
+    return _SEARCHERS[name]
+
+
+def searcher_summary(name: str) -> str:
+    """The first line of the searcher's class docstring."""
+    lines = (searcher_class(name).__doc__ or "").strip().splitlines()
+    return lines[0].rstrip(".") if lines else ""
