@@ -161,7 +161,7 @@ def test_compare_checks_its_inputs_before_starting_workers(tmp_path, capsys, dat
     assert main([*base, "--methods", "random,random", "--out", str(tmp_path / "a")]) == 2
     assert "named twice" in capsys.readouterr().err
     assert main([*base, "--methods", "random", "--dataset", "cifar11", "--out", str(tmp_path / "b")]) == 2
-    assert "unknown NB201 dataset 'cifar11'" in capsys.readouterr().err
+    assert "space 'nb201' has no table for dataset 'cifar11'; valid: cifar10" in capsys.readouterr().err
     assert main([*base, "--methods", "random", "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path / "c")]) == 2
     assert "is not in" in capsys.readouterr().err
     assert main([*base, "--methods", "random", "--out", str(tmp_path / "d")]) == 0
