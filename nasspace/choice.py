@@ -144,7 +144,12 @@ class ChoiceSpace(SearchSpace):
                                 f"positions, got {len(self.positions)}")
 
     def definition(self) -> str:
-        """A JSON string of everything that defines the space (the admissible rows as a digest)."""
+        """A JSON string of everything that defines the space (the admissible rows as a digest); computed once."""
+        if getattr(self, "_definition", None) is None:
+            self._definition = self._describe()
+        return self._definition
+
+    def _describe(self) -> str:
         admissible = None
         if self._admissible is not None:
             admissible = hashlib.sha256(np.ascontiguousarray(self._admissible).tobytes()).hexdigest()

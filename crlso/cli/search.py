@@ -278,7 +278,8 @@ def run(args: argparse.Namespace) -> int:
     executor = evaluation_executor(args) if oracle is not None else None
     summary = run_experiment(config, args.out, tensorboard=args.tensorboard, executor=executor)
     best = summary["best"]
-    report = (f" {config.report_metric} {best[config.report_metric]:.3f}" if config.report_metric in best else "")
+    report = (f" {config.report_metric} {best[config.report_metric]:.3f}"
+              if config.report_metric in best and config.report_metric != config.search_metric else "")
     optimum = (f"; {optimum_note(summary)}" if summary.get("optimum") else "")
     print(f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
           f"{config.search_metric} {best[config.search_metric]:.3f}{report}{optimum}")

@@ -150,8 +150,10 @@ def _cells_section(meta: dict[str, Any], runs: list[_Run], out: Path, search_met
         found = sum(s["best"]["genotype"] == best["genotype"] for s in mine)
         graph = space.to_graph(space.parse(best["genotype"])).to_networkx()
         is_optimum = ", the table optimum" if best["genotype"] == runs[0].summary.get("optimum") else ""
-        panels.append((f"{method}: {search_metric} {best[search_metric]:.2f}, {report_metric} {best[report_metric]:.2f}\n"
-                       f"best of {found}/{len(mine)} runs{is_optimum}", graph))
+        digits = 2 if abs(best[search_metric]) >= 10 else 4
+        values = f"{search_metric} {best[search_metric]:.{digits}f}" + (
+            f", {report_metric} {best[report_metric]:.{digits}f}" if report_metric != search_metric else "")
+        panels.append((f"{method}: {values}\nbest of {found}/{len(mine)} runs{is_optimum}", graph))
         rows.append([method, best["genotype"], f"{best[search_metric]:.3f}", f"{best[report_metric]:.3f}", f"{found}/{len(mine)}"])
     optimum = runs[0].summary.get("optimum")
     if optimum and all(row[1] != optimum for row in rows):
