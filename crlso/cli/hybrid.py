@@ -94,47 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from crlso.cli.oracle_options import evaluation_executor, resolve_oracle
+    from crlso.cli.oracle_options import evaluation_executor
     from crlso.experiments.run import RunConfig, run_experiment
-    from crlso.oracles import TRAIN_METRIC
-    from crlso.search import searcher_config
     from crlso.search.hybrid import run_supernet_search, supernet_seeds
 
-    from nasspace.tracking import require_tensorboard
-
-    if args.budget < 1:
-        raise ValueError(f"--budget must be >= 1, got {args.budget}")
-    require_tensorboard(args.tensorboard)  # before the supernet search
-    if (args.supernet is None) == (args.data is None):
-        raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
-    if args.space not in SUPERNET_SPACES:
-        raise ValueError(f"crlso hybrid needs a supernet of the space; spaces with one: {', '.join(SUPERNET_SPACES)}")
-    resolve_space(args)
+    oracle, batch, options, metric, resolved = _resolve_options(args)
     darts = args.space == "darts"
-    if args.oracle == "train" and args.proxy_data is None:
-        args.proxy_data = args.data  # the supernet's images, unless told otherwise
-    oracle, batch = resolve_oracle(args, args.space)
-    if darts and oracle is None and args.data is not None and args.limit_train is None:
-        raise ValueError("in the darts space the supernet is the oracle and scores on train images it never saw: "
-                         "give --limit-train N so that some are left")
-    # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
-    options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
-               "screen_images": args.screen_images, "screen_split": args.screen_split,
-               "screen_evaluator": args.screen_evaluator, "screen_calibration": args.screen_calibration,
-               **file_options(args),
-               **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
-    metric = args.search_metric
-    if oracle is not None:
-        metric = TRAIN_METRIC
-    elif darts:
-        metric = "supernet_acc" if metric in (None, "valid_acc") else metric
-    else:
-        metric = resolve_search_metric(args)
-    if darts:  # the latent model of the DARTS cells; the supernet's accuracy (or training) as the search metric
-        options = space_model_options(options, "hybrid", args.space)
-    resolved = searcher_config("hybrid", options)
-    if darts and resolved.screen and oracle is None:
-        raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
     check_cache_dir(resolved.cache_dir)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -180,3 +145,51 @@ def run(args: argparse.Namespace) -> int:
                                             "search": str((out / "search").resolve())})
     print(f"results: {out.resolve()} (search/queries.jsonl, search/summary.json, hybrid.json)")
     return 0
+
+
+def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None, dict[str, Any], str, Any]:
+    """``(oracle entry, batch, hybrid options, search metric, resolved config)``: every flag checked before the
+    supernet search runs.
+
+    Raises:
+        ValueError: a bad flag or a combination the space does not allow.
+    """
+    from crlso.cli.oracle_options import resolve_oracle
+    from crlso.oracles import TRAIN_METRIC
+    from crlso.search import searcher_config
+    from nasspace.tracking import require_tensorboard
+
+    if args.budget < 1:
+        raise ValueError(f"--budget must be >= 1, got {args.budget}")
+    require_tensorboard(args.tensorboard)  # before the supernet search
+    if (args.supernet is None) == (args.data is None):
+        raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
+    if args.space not in SUPERNET_SPACES:
+        raise ValueError(f"crlso hybrid needs a supernet of the space; spaces with one: {', '.join(SUPERNET_SPACES)}")
+    resolve_space(args)
+    darts = args.space == "darts"
+    if args.oracle == "train" and args.proxy_data is None:
+        args.proxy_data = args.data  # the supernet's images, unless told otherwise
+    oracle, batch = resolve_oracle(args, args.space)
+    if darts and oracle is None and args.data is not None and args.limit_train is None:
+        raise ValueError("in the darts space the supernet is the oracle and scores on train images it never saw: "
+                         "give --limit-train N so that some are left")
+    # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
+    options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
+               "screen_images": args.screen_images, "screen_split": args.screen_split,
+               "screen_evaluator": args.screen_evaluator, "screen_calibration": args.screen_calibration,
+               **file_options(args),
+               **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
+    metric = args.search_metric
+    if oracle is not None:
+        metric = TRAIN_METRIC
+    elif darts:
+        metric = "supernet_acc" if metric in (None, "valid_acc") else metric
+    else:
+        metric = resolve_search_metric(args)
+    if darts:  # the latent model of the DARTS cells; the supernet's accuracy (or training) as the search metric
+        options = space_model_options(options, "hybrid", args.space)
+    resolved = searcher_config("hybrid", options)
+    if darts and resolved.screen and oracle is None:
+        raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
+    return oracle, batch, options, metric, resolved

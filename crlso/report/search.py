@@ -181,13 +181,11 @@ def _model_configs(runs: list[_Run], space: str) -> tuple[Any, Any, str | None]:
 
 def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options: ReportOptions, status: Status) -> list[str]:
     """PCA map of the VAE's latent codes and predicted-vs-true of a predictor fitted to one run."""
-    import torch
-
     from crlso.oracles import has_table, load_table
     from crlso.models.cells import is_enumerated, training_cells_batch
-    from crlso.report.plots import plot_latent_map, plot_predicted_vs_true
+    from crlso.report.plots import plot_latent_map
     from crlso.models.config import default_cache_dir
-    from crlso.models.training import cached_pretrained_vae, encode, vae_cache_path
+    from crlso.models.training import encode, vae_cache_path
 
     space, metric = meta.get("space") or "nb201", meta.get("search_metric", "valid_acc")
     if not (is_enumerated(space) and has_table(space)):
@@ -204,29 +202,7 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
             f"skipped: no cached pre-trained VAE at {cache_file} (run a crlso search or compare first, or pass --train-model)"))]
 
     started = time.perf_counter()
-    device = torch.device("cpu")
-    # The map shows the space a latent search ended in (its latent_space.pt), chosen by the search
-    # metric; without one, the cached unlabelled VAE.
-    def by_search_metric(pool: list[_Run]) -> _Run:
-        return min(pool, key=lambda r: (-r.summary["best"][metric], r.summary["seed"]))
-
-    searched = [r for r in runs if (r.folder / "latent_space.pt").exists() and r.summary.get("best")]
-    if searched:
-        chosen = by_search_metric(searched)
-        from crlso.models.config import ModelConfig, build_vae
-
-        from crlso.models.torch_files import load_torch
-
-        state = load_torch(chosen.folder / "latent_space.pt", map_location=device)
-        vae = build_vae(ModelConfig(**state["model_config"])).to(device)
-        vae.load_state_dict(state["vae"])
-        vae.eval()
-        source = f"the VAE that {run_name(chosen.summary)} seed {chosen.summary['seed']} ended its search with ({state['head_kind']} head)"
-    else:
-        vae, _ = cached_pretrained_vae(model_cfg, pretrain_cfg, cache_dir=cache_dir, device=device, progress=False)
-        source = f"the cached unlabelled pre-trained VAE ({cache_file.name})"
-        finished = [r for r in runs if r.summary.get("best")]
-        chosen = by_search_metric([r for r in finished if r.summary["method"] == "crlso"] or finished)
+    vae, source, chosen = _latent_vae(runs, metric, model_cfg, pretrain_cfg, cache_dir, cache_file)
     status(f"latent map: featurizing every {space} cell")
     cells, batch = training_cells_batch(space)
     status(f"latent map: encoding {len(cells):,} cells")
@@ -258,14 +234,58 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
                               title=f"{len(shown)} cells, PCA of the VAE posterior means (2 components: {100 * explained:.0f}% of variance)")
     encode_seconds = time.perf_counter() - started
 
+    map_section = H.section(
+        "Latent space map",
+        H.figure(map_png, f"every {space} cell encoded by {source}, projected on its "
+                          f"first two principal components (best cells drawn on top), colored by {metric}; circles: the cells {chosen_name} queried, "
+                          f"star: the table optimum ({encode_seconds:.1f} s)"),
+    )
     status(f"predicted vs true: kernel ridge on the {len(queried)} queried cells")
+    return [map_section, _predicted_section(mu, queried, queries, truth, metric, chosen_name, out)]
+
+
+def _latent_vae(runs: list[_Run], metric: str, model_cfg: Any, pretrain_cfg: Any, cache_dir: Path,
+                cache_file: Path) -> tuple[Any, str, _Run]:
+    """``(vae, where it comes from, the run whose queries the map circles)``: the VAE a latent search ended in (its
+    ``latent_space.pt``, the run chosen by the search metric); without one, the cached unlabelled VAE."""
+    import torch
+
+    from crlso.models.config import ModelConfig, build_vae
+    from crlso.models.torch_files import load_torch
+    from crlso.models.training import cached_pretrained_vae
+
+    device = torch.device("cpu")
+
+    def by_search_metric(pool: list[_Run]) -> _Run:
+        return min(pool, key=lambda r: (-r.summary["best"][metric], r.summary["seed"]))
+
+    searched = [r for r in runs if (r.folder / "latent_space.pt").exists() and r.summary.get("best")]
+    if searched:
+        chosen = by_search_metric(searched)
+        state = load_torch(chosen.folder / "latent_space.pt", map_location=device)
+        vae = build_vae(ModelConfig(**state["model_config"])).to(device)
+        vae.load_state_dict(state["vae"])
+        vae.eval()
+        return vae, (f"the VAE that {run_name(chosen.summary)} seed {chosen.summary['seed']} ended its search with "
+                     f"({state['head_kind']} head)"), chosen
+    vae, _ = cached_pretrained_vae(model_cfg, pretrain_cfg, cache_dir=cache_dir, device=device, progress=False)
+    finished = [r for r in runs if r.summary.get("best")]
+    chosen = by_search_metric([r for r in finished if r.summary["method"] == "crlso"] or finished)
+    return vae, f"the cached unlabelled pre-trained VAE ({cache_file.name})", chosen
+
+
+def _predicted_section(mu: np.ndarray, queried: np.ndarray, queries: list[dict], truth: np.ndarray, metric: str,
+                       chosen_name: str, out: Path) -> str:
+    """Kernel ridge on the latent codes ``mu (N, d)`` fitted to one run's queries, scored on the other cells."""
+    from scipy import stats
+
+    from crlso.report.plots import plot_predicted_vs_true
+
     started = time.perf_counter()
     values = np.asarray([float(q["value"]) for q in queries])
     predicted, (length, ridge) = _kernel_ridge(mu, queried, values)
     fit_seconds = time.perf_counter() - started
-    from scipy import stats
-
-    held_out = np.setdiff1d(np.arange(len(cells)), queried)
+    held_out = np.setdiff1d(np.arange(len(mu)), queried)
     tau = stats.kendalltau(predicted[held_out], truth[held_out]).statistic
     rho = stats.spearmanr(predicted[held_out], truth[held_out]).statistic
     top = held_out[np.argsort(-predicted[held_out])[:50]]
@@ -274,28 +294,19 @@ def _latent_sections(meta: dict[str, Any], runs: list[_Run], out: Path, options:
     scatter_png = plot_predicted_vs_true(predicted, truth, out / "predicted_vs_true.png", train=queried, label=metric,
                                          title=f"kernel ridge on latent codes, fitted to the {len(queried)} queries of {chosen_name}\n"
                                                f"Kendall tau {tau:.3f}, Spearman {rho:.3f} on the other cells")
-    return [
-        H.section(
-            "Latent space map",
-            H.figure(map_png, f"every NB201 cell encoded by {source}, projected on its "
-                              f"first two principal components (best cells drawn on top), colored by {metric}; circles: the cells {chosen_name} queried, "
-                              f"star: the table optimum ({encode_seconds:.1f} s)"),
+    return H.section(
+        "Predicted vs true",
+        H.figure(scatter_png, f"{metric} predicted for all {len(mu)} cells against the table"),
+        H.paragraph(
+            f"Predictor: Gaussian-kernel ridge regression on the VAE latent codes (length scale {length:.3g}, ridge "
+            f"{ridge:g}, both chosen by leave-one-out error), fitted to the {len(queried)} cells queried by {chosen_name} "
+            f"(the run with the best {metric}, never chosen by a test metric) and their {metric} "
+            f"values, in {fit_seconds:.2f} s. "
+            f"On the {len(held_out)} cells it was not fitted to: Kendall tau {tau:.3f}, Spearman rho {rho:.3f}, "
+            f"precision@50 {precision:.2f}. It shows how well the latent space orders cells from that run's labels; it is a cheap "
+            f"stand-in, not the predictor the run itself used."
         ),
-        H.section(
-            "Predicted vs true",
-            H.figure(scatter_png, f"{metric} predicted for all {len(cells)} cells against the table"),
-            H.paragraph(
-                f"Predictor: Gaussian-kernel ridge regression on the VAE latent codes (length scale {length:.3g}, ridge "
-                f"{ridge:g}, both chosen by leave-one-out error), fitted to the {len(queried)} cells queried by {chosen_name} "
-                f"(the run with the best {metric}, never chosen by a test metric) and their {metric} "
-                f"values, in {fit_seconds:.2f} s. "
-                f"On the {len(held_out)} cells it was not fitted to: Kendall tau {tau:.3f}, Spearman rho {rho:.3f}, "
-                f"precision@50 {precision:.2f}. It shows how well the latent space orders cells from that run's labels; it is a cheap "
-                f"stand-in, not the predictor the run itself used."
-            ),
-        ),
-    ]
-
+    )
 
 def _kernel_ridge(codes: np.ndarray, train: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
     """Predictions for all ``codes (N, d)`` of an RBF kernel ridge fitted to ``codes[train]``.
