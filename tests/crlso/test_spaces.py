@@ -228,3 +228,17 @@ def test_lookup_reads_any_table_and_the_latency_objectives(capsys) -> None:
     assert main(["lookup", cell, "--objectives"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["index"] == 6111 and len([k for k in record if k.startswith("latency:")]) == 27
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, generic", [("nb201", False), ("tnb101-micro", False), ("nbgraph", False), ("chain", False),
+                                           ("nb101", True)])
+def test_generic_decoder_reconstructs_95_percent_of_held_out_cells(name: str, generic: bool) -> None:
+    """The issue's bar, at the default model and pre-training sizes (minutes on one core; DARTS, at 0.85, is not held
+    to it)."""
+    from crlso.experiments.reconstruction import chain_space, reconstruction_accuracy
+
+    torch.set_num_threads(1)
+    space = chain_space().name if name == "chain" else name
+    result = reconstruction_accuracy(space, generic_decoder=generic)
+    assert result["decoder"] == "ChoiceDecoder" and result["exact"] >= 0.95, result
