@@ -50,10 +50,9 @@ def _paths(text: str) -> tuple[str, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from crlso.ranking.spaces import rank_space_names
-
     parser = subparsers.add_parser("train", help="fit the ranking model (and the pre-trained VAE) on labelled cells")
-    parser.add_argument("--space", default="nb201", choices=rank_space_names(), help="search space (default nb201)")
+    parser.add_argument("--space", default="nb201",
+                        help="search space (default nb201; nb101, darts, or a space of choice rows with --label-file)")
     parser.add_argument("--dataset", default="cifar10", help=f"benchmark dataset of the labels: {DATASET_HELP}; default cifar10")
     parser.add_argument("--metric", default="valid_acc", help="label metric (default valid_acc); recorded in the checkpoint")
     parser.add_argument("--labels", type=int, default=None,
