@@ -21,12 +21,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nasspace.benchmarks.registry import get_table_spec, list_table_specs, load_table
+    from nasspace.benchmarks.registry import default_dataset, get_table_spec, load_table
 
     space = get_space(args.space)
     genotype = space.parse(args.genotype)
-    specs = list_table_specs(args.space)
-    spec = get_table_spec(args.space, args.dataset or (specs[0].dataset if specs else "cifar10"))
+    spec = get_table_spec(args.space, args.dataset or default_dataset(args.space))
     table = load_table(spec.space, spec.dataset, args.data_dir)
     record = table.record(genotype)
     if args.objectives:

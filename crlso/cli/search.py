@@ -134,7 +134,7 @@ def resolve_space(args: argparse.Namespace) -> None:
         ValueError: an unknown space or dataset, or one of --space-file/--table without the other.
     """
     from nasspace import get_space
-    from nasspace.benchmarks.registry import get_table_spec, list_table_specs
+    from nasspace.benchmarks.registry import default_dataset, get_table_spec, list_table_specs
 
     space_file, table = getattr(args, "space_file", None), getattr(args, "table", None)
     if (space_file is None) != (table is None):
@@ -148,7 +148,7 @@ def resolve_space(args: argparse.Namespace) -> None:
     get_space(args.space)  # an unknown name: the error lists the spaces
     specs = list_table_specs(args.space)
     if args.dataset is None:
-        args.dataset = specs[0].dataset if specs else "cifar10"
+        args.dataset = default_dataset(args.space)
     if specs:
         spec = get_table_spec(args.space, args.dataset)
         if args.report_metric is None:

@@ -112,7 +112,7 @@ def rank_space(name: str) -> RankSpace:
     if name not in _REGISTRY:
         from nasspace import get_space
 
-        if name in _choice_spaces() or hasattr(get_space(name), "choice_sizes"):
+        if hasattr(get_space(name), "choice_sizes"):
             return choice_rank_space(name)
         raise ValueError(f"no ranking model for space {name!r}; valid: {', '.join(rank_space_names())}")
     return _REGISTRY[name]

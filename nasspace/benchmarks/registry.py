@@ -14,7 +14,8 @@ from typing import Any
 
 from nasspace.errors import DataError
 
-__all__ = ["TableSpec", "register_table", "unregister_table", "get_table_spec", "list_table_specs", "load_table"]
+__all__ = ["TableSpec", "register_table", "unregister_table", "get_table_spec", "list_table_specs", "default_dataset",
+           "load_table"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ def unregister_table(space: str, dataset: str) -> None:
 def list_table_specs(space: str | None = None) -> list[TableSpec]:
     """Every registered table (of one space), by space then registration order."""
     return [s for s in _TABLES.values() if space is None or s.space == space]
+
+
+def default_dataset(space: str) -> str:
+    """The dataset a command uses when none is named: the space's first table (``cifar10`` on nb201, and where
+    the space has no table)."""
+    specs = list_table_specs(space)
+    return specs[0].dataset if specs else "cifar10"
 
 
 def get_table_spec(space: str, dataset: str) -> TableSpec:

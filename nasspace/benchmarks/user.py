@@ -201,7 +201,7 @@ def register_user_benchmark(space_file: str | Path, table_file: str | Path, *, s
         if column is not None and column not in values:
             raise DataError(f"{flag} {column!r} is not a column of {table_file}; columns: {', '.join(columns)}")
     space = register_space_instance(ChoiceSpace(**arguments, admissible=[g.choices for g in genotypes]), replace=True)
-    rows = [space.parse(str(g)) for g in genotypes]
+    rows = [space.from_choices(g.choices, repair=False) for g in genotypes]
     table = ArrayTable(space, Path(table_file).stem, rows, values, minimize=minimize)
     notes = {m: ("lower is better" if m in minimize else "higher is better") + f" (column of {Path(table_file).name})"
              for m in columns}
