@@ -20,6 +20,8 @@ from __future__ import annotations
 from crlso._lazy import lazy_exports
 
 __all__, __getattr__, __dir__ = lazy_exports(__name__, {
+    "crlso.errors": ["CrlsoError", "ConfigError", "InputError", "CheckpointError", "RunFolderError", "OracleError",
+                     "TaskFailed", "SearchError"],
     "crlso.search.base": ["Searcher", "SearchDiverged", "create_searcher", "list_searchers", "register_searcher", "run_search",
                           "searcher_config"],
     "crlso.models.config": ["ModelConfig", "PretrainConfig", "SemiSupervisedConfig", "default_model_config", "build_vae",

@@ -55,6 +55,7 @@ from nasspace.config_file import ConfigFileError, add_config_flag, apply_config_
 from nasspace.errors import NasSpaceError, broken_pipe_exit, describe_os_error
 from nasspace.tracking import require_tensorboard
 from nasspace.space import get_space
+from darts_backend.errors import ConfigError, DartsBackendError
 
 __all__ = ["main", "build_parser"]
 
@@ -326,9 +327,9 @@ def _search(args: argparse.Namespace) -> int:
 
 def _set_search(args: argparse.Namespace) -> int:
     if args.space not in SET_SPACES:
-        raise ValueError(f"method {args.method!r} searches the darts space only (--space darts)")
+        raise ConfigError(f"method {args.method!r} searches the darts space only (--space darts)")
     if args.partial_channels is not None or args.edge_normalization is not None:
-        raise ValueError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
+        raise ConfigError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
                          "(its per-cell supernet has no PC-DARTS options)")
     config = _search_config(DartsSearchConfig, args)
     require_tensorboard(args.tensorboard)  # before the data is read
@@ -355,7 +356,7 @@ def _check_cells_flag(args: argparse.Namespace, genotype_file: str, index: int |
     genotype = load_genotype_file(genotype_file, 0 if index is None else index)
     cells = getattr(genotype, "cells", None)
     if genotype.space_name == "flex" and cells is not None and len(cells) != args.cells:
-        raise ValueError(f"--cells {args.cells} does not apply to this flex genotype: it fixes its own {len(cells)} "
+        raise ConfigError(f"--cells {args.cells} does not apply to this flex genotype: it fixes its own {len(cells)} "
                          f"cells (leave --cells out, or give --cells {len(cells)})")
 
 
@@ -398,12 +399,12 @@ def _zc(args: argparse.Namespace) -> int:
         get_proxy(name)
     if args.threads is not None:
         if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
     if args.all and config.space != "nb201":
-        raise ValueError(f"--all enumerates the nb201 space only; give --cells FILE for {config.space}")
+        raise ConfigError(f"--all enumerates the nb201 space only; give --cells FILE for {config.space}")
     genotypes = list(get_space(config.space).enumerate()) if args.all else read_cells(args.cells_file, config.space)
     result = run_zero_cost(config, genotypes, proxies, args.out, cache_dir=args.cache_dir, progress=not args.no_progress)
     for proxy in proxies:
@@ -420,9 +421,9 @@ def _check_output_path(out: str, cells_file: str | None) -> None:
     from pathlib import Path
 
     if not out.strip():
-        raise ValueError("--out must name a file, got an empty path")
+        raise ConfigError("--out must name a file, got an empty path")
     if cells_file is not None and Path(out).resolve() == Path(cells_file).resolve():
-        raise ValueError(f"--out {out} is also the cells input; writing the results there would overwrite it")
+        raise ConfigError(f"--out {out} is also the cells input; writing the results there would overwrite it")
 
 
 def _evaluator_bench(args: argparse.Namespace) -> int:
@@ -433,10 +434,10 @@ def _evaluator_bench(args: argparse.Namespace) -> int:
     _check_output_path(args.out, args.cells_file)
     specs = [eb.parse_evaluator(text) for text in args.evaluators]
     if len({s.name for s in specs}) != len(specs):
-        raise ValueError(f"an evaluator is listed twice: {', '.join(args.evaluators)}")
+        raise ConfigError(f"an evaluator is listed twice: {', '.join(args.evaluators)}")
     if args.threads is not None:
         if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+            raise ConfigError(f"--threads must be >= 1, got {args.threads}")
         import torch
 
         torch.set_num_threads(args.threads)
@@ -480,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:  # the reader of stdout went away (`darts-backend ... | head`): stop quietly
         return broken_pipe_exit()
-    except (ValueError, NasSpaceError) as exc:
+    except (DartsBackendError, NasSpaceError, ValueError) as exc:
         print(f"darts-backend: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

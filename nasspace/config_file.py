@@ -25,6 +25,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nasspace.errors import NasSpaceError
+
 __all__ = ["ConfigFileError", "add_config_flag", "read_config_file", "apply_config_file", "apply_config_to_command",
            "config_path_in", "namespace_config"]
 
@@ -36,7 +38,7 @@ _HOOKS: weakref.WeakKeyDictionary[argparse.ArgumentParser, tuple[Collection[str]
     weakref.WeakKeyDictionary()
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(NasSpaceError, ValueError):
     """A config file that cannot be read, or holds a key or value its command does not take."""
 
 

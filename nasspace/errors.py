@@ -6,6 +6,7 @@ __all__ = [
     "broken_pipe_exit",
     "NasSpaceError",
     "GenotypeError",
+    "OptionError",
     "DataError",
     "ChecksumError",
     "MetricUnavailable",
@@ -24,6 +25,10 @@ class GenotypeError(NasSpaceError, ValueError):
 
     The message names the bad token or position and lists the valid choices.
     """
+
+
+class OptionError(NasSpaceError, ValueError):
+    """An option, name or value that is unknown or out of range (names what is allowed)."""
 
 
 class DataError(NasSpaceError, RuntimeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from nasspace.errors import OptionError
 
 if TYPE_CHECKING:  # imported where used: networkx takes a third of a second, and most commands never need it
     import networkx as nx
@@ -33,10 +34,10 @@ class ArchGraph:
         n = len(self.ops)
         for label in self.ops:
             if label not in self.vocabulary:
-                raise ValueError(f"node label {label!r} is not in the vocabulary {list(self.vocabulary)}")
+                raise OptionError(f"node label {label!r} is not in the vocabulary {list(self.vocabulary)}")
         for src, dst in self.edges:
             if not (0 <= src < dst < n):
-                raise ValueError(f"edge ({src}, {dst}) is not forward between nodes 0..{n - 1}")
+                raise OptionError(f"edge ({src}, {dst}) is not forward between nodes 0..{n - 1}")
 
     @property
     def num_nodes(self) -> int:

@@ -23,6 +23,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from nasspace.errors import OptionError
 
 __all__ = ["Bounds", "POSITIVE", "NONNEGATIVE", "AT_LEAST_ONE", "FRACTION", "OPEN_FRACTION", "check_numbers", "check_value"]
 
@@ -81,11 +82,11 @@ def check_value(name: str, value: Any, bounds: Bounds = NONNEGATIVE, *, integer:
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
-        raise ValueError(f"option {name}={value!r} is not {kind}; {allowed}")
+        raise OptionError(f"option {name}={value!r} is not {kind}; {allowed}")
     if not math.isfinite(float(value)):
-        raise ValueError(f"option {name}={value!r} is not finite; {allowed}")
+        raise OptionError(f"option {name}={value!r} is not finite; {allowed}")
     if float(value) not in bounds:
-        raise ValueError(f"option {name}={value!r} is out of range; {allowed}")
+        raise OptionError(f"option {name}={value!r} is out of range; {allowed}")
 
 
 def check_numbers(config: Any, bounds: Mapping[str, Bounds] | None = None, *, default: Bounds = NONNEGATIVE) -> None:

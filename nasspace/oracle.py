@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from nasspace.errors import BudgetExhausted
+from nasspace.errors import BudgetExhausted, OptionError
 from nasspace.space import Genotype
 
 __all__ = ["Query", "Oracle"]
@@ -49,9 +49,9 @@ class Oracle:
         metric: str = "valid_acc",
     ):
         if budget is not None and budget < 0:
-            raise ValueError(f"budget must be >= 0 or None, got {budget}")
+            raise OptionError(f"budget must be >= 0 or None, got {budget}")
         if cost_budget is not None and cost_budget < 0:
-            raise ValueError(f"cost_budget must be >= 0 or None, got {cost_budget}")
+            raise OptionError(f"cost_budget must be >= 0 or None, got {cost_budget}")
         self._objective, self._cost = objective, cost
         self.budget, self.cost_budget, self.metric = budget, cost_budget, metric
         self._cache: dict[str, Query] = {}

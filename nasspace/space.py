@@ -14,7 +14,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from nasspace.errors import GenotypeError
+from nasspace.errors import GenotypeError, OptionError
 from nasspace.graph import ArchGraph
 
 __all__ = [
@@ -173,7 +173,7 @@ def register_space_instance(space: SearchSpace, *, replace: bool = False) -> Sea
         ValueError: the name is taken (unless ``replace``).
     """
     if space.name in _REGISTRY and not replace:
-        raise ValueError(f"a search space named {space.name!r} is already registered")
+        raise OptionError(f"a search space named {space.name!r} is already registered")
     _REGISTRY[space.name] = lambda: space
     _INSTANCES[space.name] = space
     return space
@@ -197,7 +197,7 @@ def get_space(name: str) -> SearchSpace:
         ValueError: for an unknown name, listing the valid ones.
     """
     if name not in _REGISTRY:
-        raise ValueError(f"unknown search space {name!r}; valid spaces: {', '.join(sorted(_REGISTRY))}")
+        raise OptionError(f"unknown search space {name!r}; valid spaces: {', '.join(sorted(_REGISTRY))}")
     if name not in _INSTANCES:
         _INSTANCES[name] = _REGISTRY[name]()
     return _INSTANCES[name]

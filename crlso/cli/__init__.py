@@ -33,12 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; expected errors print one line and return 2.
 
-    Expected errors: bad input (``ValueError``, `nasspace.errors.NasSpaceError`), an unusable run folder
-    (`crlso.experiments.run_folder.RunFolderError`) and operating-system errors (read-only folder, full disk, a
-    file where a folder belongs: one line naming the path and the cause).
+    Expected errors: `crlso.errors.CrlsoError` (bad options or files, an unusable run folder...), the genotype
+    format's `nasspace.errors.NasSpaceError`, any other ``ValueError`` (darts_backend's errors, raised under the
+    training and supernet oracles, are ``ValueError``s too), and operating-system errors (read-only folder, full disk, a file
+    where a folder belongs: one line naming the path and the cause). A failed run of a comparison
+    (`crlso.errors.TaskFailed`) exits 1.
     """
-    from crlso.experiments.executors import TaskFailed
-    from crlso.experiments.run_folder import RunFolderError
+    from crlso.errors import CrlsoError, TaskFailed
 
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -56,15 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except BrokenPipeError:  # the reader of stdout went away (`crlso data info | head`): stop quietly
         return broken_pipe_exit()
-    except (NasSpaceError, ValueError, RunFolderError, FileExistsError) as exc:
+    except TaskFailed as exc:  # a run of a comparison failed; the others' folders are kept
+        print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except (CrlsoError, NasSpaceError, ValueError) as exc:
         print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
         print(f"crlso {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
-    except TaskFailed as exc:  # a run of a comparison failed; the others' folders are kept
-        print(f"crlso {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print(f"crlso {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -17,6 +17,7 @@ from crlso.cli.common import int_list, seed_list
 from crlso.cli.oracle_options import add_oracle_options
 from crlso.cli.search import (add_search_options, add_space_file_options, space_model_options, parse_options, resolve_oracle_and_metric,
                               with_cache_dir)
+from crlso.errors import ConfigError
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +72,7 @@ def run_ablation(args: argparse.Namespace) -> int:
     names = list(VARIANTS) if args.variants.strip() == "all" else [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
-        raise ValueError(f"unknown variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown variant(s) {', '.join(unknown)}; valid: {', '.join(VARIANTS)}")
     extra = {n: {"joint": dict(CPU_PAPER_JOINT)} for n in names if args.size == "cpu" and VARIANTS[n].method == "crlso-paper"}
     return _compare(args, names, extra)
 
@@ -85,21 +86,21 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     from crlso.search.variants import TWINS, VARIANTS
 
     if not names:
-        raise ValueError("no method or variant to run")
+        raise ConfigError("no method or variant to run")
     if len(set(names)) != len(names):
-        raise ValueError(f"a method is named twice in {','.join(names)}")
+        raise ConfigError(f"a method is named twice in {','.join(names)}")
     if min(args.budgets) < 1:
-        raise ValueError("--budgets must be positive")
+        raise ConfigError("--budgets must be positive")
     from nasspace.tracking import require_tensorboard
 
     require_tensorboard(args.tensorboard)
     oracle, batch = resolve_oracle_and_metric(args)
     from_file = args.options or {}
     if not isinstance(from_file, dict) or not all(isinstance(v, dict) for v in from_file.values()):
-        raise ValueError(f"config key options must map each method to a mapping of its options, got {from_file!r}")
+        raise ConfigError(f"config key options must map each method to a mapping of its options, got {from_file!r}")
     unknown = sorted(set(from_file) - set(names))
     if unknown:
-        raise ValueError(f"config options name method(s) {', '.join(unknown)}; methods of this run: {', '.join(names)}")
+        raise ConfigError(f"config options name method(s) {', '.join(unknown)}; methods of this run: {', '.join(names)}")
     options = parse_options(args.option, list(names))
     user_options = with_cache_dir({name: {**from_file.get(name, {}), **opts} for name, opts in options.items()}, args.cache_dir)
     options = {name: {**extra.get(name, {}), **opts} for name, opts in user_options.items()}

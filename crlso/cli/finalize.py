@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from crlso.cli.oracle_options import add_proxy_options, proxy_overrides
+from crlso.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     space = read_json_file(folder / "config.json").get("space", "nb201")
     overrides = proxy_overrides(args)
     if "data" not in overrides:
-        raise ValueError("finalize needs --proxy-data PATH (the images to train and test on, e.g. data/cifar10-jpg.tar)")
+        raise ConfigError("finalize needs --proxy-data PATH (the images to train and test on, e.g. data/cifar10-jpg.tar)")
     budget = final_preset(args.preset, space, **overrides)
     result = run_finalize(args.run_dir, budget, top=args.top, executor=evaluation_executor(args))
     for cell in result["cells"]:

@@ -14,6 +14,7 @@ from nasspace.config_file import ConfigFileError, add_config_flag
 from crlso.cli.oracle_options import add_oracle_options
 from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, resolve_space, space_model_options,
                               optimum_note, parse_options, resolve_search_metric, with_cache_dir)
+from crlso.errors import ConfigError, NotAFolderError
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
 # hybrid options that have their own flag (a --config file may give them at the top level or under options)
@@ -103,12 +104,12 @@ def run(args: argparse.Namespace) -> int:
     check_cache_dir(resolved.cache_dir)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file, not a folder")
+        raise NotAFolderError(f"--out {out} is a file, not a folder")
     if args.supernet is not None:  # read it before any pre-training: its space must be the search's
         supernet = Path(args.supernet)
         found = supernet_seeds(str(supernet), resolved.alpha_top)[0].space.name
         if found != args.space:
-            raise ValueError(f"--supernet {supernet} searched the {found} space; --space {args.space} needs a "
+            raise ConfigError(f"--supernet {supernet} searched the {found} space; --space {args.space} needs a "
                              f"{args.space} supernet (or give --space {found})")
     else:
         supernet = run_supernet_search(
@@ -160,19 +161,19 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
     from nasspace.tracking import require_tensorboard
 
     if args.budget < 1:
-        raise ValueError(f"--budget must be >= 1, got {args.budget}")
+        raise ConfigError(f"--budget must be >= 1, got {args.budget}")
     require_tensorboard(args.tensorboard)  # before the supernet search
     if (args.supernet is None) == (args.data is None):
-        raise ValueError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
+        raise ConfigError("give exactly one of --supernet DIR (a finished search) and --data PATH (run one now)")
     if args.space not in SUPERNET_SPACES:
-        raise ValueError(f"crlso hybrid needs a supernet of the space; spaces with one: {', '.join(SUPERNET_SPACES)}")
+        raise ConfigError(f"crlso hybrid needs a supernet of the space; spaces with one: {', '.join(SUPERNET_SPACES)}")
     resolve_space(args)
     darts = args.space == "darts"
     if args.oracle == "train" and args.proxy_data is None:
         args.proxy_data = args.data  # the supernet's images, unless told otherwise
     oracle, batch = resolve_oracle(args, args.space)
     if darts and oracle is None and args.data is not None and args.limit_train is None:
-        raise ValueError("in the darts space the supernet is the oracle and scores on train images it never saw: "
+        raise ConfigError("in the darts space the supernet is the oracle and scores on train images it never saw: "
                          "give --limit-train N so that some are left")
     # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
     options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
@@ -191,5 +192,5 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
         options = space_model_options(options, "hybrid", args.space)
     resolved = searcher_config("hybrid", options)
     if darts and resolved.screen and oracle is None:
-        raise ValueError("--screen is for table searches: in the darts space the supernet already is the oracle")
+        raise ConfigError("--screen is for table searches: in the darts space the supernet already is the oracle")
     return oracle, batch, options, metric, resolved

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from crlso.cli.common import add_data_dir
 from crlso.cli.oracle_options import add_proxy_options, proxy_overrides
+from crlso.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = proxy_overrides(args)
     if "data" not in overrides:
-        raise ValueError("oracle-bench needs --proxy-data PATH (e.g. data/cifar10-jpg.tar)")
+        raise ConfigError("oracle-bench needs --proxy-data PATH (e.g. data/cifar10-jpg.tar)")
     proxy = proxy_preset(args.preset, args.space, **overrides)
     result = run_oracle_bench(proxy, args.out, cells=args.cells, seed=args.seed, dataset=args.dataset, metric=args.metric,
                               data_dir=args.data_dir, executor=evaluation_executor(args))

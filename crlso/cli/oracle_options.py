@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
+from crlso.errors import ConfigError
 
 PROXY_FLAGS = ("epochs", "images", "channels", "cells", "batch_size", "valid_fraction", "lr", "seed", "threads",
                "num_gpus", "device", "limit_test")
@@ -68,24 +69,24 @@ def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any]
 
     batch = args.batch
     if batch is not None and batch < 1:
-        raise ValueError(f"--batch must be >= 1, got {batch}")
+        raise ConfigError(f"--batch must be >= 1, got {batch}")
     if isinstance(args.oracle, dict):  # a run's config.json given back with --config: its proxy as it ran
         if proxy_overrides(args):
-            raise ValueError("--proxy-* flags cannot change the training oracle recorded in a --config run file")
+            raise ConfigError("--proxy-* flags cannot change the training oracle recorded in a --config run file")
         from crlso.oracles import TrainProxy
 
         return TrainProxy.from_json(args.oracle).to_json(), batch or 4
     if args.oracle not in (None, "table", "train"):
-        raise ValueError(f"oracle {args.oracle!r}: allowed table, train")
+        raise ConfigError(f"oracle {args.oracle!r}: allowed table, train")
     if args.oracle != "train":
         if args.budget_seconds is not None or proxy_overrides(args):
-            raise ValueError("--budget-seconds and --proxy-* flags are for --oracle train")
+            raise ConfigError("--budget-seconds and --proxy-* flags are for --oracle train")
         return None, batch
     if args.budget_seconds is not None and not args.budget_seconds > 0:
-        raise ValueError(f"--budget-seconds must be > 0, got {args.budget_seconds}")
+        raise ConfigError(f"--budget-seconds must be > 0, got {args.budget_seconds}")
     overrides = proxy_overrides(args)
     if "data" not in overrides:
-        raise ValueError("--oracle train needs --proxy-data PATH (a CIFAR-10 archive, image folder or tar, or synthetic)")
+        raise ConfigError("--oracle train needs --proxy-data PATH (a CIFAR-10 archive, image folder or tar, or synthetic)")
     return proxy_preset(args.preset, space, **overrides).to_json(), batch or 4
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from crlso.errors import ConfigError
 
 ON_ERROR = ("fail", "skip")
 
@@ -47,27 +48,27 @@ def run(args: argparse.Namespace) -> int:
 
     for name, other in (("input", args.input), ("--checkpoint", args.checkpoint)):
         if Path(args.out).resolve() == Path(other).resolve():
-            raise ValueError(f"--out {args.out} is the {name} file; writing the ranking there would overwrite it")
+            raise ConfigError(f"--out {args.out} is the {name} file; writing the ranking there would overwrite it")
     if args.by is not None and args.by not in SCORERS:
-        raise ValueError(f"unknown --by {args.by!r}; valid: {', '.join(SCORERS)}")
+        raise ConfigError(f"unknown --by {args.by!r}; valid: {', '.join(SCORERS)}")
     if args.top is not None and args.top < 1:
-        raise ValueError(f"--top must be an integer >= 1, got {args.top}")
+        raise ConfigError(f"--top must be an integer >= 1, got {args.top}")
     payload = load_checkpoint(args.checkpoint)
     space = payload["model_config"].get("space", "nb201")
     if args.metric is not None and payload["config"].get("metric") != args.metric:
-        raise ValueError(f"{args.checkpoint} holds a model of metric {payload['config'].get('metric')!r}, but --metric is "
+        raise ConfigError(f"{args.checkpoint} holds a model of metric {payload['config'].get('metric')!r}, but --metric is "
                          f"{args.metric!r}; train a model on {args.metric}")
     if args.space is not None and args.space != space:
-        raise ValueError(f"{args.checkpoint} holds a model of the {space!r} space, but --space is {args.space!r}; "
+        raise ConfigError(f"{args.checkpoint} holds a model of the {space!r} space, but --space is {args.space!r}; "
                          f"rank {space} genotypes with it, or train a {args.space} model (crlso train --space {args.space})")
     entries, bad = read_genotypes(args.input, space=space, fmt=args.format)
     for item in bad:
         print(f"crlso rank: {args.input}: {item}", file=sys.stderr)
     if bad and args.on_error == "fail":
-        raise ValueError(f"{len(bad)} bad line(s) in {args.input} (first: line {bad[0].line}); nothing written; "
+        raise ConfigError(f"{len(bad)} bad line(s) in {args.input} (first: line {bad[0].line}); nothing written; "
                          "use --on-error skip to rank the rest")
     if not entries:
-        raise ValueError(f"no genotype to rank in {args.input}")
+        raise ConfigError(f"no genotype to rank in {args.input}")
     if "ranker" in payload:
         rows = _rank_with_model(args, space, entries)
     else:
@@ -93,7 +94,7 @@ def _rank_with_model(args: argparse.Namespace, space: str, entries: list) -> lis
     from crlso.ranking.proxy_features import read_proxy_files
 
     if args.by is not None:
-        raise ValueError("--by picks a head of an old checkpoint; this one holds the ranking model (rank by its score)")
+        raise ConfigError("--by picks a head of an old checkpoint; this one holds the ranking model (rank by its score)")
     ranker, config = load_ranker(args.checkpoint, space=space, metric=args.metric)
     proxies = read_proxy_files(args.proxy_features, space=space) if args.proxy_features else None
     genotypes = [g for _, g in entries]
@@ -118,7 +119,7 @@ def _rank_with_heads(args: argparse.Namespace, entries: list) -> list[dict]:
     scores = score_genotypes(models, [g for _, g in entries])
     by = args.by or ("mean" if "mean" in scores else next(iter(scores)))
     if by not in scores:
-        raise ValueError(f"--by {by} needs a head the checkpoint lacks; available: {', '.join(scores)}")
+        raise ConfigError(f"--by {by} needs a head the checkpoint lacks; available: {', '.join(scores)}")
     order = np.argsort(-scores[by], kind="stable")
     rows = []
     for rank, i in enumerate(order.tolist(), start=1):

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from crlso.cli.common import add_data_dir, data_store, int_list
+from crlso.errors import ConfigError, MissingFileError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from crlso.ranking.model import RankModelConfig
 
     if args.seeds < 1 or args.threads < 1 or args.first_seed < 0:
-        raise ValueError(f"--seeds and --threads must be >= 1 and --first-seed >= 0, "
+        raise ConfigError(f"--seeds and --threads must be >= 1 and --first-seed >= 0, "
                          f"got {args.seeds}, {args.threads} and {args.first_seed}")
     torch.set_num_threads(args.threads)
     overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "rank_weight": args.rank_weight,
                  "forest_weight": args.forest_weight}
     for path in args.proxy_features:
         if not Path(path).is_file():
-            raise FileNotFoundError(f"no proxy file at {path}")
+            raise MissingFileError(f"no proxy file at {path}")
     ranker = RankModelConfig(warm_start=not args.no_warm_start, graph_view=not args.no_prune,
                              **{key: value for key, value in overrides.items() if value is not None})
     if args.metric is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from crlso.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from crlso.report import ReportOptions, build_report
 
     if args.map_points < 0:
-        raise ValueError(f"--map-points must be >= 0, got {args.map_points}")
+        raise ConfigError(f"--map-points must be >= 0, got {args.map_points}")
     options = ReportOptions(latent=not args.no_latent, train_model=args.train_model, cache_dir=args.cache_dir,
                             data_dir=args.data_dir, map_points=args.map_points, seed=args.seed, progress=True)
     page = build_report(Path(args.run_dir), out_dir=args.out, options=options)

@@ -14,6 +14,7 @@ from nasspace.benchmarks.nb201 import DATASET_HELP
 from nasspace.config_file import add_config_flag
 
 from crlso.cli.common import add_data_dir
+from crlso.errors import ConfigError, NotAFolderError
 
 # Keys of a run's config.json that are outputs, not options: dropped when it is passed back as --config.
 RUN_CONFIG_OUTPUTS = ("resolved_options", "variant")
@@ -54,7 +55,7 @@ def resolve_search_metric(args: argparse.Namespace) -> str:
         print(f"crlso {args.command}: warning: --search-metric {args.search_metric} shows the searcher the held-out "
               f"metric results are reported on; the protocol searches on {spec.search_metric}", file=sys.stderr)
     if args.search_metric in spec.minimize:
-        raise ValueError(f"--search-metric {args.search_metric}: lower is better for it and a search maximizes; "
+        raise ConfigError(f"--search-metric {args.search_metric}: lower is better for it and a search maximizes; "
                          f"search one of the higher-is-better metrics (e.g. {spec.search_metric})")
     return args.search_metric
 
@@ -69,12 +70,12 @@ def parse_options(items: list[str], methods: list[str]) -> dict[str, dict[str, s
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--option {item!r} must look like [METHOD:]KEY=VALUE")
+            raise ConfigError(f"--option {item!r} must look like [METHOD:]KEY=VALUE")
         method, colon, key = key.rpartition(":") if ":" in key else ("", "", key)
         targets = [method] if colon else methods
         for target in targets:
             if target not in options:
-                raise ValueError(f"--option {item!r} names method {target!r}; methods of this run: {', '.join(methods)}")
+                raise ConfigError(f"--option {item!r} names method {target!r}; methods of this run: {', '.join(methods)}")
             options[target][key] = value
     return options
 
@@ -91,7 +92,7 @@ def check_cache_dir(cache_dir: str | None) -> None:
     for folder in (path, *path.parents):
         if folder.exists():
             if not folder.is_dir():
-                raise NotADirectoryError(f"cache folder {path}: {folder} is a file, not a folder")
+                raise NotAFolderError(f"cache folder {path}: {folder} is a file, not a folder")
             return
 
 
@@ -138,7 +139,7 @@ def resolve_space(args: argparse.Namespace) -> None:
 
     space_file, table = getattr(args, "space_file", None), getattr(args, "table", None)
     if (space_file is None) != (table is None):
-        raise ValueError("--space-file and --table go together: give both (a SPACE.yaml and its TABLE.csv)")
+        raise ConfigError("--space-file and --table go together: give both (a SPACE.yaml and its TABLE.csv)")
     if space_file is not None:
         from nasspace.benchmarks.user import register_user_benchmark
 
@@ -172,7 +173,7 @@ def resolve_oracle_and_metric(args: argparse.Namespace, *, no_table_hint: str = 
     resolve_space(args)
     oracle, batch = resolve_oracle(args, args.space)
     if oracle is None and not has_table(args.space):
-        raise ValueError(f"the {args.space} space has no table: give --oracle train{no_table_hint}")
+        raise ConfigError(f"the {args.space} space has no table: give --oracle train{no_table_hint}")
     if oracle is not None:
         args.search_metric = TRAIN_METRIC
     else:
@@ -240,7 +241,7 @@ def file_options(args: argparse.Namespace) -> dict:
     """
     options = getattr(args, "options", None) or {}
     if not isinstance(options, dict):
-        raise ValueError(f"config key options must be a mapping of option names to values, got {options!r}")
+        raise ConfigError(f"config key options must be a mapping of option names to values, got {options!r}")
     return options
 
 
@@ -255,10 +256,10 @@ def run(args: argparse.Namespace) -> int:
     from crlso.search.variants import resolve_method
 
     if args.threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
     if args.budget < 1:
-        raise ValueError(f"--budget must be >= 1, got {args.budget}")
+        raise ConfigError(f"--budget must be >= 1, got {args.budget}")
     oracle, batch = resolve_oracle_and_metric(args, no_table_hint=" (or run crlso hybrid with a supernet)")
     options = parse_options(args.option, [args.method])
     options[args.method] = {**file_options(args), **options[args.method]}
@@ -267,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
     method_options = space_model_options(method_options, method, args.space)
     if args.model:
         if "model_dir" not in {f.name for f in dataclasses.fields(searcher_config(method))}:
-            raise ValueError(f"--model needs a latent searcher (crlso, crlso-paper); {args.method!r} takes no model")
+            raise ConfigError(f"--model needs a latent searcher (crlso, crlso-paper); {args.method!r} takes no model")
         method_options["model_dir"] = str(Path(args.model).resolve())
     config = RunConfig(
         method=method, variant=variant, space=args.space, dataset=args.dataset, budget=args.budget, seed=args.seed,

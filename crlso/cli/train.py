@@ -31,6 +31,7 @@ from nasspace.benchmarks.nb201 import DATASET_HELP
 from nasspace.config_file import add_config_flag
 
 from crlso.cli.common import add_data_dir, data_store
+from crlso.errors import ConfigError, MissingFileError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -122,10 +123,10 @@ def _overlay(config: object, values: object, key: str) -> object:
         return config
     names = [f.name for f in dataclasses.fields(config)]
     if not isinstance(values, dict):
-        raise ValueError(f"config key {key} must be a mapping of {type(config).__name__} fields, got {values!r}")
+        raise ConfigError(f"config key {key} must be a mapping of {type(config).__name__} fields, got {values!r}")
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ValueError(f"config key {key}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
+        raise ConfigError(f"config key {key}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(names)}")
     return dataclasses.replace(config, **values)
 
 
@@ -151,7 +152,7 @@ def check_scale(values: np.ndarray, scale: str | None) -> tuple[str, str | None]
     if scale is not None:
         bounds = _SCALE_RANGES.get(scale)
         if bounds is not None and not bounds[0] <= low <= high <= bounds[1]:
-            raise ValueError(f"--label-scale {scale} needs values in [{bounds[0]:g}, {bounds[1]:g}], the labels span "
+            raise ConfigError(f"--label-scale {scale} needs values in [{bounds[0]:g}, {bounds[1]:g}], the labels span "
                              f"[{low:g}, {high:g}]; declare the scale they are in ({', '.join(LABEL_SCALES)})")
         return scale, None
     inferred = "fraction" if 0.0 <= low and high <= 1.0 else "percent" if 0.0 <= low and high <= 100.0 else "raw"
@@ -189,11 +190,11 @@ def run(args: argparse.Namespace) -> int:
                                **({"joint_epochs": args.joint_epochs} if args.joint_epochs is not None else {}),
                                **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
     if args.label_file is not None and args.labels is not None:
-        raise ValueError("give --labels (benchmark cells) or --label-file (your own labels), not both")
+        raise ConfigError("give --labels (benchmark cells) or --label-file (your own labels), not both")
     if args.latent_fit and args.label_file is not None:
-        raise ValueError("--latent-fit needs benchmark labels (it learns error = 1 - acc/100); drop --label-file or --latent-fit")
+        raise ConfigError("--latent-fit needs benchmark labels (it learns error = 1 - acc/100); drop --label-file or --latent-fit")
     if args.latent_fit and args.no_warm_start:
-        raise ValueError("--latent-fit needs the pre-trained VAE; drop --no-warm-start")
+        raise ConfigError("--latent-fit needs the pre-trained VAE; drop --no-warm-start")
     store = data_store(args)
     proxies = read_proxy_files(args.proxy_features, space=args.space) if args.proxy_features else None
     def pool_of_space():
@@ -210,11 +211,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         pool = pool_of_space()
         if pool is None:
-            raise ValueError(f"the {args.space} space has no benchmark labels here; pass --label-file")
+            raise ConfigError(f"the {args.space} space has no benchmark labels here; pass --label-file")
         labels = LABEL_POOLS[args.space][1] if args.labels is None else args.labels
         labels = len(pool.cells) if labels is None else labels
         if not 2 <= labels <= len(pool.cells):
-            raise ValueError(f"--labels must be in 2..{len(pool.cells)} ({LABEL_POOLS[args.space][0]}), got {labels}")
+            raise ConfigError(f"--labels must be in 2..{len(pool.cells)} ({LABEL_POOLS[args.space][0]}), got {labels}")
         rng = np.random.default_rng(args.seed)
         chosen = np.sort(rng.choice(len(pool.cells), size=labels, replace=False))
         cells, values = [pool.cells[i] for i in chosen], pool.truth[chosen]
@@ -225,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     if direction is None:
         direction = infer_direction(name)
         if direction is None:
-            raise ValueError(f"cannot tell whether higher or lower {name!r} is better; pass --label-direction higher|lower")
+            raise ConfigError(f"cannot tell whether higher or lower {name!r} is better; pass --label-direction higher|lower")
         notes.append(f"label direction inferred as {direction} from the name {name!r}; pass --label-direction to declare it")
     for note in notes:
         print(f"crlso train: {note}")
@@ -296,7 +297,7 @@ def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Gen
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no label file at {path}")
+        raise MissingFileError(f"no label file at {path}")
     text = path.read_text()
     if path.suffix.lower() in (".jsonl", ".json"):
         rows = []
@@ -305,7 +306,7 @@ def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Gen
                 try:
                     rows.append((number, json.loads(line)))
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+                    raise ConfigError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
     else:
         rows = [(number, row) for number, row in enumerate(csv.DictReader(text.splitlines()), start=2)]
     entry = rank_space(space)
@@ -313,17 +314,17 @@ def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Gen
     for number, row in rows:
         if not isinstance(row, dict) or "genotype" not in row or column not in row:
             keys = ", ".join(row) if isinstance(row, dict) else type(row).__name__
-            raise ValueError(f"{path} line {number}: needs 'genotype' and '{column}' (has: {keys}); set --label-column")
+            raise ConfigError(f"{path} line {number}: needs 'genotype' and '{column}' (has: {keys}); set --label-column")
         try:
             genotype = entry.parse(str(row["genotype"]).strip())
             value = float(row[column])
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{path} line {number}: {str(exc).splitlines()[0]}") from None
+            raise ConfigError(f"{path} line {number}: {str(exc).splitlines()[0]}") from None
         if str(genotype) in seen:
-            raise ValueError(f"{path} line {number}: cell {genotype} is given twice")
+            raise ConfigError(f"{path} line {number}: cell {genotype} is given twice")
         seen.add(str(genotype))
         cells.append(genotype)
         values.append(value)
     if len(cells) < 2:
-        raise ValueError(f"{path} holds {len(cells)} labelled cell(s); the ranking model needs at least 2")
+        raise ConfigError(f"{path} holds {len(cells)} labelled cell(s); the ranking model needs at least 2")
     return cells, np.asarray(values, dtype=np.float64)

@@ -21,6 +21,7 @@ from crlso.experiments.run_folder import read_json_file, read_queries
 from crlso.oracles import check_budget, has_table, load_table
 from crlso.search.base import searcher_config
 from crlso.search.variants import resolve_method
+from crlso.errors import RunExistsError
 
 __all__ = [
     "run_comparison",
@@ -202,7 +203,7 @@ def _check_compare_run(config_json: dict[str, Any], folder: Path, out: Path) -> 
         if old is None or not _same_run({**existing, "budget": config_json["budget"]}, config_json):
             raise
         where = folder.relative_to(out) if folder.is_relative_to(out) else folder
-        raise FileExistsError(
+        raise RunExistsError(
             f"{where} ran to budget {old}, this compare's largest budget is {config_json['budget']}; finished runs are not "
             f"extended or cut: pass --budgets ending at {old} for {out} (smaller budgets are read from the same runs), "
             "or choose a new --out") from None

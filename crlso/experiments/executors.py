@@ -29,15 +29,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from crlso.errors import ConfigError, MissingDependency, TaskFailed
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "TaskFailed", "TaskResources", "create_executor", "list_executors"]
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-class TaskFailed(RuntimeError):
-    """A task failed on every attempt."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ class TaskResources:
 
     def __post_init__(self) -> None:
         if not self.num_cpus > 0 or not self.num_gpus >= 0:
-            raise ValueError(f"a task needs num_cpus > 0 and num_gpus >= 0, got {self.num_cpus}, {self.num_gpus}")
+            raise ConfigError(f"a task needs num_cpus > 0 and num_gpus >= 0, got {self.num_cpus}, {self.num_gpus}")
 
 
 class Executor(ABC):
@@ -63,9 +60,9 @@ class Executor(ABC):
 
     def __init__(self, *, workers: int | None = None, max_retries: int = 3):
         if workers is not None and workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+            raise ConfigError(f"workers must be >= 1, got {workers}")
         if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+            raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
         self.workers = workers or os.cpu_count() or 1
         self.max_retries = max_retries
 
@@ -239,7 +236,7 @@ def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ImportError("the ray executor needs Ray: pip install 'crlso[ray]' (or pip install 'ray>=2.9')") from None
+        raise MissingDependency("the ray executor needs Ray: pip install 'crlso[ray]' (or pip install 'ray>=2.9')") from None
     return ray
 
 
@@ -337,10 +334,10 @@ def create_executor(name: str = "local", *, workers: int | None = None, address:
         ImportError: ``ray`` chosen but not installed (names ``pip install crlso[ray]``).
     """
     if name not in _EXECUTORS:
-        raise ValueError(f"unknown executor {name!r}; valid: {', '.join(list_executors())}")
+        raise ConfigError(f"unknown executor {name!r}; valid: {', '.join(list_executors())}")
     if name == "ray":
         _import_ray()  # fail before any work starts
         return RayExecutor(address=address, workers=workers, max_retries=max_retries)
     if address:
-        raise ValueError("--address joins a Ray cluster; it needs --executor ray")
+        raise ConfigError("--address joins a Ray cluster; it needs --executor ray")
     return LocalExecutor(workers=workers, max_retries=max_retries)

@@ -21,6 +21,7 @@ from nasspace.atomic import write_json_atomic
 from crlso.experiments.executors import Executor
 from crlso.oracles import TrainProxy, train_cells
 from crlso.experiments.run_folder import read_json_file, read_queries
+from crlso.errors import ConfigError
 
 __all__ = ["run_finalize", "search_folder"]
 
@@ -34,7 +35,7 @@ def search_folder(run_dir: str | Path) -> Path:
     for folder in (Path(run_dir), Path(run_dir) / "search"):
         if (folder / "config.json").is_file() and (folder / "queries.jsonl").is_file():
             return folder
-    raise ValueError(f"{run_dir} is not a search run folder (no config.json and queries.jsonl in it or in its search/)")
+    raise ConfigError(f"{run_dir} is not a search run folder (no config.json and queries.jsonl in it or in its search/)")
 
 
 def run_finalize(run_dir: str | Path, budget: TrainProxy, *, top: int, executor: Executor | None = None,
@@ -46,16 +47,16 @@ def run_finalize(run_dir: str | Path, budget: TrainProxy, *, top: int, executor:
             that does not score the test split.
     """
     if top < 1:
-        raise ValueError(f"--top must be >= 1, got {top}")
+        raise ConfigError(f"--top must be >= 1, got {top}")
     if not budget.test:
-        raise ValueError("a final budget scores the test split (crlso.oracles.final_preset)")
+        raise ConfigError("a final budget scores the test split (crlso.oracles.final_preset)")
     folder = search_folder(run_dir)
     config = read_json_file(folder / "config.json")
     if config.get("space") != budget.space:
-        raise ValueError(f"{folder} searched the {config.get('space')} space; the final budget is for {budget.space}")
+        raise ConfigError(f"{folder} searched the {config.get('space')} space; the final budget is for {budget.space}")
     records = read_queries(folder / "queries.jsonl")
     if not records:
-        raise ValueError(f"{folder} has no query logged yet")
+        raise ConfigError(f"{folder} has no query logged yet")
     space = get_space(budget.space)
     ranked = sorted(records, key=lambda r: (-float(r["value"]), int(r["step"])))[:top]
     genotypes = [space.parse(str(r["genotype"])) for r in ranked]

@@ -23,6 +23,7 @@ from nasspace.atomic import write_json_atomic
 from crlso.experiments.executors import Executor
 from crlso.oracles import TrainProxy, train_cells
 from crlso.search.base import sample_unseen_batch
+from crlso.errors import ConfigError
 
 __all__ = ["run_oracle_bench"]
 
@@ -44,11 +45,11 @@ def run_oracle_bench(proxy: TrainProxy, out_dir: str | Path, *, cells: int, seed
     from crlso.oracles import load_table
 
     if cells < 3:
-        raise ValueError(f"--cells must be >= 3 to rank anything, got {cells}")
+        raise ConfigError(f"--cells must be >= 3 to rank anything, got {cells}")
     if cells > NB201_SIZE:
-        raise ValueError(f"--cells {cells} asks for more distinct cells than NB201 holds ({NB201_SIZE})")
+        raise ConfigError(f"--cells {cells} asks for more distinct cells than NB201 holds ({NB201_SIZE})")
     if proxy.space != "nb201":
-        raise ValueError(f"oracle-bench ranks against the NB201 table; the proxy is for {proxy.space}")
+        raise ConfigError(f"oracle-bench ranks against the NB201 table; the proxy is for {proxy.space}")
     table = load_table(dataset, data_dir)
     table.metric(metric)  # a metric the table lacks fails here, before any training
     genotypes = sample_unseen_batch(get_space("nb201"), np.random.default_rng(seed), set(), cells)

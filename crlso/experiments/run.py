@@ -53,6 +53,7 @@ from crlso.experiments.run_folder import check_logged, lock_run_folder, read_jso
 from crlso.models.torch_files import save_torch_atomic
 from crlso.oracles import pick_oracle
 from crlso.search.base import create_searcher, run_search, searcher_config
+from crlso.errors import ConfigError, NotAFolderError, RunExistsError
 
 __all__ = [
     "RunConfig",
@@ -101,7 +102,7 @@ class RunConfig:
 
             proxy = TrainProxy.from_json(self.oracle)  # validated before any work
             if proxy.space != self.space:
-                raise ValueError(f"the training oracle is set up for {proxy.space} cells, the search is in {self.space}")
+                raise ConfigError(f"the training oracle is set up for {proxy.space} cells, the search is in {self.space}")
         for name in ("space_file", "table_file"):  # stored resolved: a worker or a resume reads the same files
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, str(Path(getattr(self, name)).expanduser().resolve()))
@@ -190,7 +191,7 @@ def run_experiment(config: RunConfig, out_dir: str | Path, *, progress: bool = T
                                 report_metric=config.report_metric)
     config_json = config.to_json()  # validates the method and its options first
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file, not a run folder")
+        raise NotAFolderError(f"--out {out} is a file, not a run folder")
     out.mkdir(parents=True, exist_ok=True)
     with lock_run_folder(out), open_tracker(tensorboard) as tracker:
         remove_stale_temporaries(out)
@@ -209,7 +210,7 @@ def check_folder_config(config_json: dict[str, Any], out: Path) -> bool:
         return False
     existing = read_json_file(config_path)
     if not isinstance(existing, dict) or not _same_run(existing, config_json):
-        raise FileExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
+        raise RunExistsError(f"{out} holds a run with another config; choose a new --out or delete it")
     return True
 
 

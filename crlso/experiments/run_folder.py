@@ -23,6 +23,7 @@ from typing import Any
 
 from nasspace.atomic import folder_lock
 from nasspace.errors import FolderBusy
+from crlso.errors import RunFolderBusy, RunFolderError, RunLogError
 
 __all__ = ["RunFolderError", "RunLogError", "RunFolderBusy", "read_queries", "check_logged", "lock_run_folder",
            "read_json_file", "remove_stale_temporaries", "LOG_KEYS"]
@@ -31,26 +32,14 @@ __all__ = ["RunFolderError", "RunLogError", "RunFolderBusy", "read_queries", "ch
 LOG_KEYS: tuple[str, ...] = ("step", "genotype", "value")
 
 
-class RunFolderError(Exception):
-    """A run folder cannot be used as it is (the message names the file and what is wrong)."""
-
-
-class RunLogError(RunFolderError, ValueError):
-    """A line of ``queries.jsonl`` is malformed, or disagrees with the benchmark it claims to come from."""
-
-
-class RunFolderBusy(RunFolderError):
-    """Another process is writing into the run folder."""
-
-
 def _loads(text: str | bytes) -> Any:
     """``json.loads`` whose every failure (bad syntax, bad UTF-8, nesting too deep) is a ValueError."""
     try:
         return json.loads(text)
     except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        raise RunLogError("JSON nested too deeply") from None
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 ({exc.reason})") from None
+        raise RunLogError(f"not UTF-8 ({exc.reason})") from None
 
 
 def read_json_file(path: str | Path) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from nasspace.nb201 import NB201_EDGES, NB201_OPS
+from crlso.errors import ConfigError
 
 __all__ = ["NUM_FEATURES", "PATHS", "live_edge_mask", "prune_dead_edges", "nb201_cell_features"]
 
@@ -37,9 +38,9 @@ NUM_FEATURES = len(NB201_EDGES) * _OPS + sum((_OPS - 1) ** len(p) for p in _PATH
 def _check(op_indices: np.ndarray) -> np.ndarray:
     ops = np.asarray(op_indices)
     if ops.ndim != 2 or ops.shape[1] != len(NB201_EDGES):
-        raise ValueError(f"op_indices must have shape (N, {len(NB201_EDGES)}), got {tuple(ops.shape)}")
+        raise ConfigError(f"op_indices must have shape (N, {len(NB201_EDGES)}), got {tuple(ops.shape)}")
     if ops.size and (ops.min() < 0 or ops.max() >= _OPS):
-        raise ValueError(f"op indices must be in 0..{_OPS - 1} ({', '.join(NB201_OPS)})")
+        raise ConfigError(f"op indices must be in 0..{_OPS - 1} ({', '.join(NB201_OPS)})")
     return ops.astype(np.int64)
 
 

@@ -15,6 +15,7 @@ import torch
 
 from crlso.models.torch_files import load_torch_checked, save_torch_checked
 from crlso.models.config import ModelConfig, build_icnn, build_predictor, build_vae
+from crlso.errors import CheckpointError, MissingFileError
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_models", "load_ranker", "load_trained_vae", "check_trained_model"]
 
@@ -53,13 +54,13 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise MissingFileError(f"no checkpoint at {path}")
     payload = load_torch_checked(path, map_location=map_location)  # CorruptFile (a ValueError) names the path
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{path} is not a crlso checkpoint (format {FORMAT_VERSION})")
+        raise CheckpointError(f"{path} is not a crlso checkpoint (format {FORMAT_VERSION})")
     for key, kind in (("model_config", dict), ("config", dict), ("state_dicts", dict)):
         if not isinstance(payload.get(key), kind):
-            raise ValueError(f"{path} is not a complete crlso checkpoint: {key!r} is missing or not a {kind.__name__}")
+            raise CheckpointError(f"{path} is not a complete crlso checkpoint: {key!r} is missing or not a {kind.__name__}")
     return payload
 
 
@@ -67,7 +68,7 @@ def _model_config(payload: dict[str, Any], path: Path) -> ModelConfig:
     try:
         return ModelConfig(**payload["model_config"])
     except TypeError as exc:
-        raise ValueError(f"{path}: its model_config does not fit this version of crlso ({exc})") from None
+        raise CheckpointError(f"{path}: its model_config does not fit this version of crlso ({exc})") from None
 
 
 def _load_state(module: torch.nn.Module, state: Any, name: str, path: Path) -> None:
@@ -75,7 +76,7 @@ def _load_state(module: torch.nn.Module, state: Any, name: str, path: Path) -> N
         module.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"{path}: the {name} weights do not fit the model its config builds ({first[:200]})") from None
+        raise CheckpointError(f"{path}: the {name} weights do not fit the model its config builds ({first[:200]})") from None
 
 
 def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, torch.nn.Module]:
@@ -86,7 +87,7 @@ def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -
     models = {}
     for name, state in payload["state_dicts"].items():
         if name not in builders:
-            raise ValueError(f"unknown model {name!r} in {path}; valid: {', '.join(builders)}")
+            raise CheckpointError(f"unknown model {name!r} in {path}; valid: {', '.join(builders)}")
         module = builders[name](config)
         own = module.state_dict()
         for key, value in state.items():  # top-level buffers added after building (target scaling)
@@ -100,7 +101,7 @@ def load_models(path: str | Path, *, map_location: str | torch.device = "cpu") -
 def _trained_checkpoint(model_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     path = Path(model_dir) / "checkpoint.pt"
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint.pt in {model_dir}: pass the --out folder of a `crlso train` run")
+        raise MissingFileError(f"no checkpoint.pt in {model_dir}: pass the --out folder of a `crlso train` run")
     return path, load_checkpoint(path)
 
 
@@ -115,9 +116,9 @@ def check_trained_model(model_dir: str | Path, *, space: str, dataset: str, metr
     config = payload.get("config", {})
     for name, wanted in (("space", space), ("dataset", dataset), ("metric", metric)):
         if config.get(name) != wanted:
-            raise ValueError(f"the model in {model_dir} was trained on {name} {config.get(name)!r}; this search is on {wanted!r}")
+            raise CheckpointError(f"the model in {model_dir} was trained on {name} {config.get(name)!r}; this search is on {wanted!r}")
     if "vae" not in payload["state_dicts"]:
-        raise ValueError(f"{path} holds no VAE")
+        raise CheckpointError(f"{path} holds no VAE")
     return config
 
 
@@ -131,9 +132,9 @@ def load_trained_vae(model_dir: str | Path, *, space: str) -> tuple[ModelConfig,
     path, payload = _trained_checkpoint(model_dir)
     model = _model_config(payload, path)
     if model.space != space:
-        raise ValueError(f"the model in {model_dir} is for space {model.space!r}; this search is on {space!r}")
+        raise CheckpointError(f"the model in {model_dir} is for space {model.space!r}; this search is on {space!r}")
     if "vae" not in payload["state_dicts"]:
-        raise ValueError(f"{path} holds no VAE")
+        raise CheckpointError(f"{path} holds no VAE")
     return model, payload["state_dicts"]["vae"]
 
 
@@ -156,15 +157,15 @@ def load_ranker(path: str | Path, *, space: str | None = None, metric: str | Non
     payload = load_checkpoint(path)
     config = payload["config"]
     if "ranker" not in payload:
-        raise ValueError(f"{path} holds no ranking model (written by an older crlso train); train again")
+        raise CheckpointError(f"{path} holds no ranking model (written by an older crlso train); train again")
     found_space = payload["ranker"].get("space") if isinstance(payload["ranker"], dict) else None
     if space is not None and found_space != space:
-        raise ValueError(f"{path} holds a ranking model of the {found_space!r} space, not {space!r}")
+        raise CheckpointError(f"{path} holds a ranking model of the {found_space!r} space, not {space!r}")
     if metric is not None and config.get("metric") != metric:
-        raise ValueError(f"{path} holds a ranking model of metric {config.get('metric')!r}, not {metric!r}")
+        raise CheckpointError(f"{path} holds a ranking model of metric {config.get('metric')!r}, not {metric!r}")
     try:
         return RankModel.from_state(payload["ranker"]), config
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: its ranking model is incomplete ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: its ranking model is incomplete ({type(exc).__name__}: {exc})") from None
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise CheckpointError(f"{path}: {exc}") from None

@@ -21,6 +21,7 @@ from crlso.models.graphs import featurizer_for
 from crlso.models.icnn import ICNN
 from crlso.models.predictor import GNNPredictor
 from crlso.models.vae import GraphVAE
+from crlso.errors import ConfigError
 
 __all__ = [
     "ModelConfig",
@@ -118,11 +119,11 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but torch sees no CUDA device; use --device cpu or auto")
+            raise ConfigError(f"device {name!r} requested but torch sees no CUDA device; use --device cpu or auto")
         if name != "cuda" and int(name[5:]) >= torch.cuda.device_count():
-            raise ValueError(f"device {name!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ConfigError(f"device {name!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
         return torch.device(name)
-    raise ValueError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
+    raise ConfigError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
 
 
 def default_device() -> torch.device:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import GINEConv, global_add_pool
+from crlso.errors import ConfigError
 
 __all__ = ["READOUTS", "GNNBody", "Posterior", "GraphEncoder"]
 
@@ -38,9 +39,9 @@ class GNNBody(nn.Module):
                  max_nodes: int | None = None):
         super().__init__()
         if num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+            raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
         if readout not in READOUTS or (readout == "positions" and not max_nodes):
-            raise ValueError(f"readout must be one of {', '.join(READOUTS)} (positions needs max_nodes), got {readout!r}")
+            raise ConfigError(f"readout must be one of {', '.join(READOUTS)} (positions needs max_nodes), got {readout!r}")
         self.embed = nn.Linear(node_dim, hidden)
         self.convs = nn.ModuleList(
             GINEConv(

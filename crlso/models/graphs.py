@@ -17,6 +17,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from nasspace import ArchGraph, Genotype, get_space
+from crlso.errors import ConfigError
 
 __all__ = ["GraphFeaturizer", "GraphBank", "featurizer_for", "to_data", "batch_genotypes", "all_cells_batch", "slice_batch"]
 
@@ -47,10 +48,10 @@ class GraphFeaturizer:
     def __call__(self, graph: ArchGraph) -> Data:
         """One graph as ``Data(x (N, node_dim), edge_index (2, 2E), edge_attr (2E, 2))``."""
         if tuple(graph.vocabulary) != self.vocabulary:
-            raise ValueError(f"graph vocabulary {list(graph.vocabulary)} differs from {list(self.vocabulary)}")
+            raise ConfigError(f"graph vocabulary {list(graph.vocabulary)} differs from {list(self.vocabulary)}")
         n = graph.num_nodes
         if n > self.max_nodes:
-            raise ValueError(f"graph has {n} nodes, more than max_nodes={self.max_nodes}")
+            raise ConfigError(f"graph has {n} nodes, more than max_nodes={self.max_nodes}")
         x = torch.zeros(n, self.node_dim)
         x[torch.arange(n), torch.tensor(graph.op_indices(), dtype=torch.long)] = 1.0
         x[torch.arange(n), len(self.vocabulary) + torch.arange(n)] = 1.0
@@ -85,7 +86,7 @@ def to_data(genotype: Genotype, featurizer: GraphFeaturizer | None = None) -> Da
 def batch_genotypes(genotypes: Sequence[Genotype], featurizer: GraphFeaturizer | None = None) -> Batch:
     """Many genotypes of one space as one disjoint-union `Batch` (``batch`` maps nodes to graphs)."""
     if not genotypes:
-        raise ValueError("cannot batch an empty list of genotypes")
+        raise ConfigError("cannot batch an empty list of genotypes")
     featurizer = featurizer or featurizer_for(genotypes[0].space.name)
     return Batch.from_data_list([to_data(g, featurizer) for g in genotypes])
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from crlso.errors import ConfigError
 
 __all__ = ["NonNegativeLinear", "ICNN", "MLPHead", "create_head", "HEADS"]
 
@@ -51,9 +52,9 @@ _ACTIVATIONS = {"softplus": nn.Softplus, "leaky_relu": lambda: nn.LeakyReLU(0.1)
 def _check_sizes(num_layers: int, activation: str) -> None:
     """Raise ValueError for a head with no hidden layer or an unknown activation."""
     if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
+        raise ConfigError(f"unknown activation {activation!r}; valid: {', '.join(_ACTIVATIONS)}")
 
 
 class ICNN(nn.Module):
@@ -130,5 +131,5 @@ def create_head(kind: str, in_dim: int, *, hidden: int, num_layers: int, activat
         ValueError: unknown ``kind``; lists the valid ones.
     """
     if kind not in HEADS:
-        raise ValueError(f"unknown latent head {kind!r}; valid: {', '.join(HEADS)}")
+        raise ConfigError(f"unknown latent head {kind!r}; valid: {', '.join(HEADS)}")
     return HEADS[kind](in_dim, hidden=hidden, num_layers=num_layers, activation=activation)

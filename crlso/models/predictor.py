@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from crlso.models.encoder import GNNBody
+from crlso.errors import ConfigError
 
 __all__ = ["GNNPredictor"]
 
@@ -39,9 +40,9 @@ class GNNPredictor(nn.Module):
         readout = self.body(batch)
         if self.extra_dim == 0:
             if extra is not None:
-                raise ValueError("this predictor was built without extra features (extra_dim=0) but was given some")
+                raise ConfigError("this predictor was built without extra features (extra_dim=0) but was given some")
             return self.head(readout).squeeze(-1)
         if extra is None or tuple(extra.shape) != (readout.shape[0], self.extra_dim):
             got = None if extra is None else tuple(extra.shape)
-            raise ValueError(f"the predictor needs extra features of shape ({readout.shape[0]}, {self.extra_dim}), got {got}")
+            raise ConfigError(f"the predictor needs extra features of shape ({readout.shape[0]}, {self.extra_dim}), got {got}")
         return self.head(torch.cat([readout, extra.to(readout)], dim=1)).squeeze(-1)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from nasspace.atomic import atomic_path, write_text_atomic
+from crlso.errors import CheckpointError, MissingFileError
 
 __all__ = ["CorruptFile", "save_torch_atomic", "load_torch", "save_torch_checked", "load_torch_checked", "checksum_path"]
 
@@ -32,7 +33,7 @@ def save_torch_atomic(path: str | Path, obj: Any) -> Path:
     return Path(path)
 
 
-class CorruptFile(ValueError):
+class CorruptFile(CheckpointError):
     """A torch file is damaged, truncated, not a torch file, or differs from the checksum stored beside it."""
 
 
@@ -59,7 +60,7 @@ def load_torch(path: str | Path, *, map_location: str | torch.device = "cpu") ->
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no file at {path}")
+        raise MissingFileError(f"no file at {path}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's pickle-protocol notes on a foreign file; the error says it all
@@ -87,7 +88,7 @@ def load_torch_checked(path: str | Path, *, map_location: str | torch.device = "
     path = Path(path)
     sidecar = checksum_path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no file at {path}")
+        raise MissingFileError(f"no file at {path}")
     if sidecar.is_file():
         expected = sidecar.read_text().strip()
         if _sha256(path) != expected:

@@ -25,6 +25,7 @@ from nasspace import Genotype
 from nasspace.oracle import Oracle
 
 from crlso._lazy import lazy_exports
+from crlso.errors import ConfigError
 
 if TYPE_CHECKING:
     from crlso.experiments.executors import Executor
@@ -59,7 +60,7 @@ def check_budget(table: Any, budget: int, dataset: str) -> Any:
         ValueError: the budget exceeds them; names the allowed range.
     """
     if budget > len(table):
-        raise ValueError(f"budget {budget} exceeds the {len(table)} distinct cells of the {dataset} table; "
+        raise ConfigError(f"budget {budget} exceeds the {len(table)} distinct cells of the {dataset} table; "
                          f"allowed: 1..{len(table)}")
     return table
 

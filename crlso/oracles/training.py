@@ -50,6 +50,7 @@ from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.oracle import Oracle
 
 from crlso.experiments.executors import Executor, TaskResources
+from crlso.errors import ConfigError
 
 __all__ = [
     "TRAIN_METRIC",
@@ -110,9 +111,9 @@ class TrainProxy:
                                               "limit_test"), AT_LEAST_ONE),
                              "lr": POSITIVE, "seed": Bounds(None), "valid_fraction": Bounds(0.0, 1.0, high_open=True)})
         if self.space not in SPACES:
-            raise ValueError(f"the training oracle trains nb201 or darts cells, not space {self.space!r}; valid: {', '.join(SPACES)}")
+            raise ConfigError(f"the training oracle trains nb201 or darts cells, not space {self.space!r}; valid: {', '.join(SPACES)}")
         if not self.test and self.valid_fraction == 0.0:
-            raise ValueError("a search-time proxy scores a held-out share of the train images: give valid_fraction > 0")
+            raise ConfigError("a search-time proxy scores a held-out share of the train images: give valid_fraction > 0")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "TrainProxy":
@@ -120,7 +121,7 @@ class TrainProxy:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names - {"name"})
         if unknown:
-            raise ValueError(f"unknown training-oracle setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown training-oracle setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
         return cls(**{k: v for k, v in data.items() if k in names})
 
     def to_json(self) -> dict[str, Any]:
@@ -154,9 +155,9 @@ PRESETS = ("cpu", "paper")
 def _preset(table: dict[tuple[str, str], dict[str, Any]], name: str, space: str, overrides: Mapping[str, Any],
             **fixed: Any) -> TrainProxy:
     if name not in PRESETS:
-        raise ValueError(f"unknown proxy preset {name!r}; valid: {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown proxy preset {name!r}; valid: {', '.join(PRESETS)}")
     if space not in SPACES:
-        raise ValueError(f"no training preset for space {space!r}; valid: {', '.join(SPACES)}")
+        raise ConfigError(f"no training preset for space {space!r}; valid: {', '.join(SPACES)}")
     given = {k: v for k, v in overrides.items() if v is not None}
     return TrainProxy(**{**table[name, space], **fixed, **given, "space": space})
 
@@ -259,7 +260,7 @@ def _check_proxy(root: Path, proxy: TrainProxy) -> None:
         stored = json.loads(path.read_text())
         changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
         if changed:
-            raise ValueError(f"{root} holds evaluations of another training budget ({', '.join(changed)} differ); "
+            raise ConfigError(f"{root} holds evaluations of another training budget ({', '.join(changed)} differ); "
                              "use the same settings or another folder")
         return
     root.mkdir(parents=True, exist_ok=True)
@@ -279,7 +280,7 @@ def train_cells(genotypes: Sequence[Genotype], proxy: TrainProxy, folder: str | 
     """
     for genotype in genotypes:
         if genotype.space_name != proxy.space:
-            raise ValueError(f"the {proxy.space} training proxy cannot train {genotype.space_name} genotype {genotype}")
+            raise ConfigError(f"the {proxy.space} training proxy cannot train {genotype.space_name} genotype {genotype}")
     root = Path(folder).resolve()
     _check_proxy(root, proxy)
     tasks = [_Task(g.to_json(), str(root / evaluation_key(g)), proxy) for g in genotypes]
@@ -341,7 +342,7 @@ def make_oracle(spec: Mapping[str, Any], out: Path, *, budget: int, cost_budget:
     """
     name = spec.get("name")
     if name != "train":
-        raise ValueError(f"unknown oracle {name!r} in the run config; the one a config names is train (the table "
+        raise ConfigError(f"unknown oracle {name!r} in the run config; the one a config names is train (the table "
                          f"needs no entry)")
     trainer = TrainingOracle(TrainProxy.from_json(spec), out / "evaluations", executor=executor)
     oracle = Oracle(trainer.value, cost=trainer.cost, budget=budget, cost_budget=cost_budget, metric=metric)

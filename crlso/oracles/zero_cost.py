@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from crlso.errors import InputError, MissingFileError
 
 __all__ = ["FORMAT_VERSION", "ProxyTable", "find_proxy_file", "load_proxy_scores", "parse_proxy_list", "proxy_table",
            "read_proxy_file"]
@@ -43,9 +44,9 @@ def parse_proxy_list(text: str, *, option: str) -> list[str]:
     """
     items = [part.strip() for part in text.replace("+", ",").split(",") if part.strip()]
     if not items:
-        raise ValueError(f"option {option}={text!r} names no proxy; give proxy names or cache files, e.g. synflow,params")
+        raise InputError(f"option {option}={text!r} names no proxy; give proxy names or cache files, e.g. synflow,params")
     if len(set(items)) != len(items):
-        raise ValueError(f"option {option}={text!r} names a proxy twice")
+        raise InputError(f"option {option}={text!r} names a proxy twice")
     return items
 
 
@@ -61,11 +62,11 @@ def find_proxy_file(cache_dir: str | Path, space: str, proxy: str) -> Path:
     for path in sorted(folder.glob(f"{proxy}-*.json")):
         found.append((len(_read(path)["scores"]), path))
     if not found:
-        raise FileNotFoundError(f"no {proxy} scores of the {space} space under {folder}; write them with "
+        raise MissingFileError(f"no {proxy} scores of the {space} space under {folder}; write them with "
                                 f"`darts-backend zc --space {space} --all --proxies {proxy} ...` (or name a cache file)")
     found.sort(key=lambda item: -item[0])
     if len(found) > 1 and found[0][0] == found[1][0]:
-        raise ValueError(f"{found[0][1]} and {found[1][1]} both score {found[0][0]} {space} cells with {proxy}; "
+        raise InputError(f"{found[0][1]} and {found[1][1]} both score {found[0][0]} {space} cells with {proxy}; "
                          "name the file to use by its path")
     return found[0][1]
 
@@ -74,9 +75,9 @@ def _read(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read proxy cache {path}: {exc}") from None
+        raise InputError(f"cannot read proxy cache {path}: {exc}") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or not isinstance(data.get("scores"), dict):
-        raise ValueError(f"{path} is not a proxy cache file (format_version {FORMAT_VERSION})")
+        raise InputError(f"{path} is not a proxy cache file (format_version {FORMAT_VERSION})")
     return data
 
 
@@ -93,11 +94,11 @@ def read_proxy_file(path: str | Path) -> tuple[str, str, dict[str, float]]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no proxy file at {path}")
+        raise MissingFileError(f"no proxy file at {path}")
     data = _read(path)
     settings = data.get("settings")
     if not isinstance(settings, dict) or "proxy" not in settings or "space" not in settings:
-        raise ValueError(f"{path} is not a proxy cache file (format_version {FORMAT_VERSION} with settings and scores)")
+        raise InputError(f"{path} is not a proxy cache file (format_version {FORMAT_VERSION} with settings and scores)")
     return str(settings["space"]), str(settings["proxy"]), _scores(data)
 
 
@@ -110,13 +111,13 @@ def load_proxy_scores(spec: str, *, space: str, cache_dir: str | Path) -> dict[s
     path = Path(spec).expanduser()
     if spec.endswith(".json") or path.is_file():
         if not path.is_file():
-            raise FileNotFoundError(f"proxy cache file {path} does not exist")
+            raise MissingFileError(f"proxy cache file {path} does not exist")
     else:
         path = find_proxy_file(cache_dir, space, spec)
     data = _read(path)
     found = data.get("settings", {}).get("space")
     if found is not None and found != space:
-        raise ValueError(f"{path} holds {found} scores; the search is on {space}")
+        raise InputError(f"{path} holds {found} scores; the search is on {space}")
     return _scores(data)
 
 
@@ -136,7 +137,7 @@ class ProxyTable:
     def __init__(self, scores: Sequence[Mapping[str, float]], reference: Sequence[str], *,
                  names: Sequence[str] | None = None, require_all: bool = False):
         if not scores:
-            raise ValueError("a proxy table needs at least one proxy")
+            raise InputError("a proxy table needs at least one proxy")
         self.names = list(names) if names is not None else [f"proxy{i}" for i in range(len(scores))]
         self.scores = [dict(s) for s in scores]
         self._sorted: list[Tensor] = []  # per proxy: the defined reference scores, ascending
@@ -144,7 +145,7 @@ class ProxyTable:
         for name, table in zip(self.names, self.scores):
             missing = sum(key not in table for key in reference)
             if require_all and missing:
-                raise ValueError(f"proxy {name} has no score for {missing} of the {len(reference)} cells searched; "
+                raise InputError(f"proxy {name} has no score for {missing} of the {len(reference)} cells searched; "
                                  "compute the full pass first (darts-backend zc --all)")
             values = torch.tensor([table.get(key, math.nan) for key in reference], dtype=torch.float64)
             ref = values[~values.isnan()].sort().values

@@ -34,6 +34,7 @@ from nasspace import Genotype
 from crlso.ranking.metrics import kendall_tau, precision_at_k, spearman_rho
 from crlso.ranking.model import RankModel, RankModelConfig, Reference, fit_forest
 from crlso.models.config import ModelConfig, PretrainConfig
+from crlso.errors import ConfigError
 
 __all__ = [
     "RankBenchConfig",
@@ -130,7 +131,7 @@ def labelled_pool(space: str, *, dataset: str = "cifar10", metric: str = "valid_
     from nasspace.benchmarks.registry import list_table_specs, load_table
 
     if not list_table_specs(space):
-        raise ValueError(f"no labelled pool for space {space!r}; valid: {', '.join(BENCH_SPACES)} and every space "
+        raise ConfigError(f"no labelled pool for space {space!r}; valid: {', '.join(BENCH_SPACES)} and every space "
                          f"with a table (crlso spaces)")
     table = table or load_table(space, dataset, None if store is None else str(store.data_dir))
     params = table.metric("para") if "para" in table.available_metrics() else np.full(len(table), np.nan)
@@ -160,7 +161,7 @@ def blend_ranks(first: np.ndarray, second: np.ndarray, weight: float) -> np.ndar
     from crlso.ranking.metrics import average_ranks
 
     if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"the blend weight must be in [0, 1], got {weight}")
+        raise ConfigError(f"the blend weight must be in [0, 1], got {weight}")
     size = len(first)
     return (1.0 - weight) * average_ranks(first) / size + weight * average_ranks(second) / size
 
@@ -190,11 +191,11 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     from nasspace.benchmarks.registry import list_table_specs
 
     if config.space not in BENCH_SPACES and not list_table_specs(config.space):
-        raise ValueError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)} and every "
+        raise ConfigError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)} and every "
                          f"space with a table (crlso spaces)")
     model = config.model_config()
     if model.space != config.space:
-        raise ValueError(f"the model config is for space {model.space!r}, the benchmark for {config.space!r}")
+        raise ConfigError(f"the model config is for space {model.space!r}, the benchmark for {config.space!r}")
     pool = labelled_pool(config.space, dataset=config.dataset, metric=config.metric, table=table, store=store)
     proxies = read_proxy_files(config.proxy_files, space=config.space) if config.proxy_files else None
     if proxies is not None:  # the pool shrinks to the cells the proxy files score
@@ -203,7 +204,7 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
     size = len(pool.cells)
     for n in config.ns:
         if not 2 <= n <= size - config.k:
-            raise ValueError(f"n must be in 2..{size - config.k} (a pool of {size} cells, k = {config.k}), got {n}")
+            raise ConfigError(f"n must be in 2..{size - config.k} (a pool of {size} cells, k = {config.k}), got {n}")
     vae = None
     if config.ranker.warm_start:
         vae, _ = cached_pretrained_vae(model, config.pretrain, cache_dir=config.cache_dir or None,

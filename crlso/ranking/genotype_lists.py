@@ -21,6 +21,7 @@ from pathlib import Path
 from nasspace import Genotype
 from nasspace.errors import GenotypeError
 from nasspace.space import genotype_from_json, get_space, parse_genotype
+from crlso.errors import InputError, MissingFileError
 
 __all__ = ["BadLine", "InputFormatError", "INPUT_FORMATS", "read_genotypes", "write_ranking"]
 
@@ -39,7 +40,7 @@ class BadLine:
         return f"line {self.line}: {self.reason} ({self.text[:80]!r})"
 
 
-class InputFormatError(ValueError):
+class InputFormatError(InputError):
     """The input file as a whole cannot be read in the chosen format."""
 
 
@@ -81,10 +82,10 @@ def read_genotypes(path: str | Path, *, space: str = "nb201", fmt: str = "auto")
         FileNotFoundError: no file at ``path``.
     """
     if fmt not in INPUT_FORMATS:
-        raise ValueError(f"unknown input format {fmt!r}; valid: {', '.join(INPUT_FORMATS)}")
+        raise InputError(f"unknown input format {fmt!r}; valid: {', '.join(INPUT_FORMATS)}")
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no input file at {path}")
+        raise MissingFileError(f"no input file at {path}")
     text = path.read_text()
     fmt = _detect(path, text) if fmt == "auto" else fmt
     good: list[tuple[int, Genotype]] = []
@@ -131,7 +132,7 @@ def write_ranking(path: str | Path, rows: list[dict], *, fmt: str | None = None)
     path = Path(path)
     fmt = fmt or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
     if fmt not in ("csv", "jsonl"):
-        raise ValueError(f"unknown output format {fmt!r}; valid: csv, jsonl")
+        raise InputError(f"unknown output format {fmt!r}; valid: csv, jsonl")
     if fmt == "jsonl":
         return write_text_atomic(path, "".join(json.dumps(row) + "\n" for row in rows))
     buffer = io.StringIO()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import numpy as np
+from crlso.errors import ConfigError
 
 __all__ = ["kendall_tau", "spearman_rho", "precision_at_k", "average_ranks"]
 
@@ -18,9 +19,9 @@ __all__ = ["kendall_tau", "spearman_rho", "precision_at_k", "average_ranks"]
 def _check_pair(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred, true = np.asarray(pred, dtype=np.float64).ravel(), np.asarray(true, dtype=np.float64).ravel()
     if pred.shape != true.shape:
-        raise ValueError(f"predicted and true values differ in length: {pred.size} vs {true.size}")
+        raise ConfigError(f"predicted and true values differ in length: {pred.size} vs {true.size}")
     if pred.size < 2:
-        raise ValueError("rank metrics need at least 2 items")
+        raise ConfigError("rank metrics need at least 2 items")
     return pred, true
 
 
@@ -60,7 +61,7 @@ def precision_at_k(pred: np.ndarray, true: np.ndarray, k: int = 50) -> float:
     """Fraction of the top-``k`` predicted that are in the true top ``k`` (see the module doc)."""
     pred, true = _check_pair(pred, true)
     if not 1 <= k <= pred.size:
-        raise ValueError(f"k must be in 1..{pred.size}, got {k}")
+        raise ConfigError(f"k must be in 1..{pred.size}, got {k}")
     top_pred = np.argsort(-pred, kind="stable")[:k]
     threshold = np.sort(true)[::-1][k - 1]
     return float((true[top_pred] >= threshold).sum() / k)

@@ -39,6 +39,7 @@ from crlso.models.encoder import GNNBody
 from crlso.models.predictor import GNNPredictor
 from crlso.ranking.spaces import rank_space
 from crlso.models.config import ModelConfig, default_device
+from crlso.errors import ConfigError, MissingDependency
 
 __all__ = ["RANK_MODEL_VERSION", "DIRECTIONS", "RankModelConfig", "TreeEnsemble", "Reference", "RankPrediction",
            "RankModel", "build_member", "fit_forest"]
@@ -65,9 +66,9 @@ class RankModelConfig:
     def __post_init__(self) -> None:
         check_numbers(self, {"ensemble": AT_LEAST_ONE, "epochs": AT_LEAST_ONE, "forest_trees": AT_LEAST_ONE})
         if not 0.0 <= self.forest_weight <= 1.0:
-            raise ValueError(f"forest_weight must be in [0, 1], got {self.forest_weight}")
+            raise ConfigError(f"forest_weight must be in [0, 1], got {self.forest_weight}")
         if not 0.0 < self.forest_max_features <= 1.0:
-            raise ValueError(f"forest_max_features must be in (0, 1], got {self.forest_max_features}")
+            raise ConfigError(f"forest_max_features must be in (0, 1], got {self.forest_max_features}")
 
 
 # -- forest as arrays -----------------------------------------------------------------------------
@@ -139,13 +140,12 @@ def fit_forest(features: np.ndarray, targets: np.ndarray, *, trees: int, seed: i
                max_features: float | str | None = 1.0):
     """A scikit-learn ``RandomForestRegressor`` fitted on ``features (n, F)``, ``targets (n,)``.
 
-    Raises:
-        ImportError: scikit-learn is missing (needed to fit a forest, not to use a saved one).
+    Raises MissingDependency (an ImportError) without scikit-learn, needed to fit a forest, not to use a saved one.
     """
     try:
         from sklearn.ensemble import RandomForestRegressor
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("fitting the ranking model's forest needs scikit-learn: pip install scikit-learn") from exc
+        raise MissingDependency("fitting the ranking model's forest needs scikit-learn: pip install scikit-learn") from exc
     forest = RandomForestRegressor(n_estimators=trees, max_features=max_features, random_state=seed, n_jobs=1)
     return forest.fit(features, targets)
 
@@ -250,7 +250,7 @@ class RankModel:
                  reference_gnn: np.ndarray, reference_forest: np.ndarray | None, proxy_names: tuple[str, ...] = (),
                  forest_inputs: int = 0):
         if direction not in DIRECTIONS:
-            raise ValueError(f"label direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+            raise ConfigError(f"label direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         self.space, self.config, self.model, self.direction = space, config, model, direction
         self.members, self.forest = members, forest
         self.target_mean, self.target_std = float(target_mean), float(target_std)
@@ -281,12 +281,12 @@ class RankModel:
         """
         targets = np.asarray(targets, dtype=np.float64)
         if targets.ndim != 1 or len(targets) != labelled.batch.num_graphs:
-            raise ValueError(f"expected one target per labelled cell ({labelled.batch.num_graphs}), got shape {targets.shape}")
+            raise ConfigError(f"expected one target per labelled cell ({labelled.batch.num_graphs}), got shape {targets.shape}")
         if len(targets) < 2 or not np.isfinite(targets).all():
-            raise ValueError(f"the ranking model needs at least 2 finite labels, got {len(targets)} "
+            raise ConfigError(f"the ranking model needs at least 2 finite labels, got {len(targets)} "
                              f"({int((~np.isfinite(targets)).sum())} not finite)")
         if direction not in DIRECTIONS:
-            raise ValueError(f"label direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+            raise ConfigError(f"label direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         oriented = torch.as_tensor(targets if direction == "higher" else -targets, dtype=torch.float32)
         mean, std = oriented.mean(), oriented.std().clamp_min(1e-6)
         scaled = (oriented - mean) / std
@@ -334,7 +334,7 @@ class RankModel:
     def predict(self, cells: Reference) -> RankPrediction:
         """Scores of featurized ``cells`` (featurized as the model was: same graph view and proxies)."""
         if self.forest is not None and cells.features.shape[1] != self.forest_inputs:
-            raise ValueError(f"the cells have {cells.features.shape[1]} forest inputs, the model expects {self.forest_inputs}"
+            raise ConfigError(f"the cells have {cells.features.shape[1]} forest inputs, the model expects {self.forest_inputs}"
                              + (f" (proxies: {', '.join(self.proxy_names)})" if self.proxy_names else ""))
         forest = self.forest.predict(cells.features) if self.forest is not None else None
         return self._combine(self._members_on(cells.batch), forest)
@@ -342,9 +342,9 @@ class RankModel:
     def featurize(self, cells: Sequence[Genotype], proxy_features=None) -> Reference:
         """``cells`` featurized as this model needs them (``proxy_features`` required iff it uses proxies)."""
         if self.proxy_names and proxy_features is None:
-            raise ValueError(f"this model uses proxy features ({', '.join(self.proxy_names)}); pass their proxy files")
+            raise ConfigError(f"this model uses proxy features ({', '.join(self.proxy_names)}); pass their proxy files")
         if proxy_features is not None and tuple(proxy_features.names) != self.proxy_names:
-            raise ValueError(f"the proxy files hold {', '.join(proxy_features.names) or 'none'}; "
+            raise ConfigError(f"the proxy files hold {', '.join(proxy_features.names) or 'none'}; "
                              f"the model was fitted with {', '.join(self.proxy_names) or 'none'}")
         return Reference.of(self.space, cells, graph_view=self.config.graph_view,
                             proxy_features=proxy_features if self.proxy_names else None)
@@ -376,20 +376,20 @@ class RankModel:
             ValueError: a model of another version, or weights that do not fit its config.
         """
         if not isinstance(state, dict) or state.get("version") != RANK_MODEL_VERSION:
-            raise ValueError(f"not a ranking model of version {RANK_MODEL_VERSION} "
+            raise ConfigError(f"not a ranking model of version {RANK_MODEL_VERSION} "
                              f"(found {state.get('version') if isinstance(state, dict) else type(state).__name__})")
         try:
             model = ModelConfig(**state["model"])
             config = RankModelConfig(**state["config"])
         except TypeError as exc:
-            raise ValueError(f"the ranking model's config does not fit this version of crlso ({exc})") from None
+            raise ConfigError(f"the ranking model's config does not fit this version of crlso ({exc})") from None
         members = []
         for member_state in state["members"]:
             member = build_member(model)
             try:
                 member.load_state_dict(member_state)
             except RuntimeError as exc:
-                raise ValueError(f"the ranking model's weights do not fit its config ({str(exc).splitlines()[0][:200]})") from None
+                raise ConfigError(f"the ranking model's weights do not fit its config ({str(exc).splitlines()[0][:200]})") from None
             members.append(member.eval())
         forest = TreeEnsemble.from_state(state["forest"]) if state["forest"] is not None else None
         ranker = cls(space=state["space"], config=config, model=model, direction=state["direction"], members=members,

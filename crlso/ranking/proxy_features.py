@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from crlso.oracles.zero_cost import read_proxy_file
+from crlso.errors import InputError
 
 __all__ = ["ProxyFeatures", "MissingProxy", "read_proxy_files", "MISSING"]
 
 MISSING = -1.0e6
 
 
-class MissingProxy(ValueError):
+class MissingProxy(InputError):
     """A cell has no score in the proxy files."""
 
 
@@ -62,19 +63,19 @@ def read_proxy_files(paths: Sequence[str | Path], *, space: str) -> ProxyFeature
             files share no cell.
     """
     if not paths:
-        raise ValueError("no proxy file given")
+        raise InputError("no proxy file given")
     names: list[str] = []
     tables: list[dict[str, float]] = []
     for path in map(Path, paths):
         file_space, proxy, scores = read_proxy_file(path)
         if file_space != space:
-            raise ValueError(f"{path} holds {file_space!r} proxy scores; the model is for {space!r}")
+            raise InputError(f"{path} holds {file_space!r} proxy scores; the model is for {space!r}")
         if proxy in names:
-            raise ValueError(f"{path} repeats proxy {proxy!r}; give one file per proxy")
+            raise InputError(f"{path} repeats proxy {proxy!r}; give one file per proxy")
         names.append(proxy)
         tables.append(scores)
     shared = set(tables[0]).intersection(*tables[1:])
     if not shared:
-        raise ValueError(f"the proxy files {', '.join(map(str, paths))} share no cell")
+        raise InputError(f"the proxy files {', '.join(map(str, paths))} share no cell")
     values = {key: tuple(table[key] for table in tables) for key in sorted(shared)}
     return ProxyFeatures(space, tuple(names), values, tuple(str(p) for p in paths))

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from nasspace import Genotype
+from crlso.errors import ConfigError
 
 __all__ = ["SCORERS", "score_genotypes"]
 
@@ -33,13 +34,13 @@ def score_genotypes(models: dict[str, torch.nn.Module], genotypes: Sequence[Geno
     from crlso.models.training import encode, predict
 
     if "icnn" not in models and "predictor" not in models:
-        raise ValueError(f"the checkpoint has no scoring head (icnn or predictor); it has: {', '.join(models)}")
+        raise ConfigError(f"the checkpoint has no scoring head (icnn or predictor); it has: {', '.join(models)}")
     scores: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(genotypes), chunk):
         batch = batch_genotypes(list(genotypes[start : start + chunk]))
         if "icnn" in models:
             if "vae" not in models:
-                raise ValueError("the icnn head needs the vae in the checkpoint")
+                raise ConfigError("the icnn head needs the vae in the checkpoint")
             icnn = models["icnn"]
             error = icnn(encode(models["vae"], batch)) * icnn.target_std + icnn.target_mean
             scores.setdefault("icnn", []).append((100.0 * (1.0 - error)).cpu().numpy())

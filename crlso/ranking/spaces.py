@@ -26,6 +26,7 @@ import numpy as np
 
 from nasspace import Genotype
 from nasspace.space import get_space, parse_genotype
+from crlso.errors import ConfigError
 
 __all__ = ["RankSpace", "register_rank_space", "rank_space", "rank_space_names", "darts_cell_features", "darts_one_hot",
            "choice_one_hot", "choice_cell_features", "choice_rank_space"]
@@ -114,7 +115,7 @@ def rank_space(name: str) -> RankSpace:
 
         if hasattr(get_space(name), "choice_sizes"):
             return choice_rank_space(name)
-        raise ValueError(f"no ranking model for space {name!r}; valid: {', '.join(rank_space_names())}")
+        raise ConfigError(f"no ranking model for space {name!r}; valid: {', '.join(rank_space_names())}")
     return _REGISTRY[name]
 
 

@@ -36,6 +36,7 @@ from crlso.report import html as H
 from crlso.report.common import ReportOptions, Status, _read_json
 from crlso.report.darts import _darts_sections
 from crlso.report.search import _search_sections
+from crlso.errors import MissingFileError
 
 __all__ = ["KINDS", "ReportOptions", "build_report", "detect_kind"]
 
@@ -51,7 +52,7 @@ def detect_kind(run_dir: Path) -> str:
         FileNotFoundError: the folder is none of these (the message lists what was looked for).
     """
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir} is not a folder")
+        raise MissingFileError(f"{run_dir} is not a folder")
     if (run_dir / "compare.json").exists():
         return "compare"
     if (run_dir / "summary.json").exists() and (run_dir / "queries.jsonl").exists():
@@ -64,7 +65,7 @@ def detect_kind(run_dir: Path) -> str:
         return "train"
     if (run_dir / "alphas.json").exists() and any((run_dir / n).exists() for n in ("genotype.json", "genotypes.json")):
         return "darts"
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{run_dir} is not a run folder: expected compare.json (crlso compare), summary.json + queries.jsonl "
         "(crlso search), hybrid.json + search/ (crlso hybrid), rank_bench.json (crlso rank-bench), "
         "summary.json + checkpoint.pt (crlso train) or alphas.json + genotype(s).json (darts-backend)"

@@ -14,6 +14,7 @@ import numpy as np
 from crlso.experiments.compare import run_name, shared_initial_queries, shared_queries_note
 from crlso.report import html as H
 from crlso.report.common import ReportOptions, Status, _read_json
+from crlso.errors import MissingFileError
 
 __all__: list[str] = []
 
@@ -41,7 +42,7 @@ def _load_runs(run_dir: Path, kind: str) -> tuple[dict[str, Any], list[_Run]]:
     runs = [load(p.parent) for p in sorted((run_dir / "runs").glob("*/seed_*/summary.json"))
             if p.parent.relative_to(run_dir).as_posix() not in left_out]
     if not runs:
-        raise FileNotFoundError(f"{run_dir / 'runs'} holds no finished run (no summary.json)")
+        raise MissingFileError(f"{run_dir / 'runs'} holds no finished run (no summary.json)")
     order = {m: i for i, m in enumerate(meta.get("methods", []))}
     runs.sort(key=lambda r: (order.get(run_name(r.summary), len(order)), r.summary["seed"]))
     return meta, runs

@@ -38,6 +38,7 @@ from nasspace.oracle import Oracle, Query
 from nasspace.space import SearchSpace
 
 from crlso.search.registry import list_searchers, register_searcher, searcher_class, searcher_summary
+from crlso.errors import ConfigError, SearchError
 
 __all__ = [
     "Searcher",
@@ -54,11 +55,11 @@ __all__ = [
 ]
 
 
-class SearchDiverged(RuntimeError):
+class SearchDiverged(SearchError):
     """A resumed search proposed something other than what its log recorded."""
 
 
-class SearchExhausted(RuntimeError):
+class SearchExhausted(SearchError):
     """A searcher has no unseen genotype left to propose (the space, or the part it can reach, is used up).
 
     `run_search` ends the search cleanly on it, with the queries made so far.
@@ -166,7 +167,7 @@ def searcher_config(name: str, options: Mapping[str, Any] | None = None) -> Any:
     updates = {}
     for key, value in options.items():
         if key not in fields:
-            raise ValueError(f"unknown option {key!r} for method {name!r}; valid: {', '.join(sorted(fields))}")
+            raise ConfigError(f"unknown option {key!r} for method {name!r}; valid: {', '.join(sorted(fields))}")
         default = getattr(config, key)
         updates[key] = _cast(value, default, key)
     return dataclasses.replace(config, **updates)
@@ -178,26 +179,26 @@ def _cast(value: Any, default: Any, key: str) -> Any:
             try:
                 value = json.loads(value)
             except (json.JSONDecodeError, RecursionError):
-                raise ValueError(f"option {key}={value[:80]!r} is not a JSON object") from None
+                raise ConfigError(f"option {key}={value[:80]!r} is not a JSON object") from None
         if dataclasses.is_dataclass(value):
             return value
         if not isinstance(value, Mapping):
-            raise ValueError(f"option {key} takes a JSON object of {type(default).__name__} fields, got {value!r}")
+            raise ConfigError(f"option {key} takes a JSON object of {type(default).__name__} fields, got {value!r}")
         names = {f.name for f in dataclasses.fields(default)}
         unknown = sorted(set(value) - names)
         if unknown:
-            raise ValueError(f"unknown field(s) {', '.join(unknown)} in option {key}; valid: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown field(s) {', '.join(unknown)} in option {key}; valid: {', '.join(sorted(names))}")
         return dataclasses.replace(default, **value)
     if not isinstance(value, str) or isinstance(default, str) or default is None:
         return value
     try:
         if isinstance(default, bool):
             if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError
+                raise ConfigError(value)
             return value.lower() in ("true", "1")
         return type(default)(value)
     except ValueError:
-        raise ValueError(f"option {key}={value!r} is not a valid {type(default).__name__}") from None
+        raise ConfigError(f"option {key}={value!r} is not a valid {type(default).__name__}") from None
 
 
 def create_searcher(name: str, space: SearchSpace, *, seed: int, options: Mapping[str, Any] | None = None) -> Searcher:
@@ -286,9 +287,9 @@ def run_search(
         SearchDiverged: the searcher's proposals disagree with ``logged``.
     """
     if budget < 0:
-        raise ValueError(f"budget must be >= 0, got {budget}")
+        raise ConfigError(f"budget must be >= 0, got {budget}")
     if batch is not None and batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
+        raise ConfigError(f"batch must be >= 1, got {batch}")
     run: list[Query] = []
     stalls = 0
     spent = False

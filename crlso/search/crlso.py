@@ -70,6 +70,7 @@ from crlso.search.base import register_searcher, sample_unseen_batch
 from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, errors_of, latent_model
 from crlso.models.config import ModelConfig, PretrainConfig, build_predictor, default_cache_dir
 from crlso.models.training import fit_icnn, fit_predictor, predict
+from crlso.errors import ConfigError
 
 __all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of",
            "check_zero_cost_options"]
@@ -140,7 +141,7 @@ def check_zero_cost_options(config: CRLSOConfig) -> None:
         ValueError: names the option and what is allowed.
     """
     if config.init not in _INITS:
-        raise ValueError(f"unknown init {config.init!r}; valid: {', '.join(_INITS)}")
+        raise ConfigError(f"unknown init {config.init!r}; valid: {', '.join(_INITS)}")
     if config.init == "zc":
         parse_proxy_list(config.init_proxies, option="init_proxies")
     if config.proxy_features:
@@ -157,9 +158,9 @@ class CRLSOSearch(LatentSearcher):
         super().__init__(space, seed=seed, config=config)
         cfg = self.config
         if cfg.rank_by not in _RANKERS:
-            raise ValueError(f"unknown rank_by {cfg.rank_by!r}; valid: {', '.join(_RANKERS)}")
+            raise ConfigError(f"unknown rank_by {cfg.rank_by!r}; valid: {', '.join(_RANKERS)}")
         if cfg.stall_action not in _STALL_ACTIONS:
-            raise ValueError(f"unknown stall_action {cfg.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
+            raise ConfigError(f"unknown stall_action {cfg.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
         self.model_config, self.latent = build_latent_space(cfg, space.name)
         self.device = self.latent.device
         self.generator = torch.Generator(device="cpu").manual_seed(seed)

@@ -51,6 +51,7 @@ from nasspace.options import AT_LEAST_ONE, check_numbers
 from crlso.search.base import register_searcher
 from crlso.search.crlso import CRLSO_BOUNDS, CRLSOConfig, CRLSOSearch, check_zero_cost_options
 from crlso.search.proxy_screen import ProxyScreener, is_proxy_screener
+from crlso.errors import ConfigError
 
 __all__ = ["HybridConfig", "HybridSearch", "Screener", "supernet_seeds", "run_supernet_search"]
 
@@ -84,10 +85,10 @@ class HybridConfig(CRLSOConfig):
         if is_proxy_screener(self.screen_evaluator):
             ProxyScreener.parse(self.screen_evaluator)
         elif self.screen_evaluator not in SCREENERS:
-            raise ValueError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}, "
+            raise ConfigError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}, "
                              "or zc:PROXY[+PROXY...]")
         if self.screen_evaluator == "single-path" and self.screen_split:
-            raise ValueError("screen_split is for the mixture evaluator: the single-path one reads held-out train images only")
+            raise ConfigError("screen_split is for the mixture evaluator: the single-path one reads held-out train images only")
 
 
 def supernet_seeds(run_dir: str, alpha_top: int) -> list[Genotype]:
@@ -116,13 +117,13 @@ class HybridSearch(CRLSOSearch):
         super().__init__(space, seed=seed, config=config)
         cfg = self.config
         if cfg.alpha_top < 0 or cfg.screen_factor < 1:
-            raise ValueError(f"alpha_top must be >= 0 and screen_factor >= 1, got {cfg.alpha_top}, {cfg.screen_factor}")
+            raise ConfigError(f"alpha_top must be >= 0 and screen_factor >= 1, got {cfg.alpha_top}, {cfg.screen_factor}")
         self.seeds = supernet_seeds(cfg.seed_from, cfg.alpha_top) if cfg.seed_from else []
         if cfg.screen and screener is None and is_proxy_screener(cfg.screen_evaluator):
             screener = ProxyScreener(self._proxy_table(ProxyScreener.parse(cfg.screen_evaluator), "screen_evaluator"))
         if cfg.screen and screener is None:
             if not cfg.seed_from:
-                raise ValueError("screen=True needs seed_from: the supernet run whose weights screen the candidates")
+                raise ConfigError("screen=True needs seed_from: the supernet run whose weights screen the candidates")
             from darts_backend.runs.evaluators import load_screener
 
             screener = load_screener(cfg.screen_evaluator, cfg.seed_from, images=cfg.screen_images,
@@ -188,7 +189,7 @@ def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: in
         differ = sorted(k for k in ("method", "space", "data", "seed", "channels", "cells", "epochs", "batch_size", "limit_train")
                         if done.get(k) != getattr(config, k))
         if differ:
-            raise ValueError(f"{out} holds a finished supernet search with other settings ({', '.join(differ)}); "
+            raise ConfigError(f"{out} holds a finished supernet search with other settings ({', '.join(differ)}); "
                              "choose a new --out or pass it as --supernet")
         return out
     run_search(config, out, resume=(out / CHECKPOINT).is_file(), progress=progress)

@@ -39,6 +39,7 @@ from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import Searcher, register_searcher, sample_unseen_batch
 from crlso.models.config import ModelConfig, PretrainConfig
+from crlso.errors import ConfigError
 
 __all__ = ["LatentBOSearch", "LatentBOConfig", "ACQUISITIONS", "CANDIDATES"]
 
@@ -88,15 +89,15 @@ class LatentBOSearch(Searcher):
         super().__init__(space, seed=seed, config=config)
         cfg = self.config
         if cfg.acquisition not in ACQUISITIONS:
-            raise ValueError(f"unknown acquisition {cfg.acquisition!r}; valid: {', '.join(ACQUISITIONS)}")
+            raise ConfigError(f"unknown acquisition {cfg.acquisition!r}; valid: {', '.join(ACQUISITIONS)}")
         if cfg.candidates not in CANDIDATES:
-            raise ValueError(f"unknown candidates {cfg.candidates!r}; valid: {', '.join(CANDIDATES)}")
+            raise ConfigError(f"unknown candidates {cfg.candidates!r}; valid: {', '.join(CANDIDATES)}")
         if cfg.model.space != space.name:
-            raise ValueError(f"the model config is for space {cfg.model.space!r}, the search is on {space.name!r}")
+            raise ConfigError(f"the model config is for space {cfg.model.space!r}, the search is on {space.name!r}")
         if cfg.batch_size < 1 or cfg.n_init < 1:
-            raise ValueError(f"batch_size and n_init must be >= 1, got {cfg.batch_size} and {cfg.n_init}")
+            raise ConfigError(f"batch_size and n_init must be >= 1, got {cfg.batch_size} and {cfg.n_init}")
         if cfg.prescreen < 0:
-            raise ValueError(f"prescreen must be >= 0 (0: every unseen cell is a candidate), got {cfg.prescreen}")
+            raise ConfigError(f"prescreen must be >= 0 (0: every unseen cell is a candidate), got {cfg.prescreen}")
         from crlso.search.latent_space import latent_model
 
         self.vae, self.cells, _, mu = latent_model(cfg.model, cfg.pretrain, cfg.cache_dir)

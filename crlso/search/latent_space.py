@@ -33,6 +33,7 @@ from crlso.models.graphs import GraphBank, featurizer_for
 from crlso.models.config import ModelConfig, PretrainConfig, default_device
 from crlso.models.training import cached_pretrained_vae, encode, refit_vae_icnn
 from crlso.models.vae import GraphVAE
+from crlso.errors import ConfigError
 
 __all__ = ["LatentSpace", "LatentSearcher", "JointFitConfig", "build_latent_space", "latent_model", "errors_of"]
 
@@ -77,7 +78,7 @@ class JointFitConfig:
     def __post_init__(self) -> None:
         check_numbers(self, {"batch_size": AT_LEAST_ONE, "lr": POSITIVE})
         if len(self.adam_betas) != 2:
-            raise ValueError(f"option adam_betas={self.adam_betas!r} needs two values; allowed: each >= 0 and < 1")
+            raise ConfigError(f"option adam_betas={self.adam_betas!r} needs two values; allowed: each >= 0 and < 1")
         for beta in self.adam_betas:
             check_value("adam_betas", beta, Bounds(0.0, 1.0, high_open=True))
 
@@ -104,7 +105,7 @@ class LatentSpace:
             try:
                 self.vae.load_state_dict(vae_state)
             except RuntimeError as exc:
-                raise ValueError(f"the given VAE weights do not fit a VAE of these sizes ({str(exc).splitlines()[0]})") from None
+                raise ConfigError(f"the given VAE weights do not fit a VAE of these sizes ({str(exc).splitlines()[0]})") from None
             mu = encode(self.vae, self.bank)
         self.mu = mu
         self._recon: Tensor | None = None  # decoder targets of every cell, built at the first regularize
@@ -206,7 +207,7 @@ def build_latent_space(config: Any, space_name: str) -> tuple[ModelConfig, Laten
         model, state = load_trained_vae(config.model_dir, space=space_name)
         return model, LatentSpace(model, config.pretrain, config.cache_dir, vae_state=state)
     if config.model.space != space_name:
-        raise ValueError(f"the model config is for space {config.model.space!r}, the search is on {space_name!r}")
+        raise ConfigError(f"the model config is for space {config.model.space!r}, the search is on {space_name!r}")
     return config.model, LatentSpace(config.model, config.pretrain, config.cache_dir)
 
 

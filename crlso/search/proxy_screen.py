@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from nasspace import Genotype
 
 from crlso.oracles.zero_cost import ProxyTable, parse_proxy_list
+from crlso.errors import ConfigError
 
 __all__ = ["PREFIX", "ProxyScore", "ProxyScreener", "is_proxy_screener"]
 
@@ -45,7 +46,7 @@ class ProxyScreener:
             ValueError: not a ``zc:`` name, or no proxy in it.
         """
         if not is_proxy_screener(name):
-            raise ValueError(f"screen_evaluator {name!r} is not a proxy screener; write zc:PROXY[+PROXY...]")
+            raise ConfigError(f"screen_evaluator {name!r} is not a proxy screener; write zc:PROXY[+PROXY...]")
         proxies = name[len(PREFIX):]
         parse_proxy_list(proxies, option="screen_evaluator")
         return proxies

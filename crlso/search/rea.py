@@ -9,6 +9,7 @@ from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, check_numbers
 
 from crlso.search.base import Searcher, register_searcher, sample_unseen
+from crlso.errors import ConfigError
 
 __all__ = ["RegularizedEvolution", "REAConfig"]
 
@@ -38,7 +39,7 @@ class RegularizedEvolution(Searcher):
     def __init__(self, space, *, seed: int, config: REAConfig | None = None):
         super().__init__(space, seed=seed, config=config)
         if self.config.sample_size > self.config.population_size or self.config.sample_size < 1:
-            raise ValueError("sample_size must be between 1 and population_size")
+            raise ConfigError("sample_size must be between 1 and population_size")
         self.population: deque[tuple[Genotype, float]] = deque()
 
     def ask(self, n: int) -> list[Genotype]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from crlso.errors import ConfigError
 
 if TYPE_CHECKING:
     from crlso.search.base import Searcher
@@ -55,7 +56,7 @@ def searcher_class(name: str) -> type["Searcher"]:
     if name not in _SEARCHERS:
         _load_builtin()
     if name not in _SEARCHERS:
-        raise ValueError(f"unknown search method {name!r}; valid: {', '.join(sorted(_SEARCHERS))}")
+        raise ConfigError(f"unknown search method {name!r}; valid: {', '.join(sorted(_SEARCHERS))}")
     return _SEARCHERS[name]
 
 

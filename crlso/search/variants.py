@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from crlso.errors import ConfigError
 
 __all__ = ["Variant", "VARIANTS", "TWINS", "CPU_PAPER_JOINT", "resolve_variant", "resolve_method", "variant_names"]
 
@@ -91,7 +92,7 @@ def resolve_variant(name: str, options: Mapping[str, Any] | None = None) -> tupl
         ValueError: ``name`` is not a variant (lists them).
     """
     if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}; valid: {', '.join(VARIANTS)}")
+        raise ConfigError(f"unknown variant {name!r}; valid: {', '.join(VARIANTS)}")
     variant = VARIANTS[name]
     return variant.method, {**variant.options, **dict(options or {})}
 

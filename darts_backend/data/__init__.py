@@ -11,6 +11,7 @@ from darts_backend.data.folder import NotAnImageFolder, is_image_folder, load_im
 from darts_backend.data.images import ImageSet
 from darts_backend.data.loader import CIFAR10_MEAN, CIFAR10_STD, BatchLoader, augment_batch
 from darts_backend.data.synthetic import synthetic_images
+from darts_backend.errors import DataError
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -78,12 +79,12 @@ def load_dataset(source: str | Path, split: str = "train", *, limit: int | None 
 def _load_uncached(path: Path, split: str, limit: int | None, offset: int, generator: torch.Generator | None,
                    progress: bool) -> ImageSet:
     if not path.exists():
-        raise ValueError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
+        raise DataError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
                          f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
     if is_cifar10_archive(path):
         return load_cifar10(path, split).limit(limit, offset=offset, generator=generator)
     try:  # one pass over a tar: it is listed once, by the loader itself
         return load_image_folder(path, split, limit=limit, offset=offset, generator=generator, progress=progress)
     except NotAnImageFolder as exc:
-        raise ValueError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split "
+        raise DataError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split "
                          f"({exc})") from None

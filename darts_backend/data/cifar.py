@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from darts_backend.data.images import ImageSet
+from darts_backend.errors import DataError
 
 __all__ = ["CIFAR10_CLASSES", "load_cifar10", "is_cifar10_archive"]
 
@@ -46,9 +47,9 @@ def _read_batch(raw: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
         data = np.asarray(entry[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(entry[b"labels"], dtype=np.int64)
     except (pickle.UnpicklingError, KeyError, ValueError, EOFError, TypeError) as exc:
-        raise ValueError(f"CIFAR-10 batch {name!r} is malformed: {exc}") from exc
+        raise DataError(f"CIFAR-10 batch {name!r} is malformed: {exc}") from exc
     if len(labels) != len(data):
-        raise ValueError(f"CIFAR-10 batch {name!r} has {len(data)} images but {len(labels)} labels")
+        raise DataError(f"CIFAR-10 batch {name!r} has {len(data)} images but {len(labels)} labels")
     return data, labels
 
 
@@ -57,13 +58,13 @@ def _batches(path: Path, names: tuple[str, ...]) -> list[tuple[bytes, str]]:
         root = path / "cifar-10-batches-py" if (path / "cifar-10-batches-py").is_dir() else path
         missing = [n for n in names if not (root / n).is_file()]
         if missing:
-            raise ValueError(f"{root} lacks CIFAR-10 batch files {missing}")
+            raise DataError(f"{root} lacks CIFAR-10 batch files {missing}")
         return [((root / n).read_bytes(), n) for n in names]
     with tarfile.open(path) as tar:
         members = {Path(m.name).name: m for m in tar.getmembers() if m.isfile()}
         missing = [n for n in names if n not in members]
         if missing:
-            raise ValueError(f"{path} lacks CIFAR-10 batch files {missing}")
+            raise DataError(f"{path} lacks CIFAR-10 batch files {missing}")
         out = []
         for n in names:
             handle = tar.extractfile(members[n])
@@ -96,7 +97,7 @@ def load_cifar10(path: str | Path, split: str = "train") -> ImageSet:
         ValueError: unknown split, or files missing or malformed.
     """
     if split not in ("train", "test"):
-        raise ValueError(f"unknown split {split!r}; valid splits: train, test")
+        raise DataError(f"unknown split {split!r}; valid splits: train, test")
     batches = _batches(Path(path), _TRAIN if split == "train" else _TEST)
     parts = [_read_batch(raw, name) for raw, name in batches]
     images = torch.from_numpy(np.concatenate([p[0] for p in parts]))

@@ -14,13 +14,14 @@ from PIL import Image
 from tqdm import tqdm
 
 from darts_backend.data.images import ImageSet
+from darts_backend.errors import DataError
 
 __all__ = ["IMAGE_SUFFIXES", "NotAnImageFolder", "load_image_folder", "is_image_folder"]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-class NotAnImageFolder(ValueError):
+class NotAnImageFolder(DataError):
     """The path is not a folder or tar, or holds no images of the asked split."""
 
 
@@ -97,9 +98,9 @@ def _decode(path: str | Path, names: list[str], read: Callable[[str], bytes], sp
         raise NotAnImageFolder(f"no images under split {split!r} in {path}; splits found: {', '.join(splits) or 'none'}")
     classes = tuple(sorted({c for _, c in entries}))
     if limit is not None and limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}")
+        raise DataError(f"limit must be >= 1, got {limit}")
     if offset < 0 or (offset and offset >= len(entries)):
-        raise ValueError(f"offset must be in [0, {len(entries)}) for split {split!r}, got {offset}")
+        raise DataError(f"offset must be in [0, {len(entries)}) for split {split!r}, got {offset}")
     if offset or (limit is not None and limit < len(entries)):
         order = torch.randperm(len(entries), generator=generator)
         keep = order[offset:offset + limit if limit is not None else None].sort().values.tolist()
@@ -110,9 +111,9 @@ def _decode(path: str | Path, names: list[str], read: Callable[[str], bytes], sp
             with Image.open(io.BytesIO(read(name))) as img:
                 array = np.asarray(img.convert("RGB"), dtype=np.uint8)
         except OSError as exc:
-            raise ValueError(f"cannot decode image {name!r} in {path}: {exc}") from exc
+            raise DataError(f"cannot decode image {name!r} in {path}: {exc}") from exc
         if images and array.shape != images[0].shape:
-            raise ValueError(f"image {name!r} is {array.shape[:2]}, others are {images[0].shape[:2]}; sizes must agree")
+            raise DataError(f"image {name!r} is {array.shape[:2]}, others are {images[0].shape[:2]}; sizes must agree")
         images.append(array)
     stacked = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
     index = {c: i for i, c in enumerate(classes)}

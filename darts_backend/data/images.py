@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from darts_backend.errors import DataError
 
 __all__ = ["ImageSet"]
 
@@ -25,11 +26,11 @@ class ImageSet:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4 or self.images.shape[1] != 3:
-            raise ValueError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+            raise DataError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
         if self.labels.shape != (self.images.shape[0],):
-            raise ValueError(f"labels must be ({self.images.shape[0]},), got {tuple(self.labels.shape)}")
+            raise DataError(f"labels must be ({self.images.shape[0]},), got {tuple(self.labels.shape)}")
         if len(self) and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(self.classes)):
-            raise ValueError(f"labels must lie in [0, {len(self.classes)})")
+            raise DataError(f"labels must lie in [0, {len(self.classes)})")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -49,22 +50,22 @@ class ImageSet:
         (and nothing is drawn from `generator`).
         """
         if n is not None and n < 1:
-            raise ValueError(f"limit must be >= 1, got {n}")
+            raise DataError(f"limit must be >= 1, got {n}")
         if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
+            raise DataError(f"offset must be >= 0, got {offset}")
         if offset == 0 and (n is None or n >= len(self)):
             return self
         if offset >= len(self):
-            raise ValueError(f"offset {offset} leaves none of the {len(self)} images")
+            raise DataError(f"offset {offset} leaves none of the {len(self)} images")
         order = torch.randperm(len(self), generator=generator)
         return self.subset(order[offset:offset + n if n is not None else None].sort().values)
 
     def split(self, fraction: float, *, generator: torch.Generator | None = None) -> tuple["ImageSet", "ImageSet"]:
         """Random split into ``(first, second)`` with ``round(fraction * N)`` images in the first."""
         if not 0.0 < fraction < 1.0:
-            raise ValueError(f"split fraction must be in (0, 1), got {fraction}")
+            raise DataError(f"split fraction must be in (0, 1), got {fraction}")
         order = torch.randperm(len(self), generator=generator)
         cut = int(round(fraction * len(self)))
         if cut == 0 or cut == len(self):
-            raise ValueError(f"splitting {len(self)} images at {fraction} leaves one side empty")
+            raise DataError(f"splitting {len(self)} images at {fraction} leaves one side empty")
         return self.subset(order[:cut].sort().values), self.subset(order[cut:].sort().values)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from darts_backend.data.images import ImageSet
+from darts_backend.errors import DataError
 
 __all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "BatchLoader", "augment_batch"]
 
@@ -68,9 +69,9 @@ class BatchLoader:
                  mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD,
                  channels_last: bool = False):
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise DataError(f"batch_size must be >= 1, got {batch_size}")
         if drop_last and len(data) < batch_size:
-            raise ValueError(f"{len(data)} images cannot fill one batch of {batch_size}; lower the batch size")
+            raise DataError(f"{len(data)} images cannot fill one batch of {batch_size}; lower the batch size")
         self.device = torch.device(device)
         self.images = data.images.to(self.device)
         self.labels = data.labels.to(self.device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from darts_backend.data.images import ImageSet
+from darts_backend.errors import DataError
 
 __all__ = ["synthetic_images"]
 
@@ -19,7 +20,7 @@ def synthetic_images(n: int, *, num_classes: int = 10, size: int = 8, generator:
         generator: seeds the noise and the class templates.
     """
     if n < 1 or num_classes < 1 or size < 1:
-        raise ValueError(f"n, num_classes and size must be positive, got {n}, {num_classes}, {size}")
+        raise DataError(f"n, num_classes and size must be positive, got {n}, {num_classes}, {size}")
     templates = torch.rand(num_classes, 3, size, size, generator=generator) * 0.5
     stripes = (torch.arange(size).view(1, size) + torch.arange(num_classes).view(num_classes, 1)) % 3 == 0
     templates = templates + 0.4 * stripes.view(num_classes, 1, 1, size).float()

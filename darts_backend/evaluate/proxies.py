@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from darts_backend.networks.counting import count_flops, count_parameters
+from darts_backend.errors import ConfigError
 
 __all__ = ["ProxyInputs", "Proxy", "PROXIES", "list_proxies", "get_proxy"]
 
@@ -202,5 +203,5 @@ def get_proxy(name: str) -> Proxy:
         ValueError: unknown name (the message lists the valid ones).
     """
     if name not in PROXIES:
-        raise ValueError(f"unknown zero-cost proxy {name!r}; valid proxies: {', '.join(PROXIES)}")
+        raise ConfigError(f"unknown zero-cost proxy {name!r}; valid proxies: {', '.join(PROXIES)}")
     return PROXIES[name]

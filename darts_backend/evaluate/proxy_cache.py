@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nasspace.atomic import write_json_atomic
+from darts_backend.errors import ConfigError
 
 __all__ = ["ProxyCache", "default_cache_dir", "settings_digest"]
 
@@ -67,11 +68,11 @@ class ProxyCache:
         try:
             data = json.loads(self.path.read_text())
         except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read proxy cache {self.path}: {exc}; delete it to start over") from None
+            raise ConfigError(f"cannot read proxy cache {self.path}: {exc}; delete it to start over") from None
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION or "scores" not in data:
-            raise ValueError(f"{self.path} is not a proxy cache file (format_version {FORMAT_VERSION})")
+            raise ConfigError(f"{self.path} is not a proxy cache file (format_version {FORMAT_VERSION})")
         if data.get("settings") != self.settings:
-            raise ValueError(f"{self.path} holds scores of other settings ({data.get('settings')}); "
+            raise ConfigError(f"{self.path} holds scores of other settings ({data.get('settings')}); "
                              f"expected {self.settings}")
         return dict(data["scores"])
 

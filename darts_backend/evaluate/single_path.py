@@ -24,6 +24,7 @@ from torch import nn
 
 from darts_backend.evaluate.supernet import Screening, score_path
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["SinglePathEvaluator"]
 
@@ -41,9 +42,9 @@ class SinglePathEvaluator:
 
     def __init__(self, network: nn.Module, batches: Sequence[Batch], calibration: Sequence[Batch]):
         if not batches:
-            raise ValueError("the single-path evaluator needs at least one scoring batch")
+            raise ConfigError("the single-path evaluator needs at least one scoring batch")
         if not calibration:
-            raise ValueError("the single-path evaluator needs at least one calibration batch to re-estimate BN")
+            raise ConfigError("the single-path evaluator needs at least one calibration batch to re-estimate BN")
         self.network = network
         self.batches = list(batches)
         self.calibration = list(calibration)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["Screening", "SupernetEvaluator", "score_path"]
 
@@ -59,7 +60,7 @@ class SupernetEvaluator:
 
     def __init__(self, network: nn.Module, batches: Sequence[tuple[torch.Tensor, torch.Tensor]]):
         if not batches:
-            raise ValueError("the evaluator needs at least one held-out batch")
+            raise ConfigError("the evaluator needs at least one held-out batch")
         self.network = network
         self.batches = list(batches)
         self.evaluated = 0  # genotypes scored so far

@@ -26,6 +26,7 @@ from darts_backend.networks.darts import DartsNetwork
 from darts_backend.networks.nb201 import NB201Network
 from darts_backend.ops import reset_weights_
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["ZeroCostConfig", "ZeroCostScorer", "build_network", "load_proxy_images", "SPACES"]
 
@@ -62,14 +63,14 @@ class ZeroCostConfig:
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
-            raise ValueError(f"no zero-cost proxies for space {self.space!r}; valid spaces: {', '.join(SPACES)}")
+            raise ConfigError(f"no zero-cost proxies for space {self.space!r}; valid spaces: {', '.join(SPACES)}")
         for name in ("channels", "num_classes", "synthetic_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2 (jacov correlates images), got {self.batch_size}")
+            raise ConfigError(f"batch_size must be >= 2 (jacov correlates images), got {self.batch_size}")
         if self.cells is not None and self.cells < 1:
-            raise ValueError(f"cells must be >= 1, got {self.cells}")
+            raise ConfigError(f"cells must be >= 1, got {self.cells}")
 
     @property
     def network_cells(self) -> int:
@@ -83,7 +84,7 @@ def build_network(config: ZeroCostConfig, genotype: Genotype) -> nn.Module:
         ValueError: the genotype is not of ``config.space``.
     """
     if genotype.space_name != config.space and not (config.space == "darts" and genotype.space_name == "flex"):
-        raise ValueError(f"a {genotype.space_name} genotype cannot be scored in the {config.space} space")
+        raise ConfigError(f"a {genotype.space_name} genotype cannot be scored in the {config.space} space")
     with torch.random.fork_rng(devices=[]):  # construction draws a default init; keep the caller's RNG as it was
         if config.space == "nb201":
             net: nn.Module = NB201Network(genotype, C=config.channels, N=config.network_cells,  # type: ignore[arg-type]
@@ -103,7 +104,7 @@ def load_proxy_images(config: ZeroCostConfig) -> torch.Tensor:
     data = load_dataset(config.data, config.split, limit=config.batch_size,
                         generator=torch.Generator().manual_seed(config.seed), synthetic_size=config.synthetic_size)
     if len(data) < config.batch_size:
-        raise ValueError(f"{config.data} split {config.split!r} holds {len(data)} images, fewer than batch_size {config.batch_size}")
+        raise ConfigError(f"{config.data} split {config.split!r} holds {len(data)} images, fewer than batch_size {config.batch_size}")
     return data.images.clone()
 
 
@@ -117,9 +118,9 @@ class ZeroCostScorer:
 
     def __init__(self, config: ZeroCostConfig, images: torch.Tensor):
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be uint8 (B, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+            raise ConfigError(f"images must be uint8 (B, 3, H, W), got {images.dtype} {tuple(images.shape)}")
         if len(images) != config.batch_size:
-            raise ValueError(f"expected {config.batch_size} images (batch_size), got {len(images)}")
+            raise ConfigError(f"expected {config.batch_size} images (batch_size), got {len(images)}")
         self.config = config
         self.images_digest = hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
         mean = torch.tensor(CIFAR10_MEAN).view(1, 3, 1, 1)

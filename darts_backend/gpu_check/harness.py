@@ -25,6 +25,7 @@ from typing import Any
 from darts_backend.gpu_check.plan import SECTIONS, GpuCheckConfig, config_json, section_budgets, section_spec
 from darts_backend.gpu_check.report import render_markdown
 from nasspace.atomic import write_json_atomic, write_text_atomic
+from darts_backend.errors import ConfigError
 
 __all__ = ["run_gpu_check"]
 
@@ -41,7 +42,7 @@ def run_gpu_check(config: GpuCheckConfig, *, log: Callable[..., None] = print) -
     import torch
 
     if config.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but torch sees no CUDA device; use --device cpu")
+        raise ConfigError("--device cuda requested but torch sees no CUDA device; use --device cpu")
     images, how = config.resolved_images()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

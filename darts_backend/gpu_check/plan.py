@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from darts_backend.errors import ConfigError
 
 __all__ = ["SECTIONS", "GpuCheckConfig", "section_budgets", "section_spec"]
 
@@ -47,20 +48,20 @@ class GpuCheckConfig:
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
-            raise ValueError(f"unknown gpu-check device {self.device!r}; valid: {', '.join(DEVICES)}")
+            raise ConfigError(f"unknown gpu-check device {self.device!r}; valid: {', '.join(DEVICES)}")
         if not str(self.out).strip():
-            raise ValueError("--out must name a folder, got an empty path")
+            raise ConfigError("--out must name a folder, got an empty path")
         if not (10 <= self.budget_seconds <= 3600):
-            raise ValueError(f"budget must be 10..3600 seconds, got {self.budget_seconds:g}")
+            raise ConfigError(f"budget must be 10..3600 seconds, got {self.budget_seconds:g}")
         unknown = [s for s in self.skip if s not in SECTIONS]
         if unknown:
-            raise ValueError(f"unknown section(s) {', '.join(unknown)} in --skip; valid: {', '.join(SECTIONS)}")
+            raise ConfigError(f"unknown section(s) {', '.join(unknown)} in --skip; valid: {', '.join(SECTIONS)}")
 
     def resolved_images(self) -> tuple[str, str]:
         """(images source, how it was chosen)."""
         if self.images is not None:
             if self.images != "synthetic" and not Path(self.images).exists():
-                raise ValueError(f"--images {self.images}: no such file or folder")
+                raise ConfigError(f"--images {self.images}: no such file or folder")
             return self.images, "given"
         default = Path("data/cifar10-jpg.tar")
         if default.is_file():

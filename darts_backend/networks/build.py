@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["build_network"]
 
@@ -31,4 +32,4 @@ def build_network(genotype: Genotype, *, channels: int, cells: int, num_classes:
         return NB201Network(genotype, C=channels, N=cells, num_classes=num_classes)  # type: ignore[arg-type]
     if genotype.space_name in ("darts", "flex"):
         return DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes)
-    raise ValueError(f"no discrete network for space {genotype.space_name!r}; valid: nb201, darts, flex")
+    raise ConfigError(f"no discrete network for space {genotype.space_name!r}; valid: nb201, darts, flex")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from darts_backend.errors import ConfigError
 
 __all__ = ["count_parameters", "count_flops"]
 
@@ -39,7 +40,7 @@ def count_flops(model: nn.Module, input_size: tuple[int, int, int] = (3, 32, 32)
         ValueError: unknown convention.
     """
     if convention not in _CONVENTIONS:
-        raise ValueError(f"unknown FLOP convention {convention!r}; valid: {', '.join(_CONVENTIONS)}")
+        raise ConfigError(f"unknown FLOP convention {convention!r}; valid: {', '.join(_CONVENTIONS)}")
     naslib = convention == "naslib"
     total = 0.0
 

@@ -24,6 +24,7 @@ from darts_backend.ops import FactorizedReduce, ReLUConvBN, create_op
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FlexCell, FlexGenotype, FlexSpace, reduction_layout
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["DartsCell", "DartsNetwork", "GenotypeCost", "as_flex", "genotype_cost"]
 
@@ -38,7 +39,7 @@ def as_flex(genotype: Genotype, num_cells: int = 8) -> FlexGenotype:
         return genotype
     if isinstance(genotype, DARTSGenotype):
         return FlexSpace().from_darts(genotype, reduction_layout(num_cells))
-    raise ValueError(f"expected a darts or flex genotype, got {type(genotype).__name__}")
+    raise ConfigError(f"expected a darts or flex genotype, got {type(genotype).__name__}")
 
 
 class DartsCell(nn.Module):
@@ -94,7 +95,7 @@ class DartsNetwork(nn.Module):
                  stem_multiplier: int = 3):
         super().__init__()
         if C < 1 or num_classes < 1 or stem_multiplier < 1:
-            raise ValueError(f"C, num_classes and stem_multiplier must be positive, got {C}, {num_classes}, {stem_multiplier}")
+            raise ConfigError(f"C, num_classes and stem_multiplier must be positive, got {C}, {num_classes}, {stem_multiplier}")
         self.genotype = as_flex(genotype, num_cells)
         c_stem = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))

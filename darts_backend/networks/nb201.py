@@ -7,6 +7,7 @@ from torch import nn
 
 from darts_backend.ops import ResNetBasicBlock, create_op
 from nasspace.nb201 import NB201_EDGES, NB201Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["NB201Cell", "NB201Network"]
 
@@ -60,9 +61,9 @@ class NB201Network(nn.Module):
     def __init__(self, genotype: NB201Genotype, *, C: int = 16, N: int = 5, num_classes: int = 10):
         super().__init__()
         if not isinstance(genotype, NB201Genotype):
-            raise ValueError(f"expected an NB201Genotype, got {type(genotype).__name__}")
+            raise ConfigError(f"expected an NB201Genotype, got {type(genotype).__name__}")
         if C < 1 or N < 1 or num_classes < 1:
-            raise ValueError(f"C, N and num_classes must be positive, got C={C}, N={N}, num_classes={num_classes}")
+            raise ConfigError(f"C, N and num_classes must be positive, got C={C}, N={N}, num_classes={num_classes}")
         self.genotype = genotype
         self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         layers: list[nn.Module] = []

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from darts_backend.errors import ConfigError
 
 __all__ = ["OpFactory", "register_op", "list_ops", "create_op", "reset_weights_"]
 
@@ -23,7 +24,7 @@ def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
 
     def wrap(factory: OpFactory) -> OpFactory:
         if name in _OPS:
-            raise ValueError(f"op {name!r} is already registered")
+            raise ConfigError(f"op {name!r} is already registered")
         _OPS[name] = factory
         return factory
 
@@ -42,11 +43,11 @@ def create_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = 
         ValueError: unknown op name (the message lists the valid ones) or bad stride/channels.
     """
     if name not in _OPS:
-        raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(list_ops())}")
+        raise ConfigError(f"unknown op {name!r}; valid ops: {', '.join(list_ops())}")
     if stride not in (1, 2):
-        raise ValueError(f"stride must be 1 or 2, got {stride}")
+        raise ConfigError(f"stride must be 1 or 2, got {stride}")
     if C_in < 1 or C_out < 1:
-        raise ValueError(f"channel counts must be positive, got C_in={C_in}, C_out={C_out}")
+        raise ConfigError(f"channel counts must be positive, got C_in={C_in}, C_out={C_out}")
     return _OPS[name](C_in, C_out, stride, affine)
 
 

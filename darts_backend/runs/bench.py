@@ -27,6 +27,7 @@ from darts_backend.searchers import SearcherConfig, create_searcher, searcher_cl
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from darts_backend.runs.trainer import compile_network, select_device
+from darts_backend.errors import ConfigError
 
 __all__ = ["BenchConfig", "benchmark_throughput", "host_syncs", "SPACES"]
 
@@ -68,12 +69,12 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
-            raise ValueError(f"unknown bench space {self.space!r}; valid: {', '.join(SPACES)}")
+            raise ConfigError(f"unknown bench space {self.space!r}; valid: {', '.join(SPACES)}")
         if self.steps < 1 or self.warmup < 0:
-            raise ValueError(f"steps must be >= 1 and warmup >= 0, got {self.steps}, {self.warmup}")
+            raise ConfigError(f"steps must be >= 1 and warmup >= 0, got {self.steps}, {self.warmup}")
         for name in ("channels", "cells", "batch_size", "image_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 def _peak_rss_mb() -> float:

@@ -26,6 +26,7 @@ from scipy import stats
 
 from nasspace.nb201 import NB201_SIZE
 from nasspace.space import Genotype, get_space
+from darts_backend.errors import ConfigError
 
 __all__ = ["EVALUATOR_KINDS", "EvaluatorSpec", "parse_evaluator", "sample_cells", "rank_correlations", "rank_average",
            "bench_evaluators", "build_scorer", "format_table"]
@@ -55,14 +56,14 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     """``KIND:TARGET`` with KIND in `EVALUATOR_KINDS` (ValueError naming the allowed forms otherwise)."""
     kind, sep, target = text.partition(":")
     if not sep or kind not in EVALUATOR_KINDS or not target:
-        raise ValueError(f"evaluator {text!r} is not KIND:TARGET with KIND in {', '.join(EVALUATOR_KINDS)} "
+        raise ConfigError(f"evaluator {text!r} is not KIND:TARGET with KIND in {', '.join(EVALUATOR_KINDS)} "
                          "(mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY or zc:PROXY+PROXY)")
     spec = EvaluatorSpec(kind, target)
     if kind == "zc":
         from darts_backend.evaluate import get_proxy
 
         if len(set(spec.proxies)) != len(spec.proxies):
-            raise ValueError(f"evaluator {text!r} names a proxy twice")
+            raise ConfigError(f"evaluator {text!r} names a proxy twice")
         for name in spec.proxies:
             get_proxy(name)  # ValueError listing the proxies
     return spec
@@ -72,9 +73,9 @@ def sample_cells(n: int, seed: int, space: str = "nb201") -> list[Genotype]:
     """``n`` distinct uniform cells of `space`, drawn from `seed` (ValueError if n < 2, or more than the
     space holds)."""
     if n < 2:
-        raise ValueError(f"a rank correlation needs at least 2 cells, got {n}")
+        raise ConfigError(f"a rank correlation needs at least 2 cells, got {n}")
     if space == "nb201" and n > NB201_SIZE:
-        raise ValueError(f"--cells {n} asks for more distinct cells than NB201 holds ({NB201_SIZE})")
+        raise ConfigError(f"--cells {n} asks for more distinct cells than NB201 holds ({NB201_SIZE})")
     rng = np.random.default_rng(seed)
     search_space = get_space(space)
     cells: dict[str, Genotype] = {}
@@ -92,7 +93,7 @@ def rank_correlations(scores: Sequence[float], truth: Sequence[float]) -> dict[s
     """
     s, t = np.asarray(scores, dtype=float), np.asarray(truth, dtype=float)
     if s.shape != t.shape:
-        raise ValueError(f"scores and truth differ in length: {len(s)} vs {len(t)}")
+        raise ConfigError(f"scores and truth differ in length: {len(s)} vs {len(t)}")
     keep = np.isfinite(s) & np.isfinite(t)
     n = int(keep.sum())
     if n < 2:
@@ -127,14 +128,14 @@ def bench_evaluators(cells: Sequence[Genotype], truth: Sequence[float], scorers:
         the order of `scorers`.
     """
     if len(cells) != len(truth):
-        raise ValueError(f"{len(cells)} cells but {len(truth)} true values")
+        raise ConfigError(f"{len(cells)} cells but {len(truth)} true values")
     results: dict[str, dict[str, Any]] = {}
     for name, scorer in scorers.items():
         start, cpu = time.perf_counter(), time.process_time()
         scores = [float(v) for v in scorer(list(cells))]
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         if len(scores) != len(cells):
-            raise ValueError(f"evaluator {name} returned {len(scores)} scores for {len(cells)} cells")
+            raise ConfigError(f"evaluator {name} returned {len(scores)} scores for {len(cells)} cells")
         results[name] = {**rank_correlations(scores, truth), "seconds_per_cell": wall / len(cells),
                          "cpu_seconds_per_cell": cpu / len(cells), "scores": scores}
     return results

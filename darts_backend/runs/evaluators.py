@@ -29,6 +29,7 @@ from darts_backend.data import BatchLoader, ImageSet, load_dataset
 from darts_backend.evaluate.single_path import SinglePathEvaluator
 from darts_backend.evaluate.supernet import SupernetEvaluator
 from darts_backend.runs.trainer import select_device
+from darts_backend.errors import ConfigError
 
 __all__ = ["SCREENERS", "load_run_network", "held_out_images", "load_evaluator", "load_single_path_evaluator",
            "load_screener"]
@@ -52,11 +53,11 @@ def load_screener(kind: str, run_dir: str | Path, *, images: int = 512, calibrat
         ValueError: unknown kind, or a `split` for ``single-path`` (it reads held-out train images only).
     """
     if kind not in SCREENERS:
-        raise ValueError(f"unknown screening evaluator {kind!r}; valid: {', '.join(SCREENERS)}")
+        raise ConfigError(f"unknown screening evaluator {kind!r}; valid: {', '.join(SCREENERS)}")
     if kind == "mixture":
         return load_evaluator(run_dir, images=images, split=split, device=device)
     if split is not None:
-        raise ValueError(f"the single-path evaluator reads held-out train images only; got split={split!r}")
+        raise ConfigError(f"the single-path evaluator reads held-out train images only; got split={split!r}")
     return load_single_path_evaluator(run_dir, images=images, calibration_images=calibration_images, device=device)
 
 
@@ -64,7 +65,7 @@ def load_run_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, di
     """The trained supernet of a search run folder (as its last checkpoint left it) and the run's config."""
     config_path = run_dir / "config.json"
     if not config_path.is_file():
-        raise ValueError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
+        raise ConfigError(f"{run_dir} holds no config.json; give the folder of a darts-backend search run")
     config = json.loads(config_path.read_text())
     from darts_backend.runs.search import METHODS
 
@@ -76,7 +77,7 @@ def load_run_network(run_dir: Path, device: torch.device) -> tuple[nn.Module, di
         from darts_backend.runs.set_search import load_search_network as load_darts_network
 
         return load_darts_network(run_dir, device)
-    raise ValueError(f"{run_dir}: no supernet evaluator for a {config.get('method')!r} run on {config.get('space')!r}")
+    raise ConfigError(f"{run_dir}: no supernet evaluator for a {config.get('method')!r} run on {config.get('space')!r}")
 
 
 def load_evaluator(run_dir: str | Path, *, images: int = 512, batch_size: int = 256, data: str | None = None,
@@ -96,7 +97,7 @@ def load_evaluator(run_dir: str | Path, *, images: int = 512, batch_size: int = 
             split and no other ``split`` was named).
     """
     if images < 1 or batch_size < 1:
-        raise ValueError(f"images and batch_size must be >= 1, got {images}, {batch_size}")
+        raise ConfigError(f"images and batch_size must be >= 1, got {images}, {batch_size}")
     run_dir = Path(run_dir)
     dev = select_device(device)
     network, config = load_run_network(run_dir, dev)
@@ -125,14 +126,14 @@ def held_out_images(run_dir: Path, config: dict, count: int, *, data: str | None
             images = load_dataset(source, "train", generator=generator)  # as run_search draws its split
             return images.split(1 - float(config["valid_fraction"]), generator=generator)[1].limit(
                 count, generator=torch.Generator().manual_seed(int(config["seed"])))
-        raise ValueError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
+        raise ConfigError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
                          "name another split (e.g. split='test') to screen on")
     try:
         return load_dataset(source, "train", limit=count, offset=int(used), generator=generator)
     except ValueError as exc:
         if "offset" not in str(exc):
             raise
-        raise ValueError(f"{run_dir} trained on all {used} train images of {source}, so none is held out; "
+        raise ConfigError(f"{run_dir} trained on all {used} train images of {source}, so none is held out; "
                          "name another split (e.g. split='test') to screen on") from None
 
 
@@ -153,14 +154,14 @@ def load_single_path_evaluator(run_dir: str | Path, *, images: int = 512, calibr
         ValueError: not a run folder, bad counts, or fewer than ``calibration_images + 1`` held-out images.
     """
     if images < 1 or calibration_images < 1 or batch_size < 1:
-        raise ValueError(f"images, calibration_images and batch_size must be >= 1, "
+        raise ConfigError(f"images, calibration_images and batch_size must be >= 1, "
                          f"got {images}, {calibration_images}, {batch_size}")
     run_dir = Path(run_dir)
     dev = select_device(device)
     network, config = load_run_network(run_dir, dev)
     held_out = held_out_images(run_dir, config, calibration_images + images, data=data)
     if len(held_out) <= calibration_images:
-        raise ValueError(f"{run_dir} leaves {len(held_out)} held-out train images, not more than "
+        raise ConfigError(f"{run_dir} leaves {len(held_out)} held-out train images, not more than "
                          f"calibration_images={calibration_images}; lower it")
     order = torch.arange(len(held_out))
     calibration_set, scoring_set = held_out.subset(order[:calibration_images]), held_out.subset(order[calibration_images:])

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from nasspace.atomic import atomic_path, folder_lock, write_json_atomic
+from darts_backend.errors import MissingFileError, NotAFolderError, RunFolderError
 
 __all__ = ["write_json", "append_jsonl", "save_checkpoint", "load_checkpoint", "checkpoint_errors", "locked_run"]
 
@@ -45,12 +46,12 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str = "cpu") 
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise MissingFileError(f"no checkpoint at {path}")
     with checkpoint_errors(path), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's pickle-protocol notes on a foreign file; the error says it all
         state = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(state, dict):
-        raise ValueError(f"{path} is not a darts-backend checkpoint (it holds a {type(state).__name__})")
+        raise RunFolderError(f"{path} is not a darts-backend checkpoint (it holds a {type(state).__name__})")
     return state
 
 
@@ -63,7 +64,7 @@ def checkpoint_errors(path: str | Path) -> Iterator[None]:
     except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, IndexError, TypeError, AttributeError,
             UnicodeDecodeError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ValueError(f"{path} is damaged or not a checkpoint of this run ({type(exc).__name__}: {first[:200]})") from None
+        raise RunFolderError(f"{path} is damaged or not a checkpoint of this run ({type(exc).__name__}: {first[:200]})") from None
 
 
 def locked_run(run: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,7 +79,7 @@ def locked_run(run: Callable[..., Any]) -> Callable[..., Any]:
     def locked(config: Any, out_dir: str | Path, *args: Any, **kwargs: Any) -> Any:
         folder = Path(out_dir)
         if folder.exists() and not folder.is_dir():
-            raise NotADirectoryError(f"--out {out_dir} is a file, not a run folder")
+            raise NotAFolderError(f"--out {out_dir} is a file, not a run folder")
         created = not folder.exists()
         try:
             with folder_lock(folder, what="darts-backend run"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nasspace.atomic import atomic_path
+from darts_backend.errors import ConfigError
 
 __all__ = ["COST_AXES", "pareto_indices", "plot_pareto"]
 
@@ -23,7 +24,7 @@ COST_AXES = {"params": "parameters (M)", "flops": "FLOPs (M, multiply-adds)"}
 
 def _check_axis(cost: str) -> None:
     if cost not in COST_AXES:
-        raise ValueError(f"unknown cost axis {cost!r}; valid: {', '.join(COST_AXES)}")
+        raise ConfigError(f"unknown cost axis {cost!r}; valid: {', '.join(COST_AXES)}")
 
 
 def _accuracy(entry: dict[str, Any], key: str) -> float:
@@ -46,7 +47,7 @@ def pareto_indices(entries: Sequence[dict[str, Any]], *, accuracy: str, cost: st
     points = []
     for i, entry in enumerate(entries):
         if not isinstance(entry.get(cost), (int, float)):
-            raise ValueError(f"entry {i} has no numeric {cost!r}")
+            raise ConfigError(f"entry {i} has no numeric {cost!r}")
         points.append((_accuracy(entry, accuracy), float(entry[cost])))
     front = []
     for i, (acc_i, cost_i) in enumerate(points):

@@ -20,6 +20,7 @@ from darts_backend.data import BatchLoader, ImageSet
 from darts_backend.evaluate.single_path import SinglePathEvaluator
 from darts_backend.evaluate.supernet import Screening
 from darts_backend.searchers.spos import SposSearcher
+from darts_backend.errors import ConfigError
 
 __all__ = ["Selection", "select_path"]
 
@@ -54,9 +55,9 @@ def select_path(searcher: SposSearcher, held_out: ImageSet, *, candidates: int, 
         ValueError: `held_out` has fewer than 2 images, or a count below 1.
     """
     if candidates < 1 or calibration < 1 or images < 1:
-        raise ValueError(f"candidates, calibration and images must be >= 1, got {candidates}, {calibration}, {images}")
+        raise ConfigError(f"candidates, calibration and images must be >= 1, got {candidates}, {calibration}, {images}")
     if len(held_out) < 2:
-        raise ValueError(f"path selection needs at least 2 held-out images, got {len(held_out)}")
+        raise ConfigError(f"path selection needs at least 2 held-out images, got {len(held_out)}")
     start = time.perf_counter()
     rng = np.random.default_rng([seed, 1])  # apart from the training sampler's stream
     cells: dict[str, object] = {}

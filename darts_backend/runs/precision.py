@@ -29,6 +29,7 @@ from darts_backend.data import BatchLoader, load_dataset
 from darts_backend.searchers import SearcherConfig, create_searcher
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
+from darts_backend.errors import ConfigError
 
 __all__ = ["AgreementConfig", "alpha_gradient", "alpha_gradient_agreement", "summarize_agreement"]
 
@@ -50,9 +51,9 @@ class AgreementConfig:
 
     def __post_init__(self) -> None:
         if not self.seeds or self.batches < 1 or self.batch_size < 1 or self.channels < 1 or self.cells < 1:
-            raise ValueError("seeds must be non-empty and batches, batch_size, channels, cells >= 1")
+            raise ConfigError("seeds must be non-empty and batches, batch_size, channels, cells >= 1")
         if not self.trained_steps or list(self.trained_steps) != sorted(set(self.trained_steps)) or self.trained_steps[0] < 0:
-            raise ValueError(f"trained_steps must be increasing counts >= 0, got {self.trained_steps}")
+            raise ConfigError(f"trained_steps must be increasing counts >= 0, got {self.trained_steps}")
 
 
 def alpha_gradient(searcher: Searcher, batch: Batch, dtype: torch.dtype | None, *,

@@ -55,6 +55,7 @@ from darts_backend.searchers.base import SearcherConfig
 from darts_backend.searchers.ms_darts import MSDartsConfig
 from darts_backend.searchers.pc_darts import PCDartsConfig
 from darts_backend.searchers.spos import SposConfig
+from darts_backend.errors import ConfigError
 
 __all__ = ["PRESETS", "preset_values"]
 
@@ -80,7 +81,7 @@ def preset_values(name: str, method: str, space: str) -> dict[str, Any]:
         ValueError: unknown preset, or a method/space pair no preset covers.
     """
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     paper = name == "paper"
     if method == "pc-darts" and space in ("nb201", "darts"):
         cells = (5 if space == "nb201" else 8) if paper else (1 if space == "nb201" else 5)
@@ -122,4 +123,4 @@ def preset_values(name: str, method: str, space: str) -> dict[str, Any]:
         size = {"channels": 16, "cells": 8, "epochs": 50, "limit_train": None} if paper else \
             {"channels": 8, "cells": 5, "epochs": 10, "limit_train": 10000}
         return {**size, "batch_size": 64, "nodes": 4}
-    raise ValueError(f"no preset for method {method!r} on space {space!r}")
+    raise ConfigError(f"no preset for method {method!r} on space {space!r}")

@@ -28,6 +28,7 @@ from typing import Any
 from nasspace.darts import DARTSGenotype
 from nasspace.nb201 import NB201Genotype
 from nasspace.space import Genotype, genotype_from_json
+from darts_backend.errors import RunFolderError
 
 __all__ = ["SearchOutcome", "load_outcome"]
 
@@ -61,10 +62,10 @@ class SearchOutcome:
         has its every prefix among the top ``k`` prefixes, because the choices' log-probabilities add.
         """
         if k < 0:
-            raise ValueError(f"k must be >= 0, got {k}")
+            raise RunFolderError(f"k must be >= 0, got {k}")
         allowed = [i for i, op in enumerate(self.ops) if op not in exclude]
         if not allowed:
-            raise ValueError(f"exclude={exclude!r} leaves no op among {', '.join(self.ops)}")
+            raise RunFolderError(f"exclude={exclude!r} leaves no op among {', '.join(self.ops)}")
         if self.ranked:
             return [g for g in self.ranked if not set(exclude) & set(_ops_of(g))][:k]
         choices = self._nb201_choices(allowed) if self.space == "nb201" else self._darts_choices(allowed)
@@ -119,27 +120,27 @@ def load_outcome(run_dir: str | Path) -> SearchOutcome:
     if missing:
         hint = (" (a dnad/fx-darts run emits a set of flex genotypes and cannot seed)" if (run / "genotypes.json").is_file()
                 else "")
-        raise ValueError(f"{run} lacks {', '.join(missing)}; give the folder of a finished single-darts or darts "
+        raise RunFolderError(f"{run} lacks {', '.join(missing)}; give the folder of a finished single-darts or darts "
                          f"search run{hint}")
     genotype = genotype_from_json(json.loads(files["genotype.json"].read_text()))
     alphas = json.loads(files["alphas.json"].read_text())
     space = alphas.get("space")
     if space not in SPACES or genotype.space.name != space:
-        raise ValueError(f"{run} is not a single-darts/darts run on {' or '.join(SPACES)} "
+        raise RunFolderError(f"{run} is not a single-darts/darts run on {' or '.join(SPACES)} "
                          f"(genotype space {genotype.space.name!r}, alphas space {space!r})")
     if not alphas.get("history"):
-        raise ValueError(f"{files['alphas.json']} has an empty history: the run finished no epoch")
+        raise RunFolderError(f"{files['alphas.json']} has an empty history: the run finished no epoch")
     ops = tuple(alphas["ops"])
     probabilities = alphas["history"][-1]["alphas"]
     shape = (6, len(ops)) if space == "nb201" else (2, 14, len(ops))
     if _shape(probabilities) != shape:
-        raise ValueError(f"{files['alphas.json']}: expected a {shape} distribution per entry, got {_shape(probabilities)}")
+        raise RunFolderError(f"{files['alphas.json']}: expected a {shape} distribution per entry, got {_shape(probabilities)}")
     method = str(alphas.get("method", ""))
     ranked: tuple[Genotype, ...] = ()
     if method == "spos":
         selection = run / "selection.json"
         if not selection.is_file():
-            raise ValueError(f"{run} is an spos run without selection.json: it did not finish")
+            raise RunFolderError(f"{run} is an spos run without selection.json: it did not finish")
         ranked = tuple(genotype.space.parse(item["genotype"]) for item in json.loads(selection.read_text())["ranked"])
     return SearchOutcome(genotype, space, ops, probabilities, method, ranked)
 

@@ -21,6 +21,7 @@ from typing import Any
 from darts_backend.runs.files import write_json
 from darts_backend.runs.pareto import COST_AXES, pareto_indices, plot_pareto
 from darts_backend.runs.train import TrainConfig, accuracy_percent, run_train
+from darts_backend.errors import ConfigError
 
 __all__ = ["SET_FILES", "retrain_set"]
 
@@ -38,9 +39,9 @@ def _read_set(path: Path) -> list[dict[str, Any]]:
     try:
         entries = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read the set {path}: {exc}") from None
+        raise ConfigError(f"cannot read the set {path}: {exc}") from None
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) and "space" in e for e in entries):
-        raise ValueError(f"{path}: expected a non-empty JSON list of genotypes (a dnad/fx-darts run's set file)")
+        raise ConfigError(f"{path}: expected a non-empty JSON list of genotypes (a dnad/fx-darts run's set file)")
     return entries
 
 
@@ -53,7 +54,7 @@ def _check_settings(entries: list[dict[str, Any]], path: Path, folder: Path, set
             stored = {k: v for k, v in json.loads(config_file.read_text()).items() if k in settings}
         if stored is not None and stored != settings:
             changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
-            raise ValueError(f"member {i} of {path} was retrained with other settings "
+            raise ConfigError(f"member {i} of {path} was retrained with other settings "
                              f"({', '.join(changed)}); use the same flags to resume")
 
 
@@ -74,18 +75,18 @@ def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = N
     """
     run = Path(run_dir)
     if set_file not in SET_FILES:
-        raise ValueError(f"unknown set file {set_file!r}; valid: {', '.join(SET_FILES)}")
+        raise ConfigError(f"unknown set file {set_file!r}; valid: {', '.join(SET_FILES)}")
     path = run / set_file
     if not path.is_file():
-        raise ValueError(f"{run} holds no {set_file}; give the folder of a dnad or fx-darts search run")
+        raise ConfigError(f"{run} holds no {set_file}; give the folder of a dnad or fx-darts search run")
     if train.valid_fraction <= 0:
-        raise ValueError("retraining a set needs a held-out share (valid_fraction > 0): the Pareto axis is the "
+        raise ConfigError("retraining a set needs a held-out share (valid_fraction > 0): the Pareto axis is the "
                          "accuracy on images the member never trained on")
     if cost is None:
         run_config = run / "config.json"
         cost = json.loads(run_config.read_text()).get("pareto_axis", "params") if run_config.is_file() else "params"
     if cost not in COST_AXES:
-        raise ValueError(f"unknown cost axis {cost!r}; valid: {', '.join(COST_AXES)}")
+        raise ConfigError(f"unknown cost axis {cost!r}; valid: {', '.join(COST_AXES)}")
     entries = _read_set(path)
     folder = run / SET_FILES[set_file]
     settings = _settings(train)

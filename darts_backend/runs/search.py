@@ -29,6 +29,7 @@ from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_net
 from nasspace.errors import DataError
 from nasspace.options import AT_LEAST_ONE, OPEN_FRACTION, check_numbers
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["SPACES", "METHODS", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
 
@@ -91,18 +92,18 @@ class SearchRunConfig:
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
-            raise ValueError(f"unknown space {self.space!r}; valid spaces: {', '.join(SPACES)}")
+            raise ConfigError(f"unknown space {self.space!r}; valid spaces: {', '.join(SPACES)}")
         cls = searcher_class(self.method)  # ValueError listing the valid methods
         if self.method not in METHODS:
-            raise ValueError(f"method {self.method!r} does not run here; single-genotype methods: {', '.join(METHODS)}")
+            raise ConfigError(f"method {self.method!r} does not run here; single-genotype methods: {', '.join(METHODS)}")
         if self.channels < 1 or self.cells < 1 or self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("channels, cells, epochs and batch_size must be >= 1")
+            raise ConfigError("channels, cells, epochs and batch_size must be >= 1")
         if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
         check_numbers(self, {**dict.fromkeys(("channels", "cells", "epochs", "batch_size", "limit_train", "threads"), AT_LEAST_ONE),
                              "valid_fraction": OPEN_FRACTION})
         if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
+            raise ConfigError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         defaults = cls.network_options
         if self.partial_channels is None:
             object.__setattr__(self, "partial_channels", int(defaults.get("partial_channels", 1)))
@@ -219,7 +220,7 @@ def build_search_network(space: str, channels: int, cells: int, num_classes: int
     if space == "darts":
         return DartsSearchNetwork(C=channels, num_cells=cells, mode="shared", num_classes=num_classes, generator=generator,
                                   **pc)
-    raise ValueError(f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
+    raise ConfigError(f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
 
 
 def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
@@ -231,7 +232,7 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
     """
     state, config = load_run_checkpoint(run_dir, device)
     if config.get("space") not in SPACES or config.get("method") not in METHODS:
-        raise ValueError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
+        raise ConfigError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
                          f"not a {', '.join(METHODS)} run on {' or '.join(SPACES)}")
     weights = state["searcher"]["network"]
     network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0],

@@ -42,6 +42,7 @@ from nasspace.options import AT_LEAST_ONE, Bounds, check_numbers
 from nasspace.flex import DNAD_OPS, FLEX_OPS
 from nasspace.space import get_space
 from nasspace.tracking import open_tracker
+from darts_backend.errors import ConfigError
 
 __all__ = ["SPACES", "METHODS", "DartsSearchConfig", "run_darts_search", "load_search_network", "heldout_score",
            "select_set"]
@@ -112,26 +113,26 @@ class DartsSearchConfig:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r} for space 'darts'; valid: {', '.join(METHODS)}")
+            raise ConfigError(f"unknown method {self.method!r} for space 'darts'; valid: {', '.join(METHODS)}")
         if self.space not in SPACES:
-            raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
+            raise ConfigError(f"unknown space {self.space!r}; valid: {', '.join(SPACES)}")
         if min(self.channels, self.cells, self.nodes, self.epochs, self.batch_size) < 1:
-            raise ValueError("channels, cells, nodes, epochs and batch_size must be >= 1")
+            raise ConfigError("channels, cells, nodes, epochs and batch_size must be >= 1")
         check_numbers(self, dict.fromkeys(("channels", "cells", "nodes", "epochs", "batch_size", "limit_train", "prune_every",
                                            "teacher_channels", "teacher_cells", "threads"), AT_LEAST_ONE)
                       | {"teacher_index": Bounds(None), "seed": Bounds(None)})
         if not 0.0 < self.heldout_fraction < 1.0:
-            raise ValueError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}: the set is selected "
+            raise ConfigError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}: the set is selected "
                              "on the accuracy of images the search never trains on")
         if self.pareto_axis not in COST_AXES:
-            raise ValueError(f"unknown pareto_axis {self.pareto_axis!r}; valid: {', '.join(COST_AXES)}")
+            raise ConfigError(f"unknown pareto_axis {self.pareto_axis!r}; valid: {', '.join(COST_AXES)}")
         if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
+            raise ConfigError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         if self.preset == "paper" and self.method == "dnad" and self.teacher_checkpoint is None:
-            raise ValueError("preset 'paper' of dnad distils from a trained teacher (NADD: a C=36 network): "
+            raise ConfigError("preset 'paper' of dnad distils from a trained teacher (NADD: a C=36 network): "
                              "give --teacher-checkpoint PT, or use --preset cpu")
         if self.teacher is not None and self.teacher_checkpoint is None:
-            raise ValueError("a teacher genotype (--teacher) needs its trained weights (--teacher-checkpoint PT, a "
+            raise ConfigError("a teacher genotype (--teacher) needs its trained weights (--teacher-checkpoint PT, a "
                              "'darts-backend train' checkpoint); without them it would distil toward a random network")
 
     def searcher_config(self) -> DNADConfig | FXDartsConfig:
@@ -184,7 +185,7 @@ def run_darts_search(config: DartsSearchConfig, out_dir: str | Path, *, resume: 
     """
     for name, path in (("teacher", config.teacher), ("teacher_checkpoint", config.teacher_checkpoint)):
         if path is not None and not Path(path).is_file():
-            raise ValueError(f"{name} file {path} does not exist")
+            raise ConfigError(f"{name} file {path} does not exist")
     out, device = prepare_run(out_dir, resume=resume, threads=config.threads, device=config.device)
     start = time.perf_counter()
     data_gen = torch.Generator().manual_seed(config.seed)
@@ -266,7 +267,7 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
     """
     state, config = load_run_checkpoint(run_dir, device)
     if config.get("space") not in SPACES or config.get("method") not in METHODS:
-        raise ValueError(f"{run_dir} is a {config.get('space')!r} run of method {config.get('method')!r}, "
+        raise ConfigError(f"{run_dir} is a {config.get('space')!r} run of method {config.get('method')!r}, "
                          f"not a DARTS-space one (spaces {', '.join(SPACES)}; methods {', '.join(METHODS)})")
     _, normalization, default_ops = METHODS[config["method"]]
     ops = tuple(o.strip() for o in str(config.get("ops") or "").split(",") if o.strip()) or default_ops

@@ -28,6 +28,7 @@ from darts_backend.runs.trainer import CHECKPOINT, compile_network, prepare_run
 from darts_backend.searchers.base import autocast_dtype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.space import Genotype, get_space
+from darts_backend.errors import ConfigError
 
 __all__ = ["TrainConfig", "run_train", "evaluate", "load_genotype_file"]
 
@@ -37,13 +38,13 @@ def load_genotype_file(path: str | Path, index: int = 0) -> Genotype:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read a genotype from {path}: {exc}") from None
+        raise ConfigError(f"cannot read a genotype from {path}: {exc}") from None
     if isinstance(data, list):
         if not -len(data) <= index < len(data):
-            raise ValueError(f"{path} holds {len(data)} genotypes; index {index} is out of range")
+            raise ConfigError(f"{path} holds {len(data)} genotypes; index {index} is out of range")
         data = data[index]
     if not isinstance(data, dict) or "space" not in data:
-        raise ValueError(f"{path}: expected a genotype JSON object with 'space' (or a list of them)")
+        raise ConfigError(f"{path}: expected a genotype JSON object with 'space' (or a list of them)")
     return get_space(data["space"]).from_json(data)
 
 
@@ -91,9 +92,9 @@ class TrainConfig:
                              "lr": POSITIVE, "momentum": Bounds(0.0, 1.0, high_open=True),
                              "index": Bounds(None), "seed": Bounds(None)})  # index -1: the last genotype
         if not 0.0 <= self.valid_fraction < 1.0:
-            raise ValueError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
+            raise ConfigError(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
         if not self.test and self.valid_fraction == 0.0:
-            raise ValueError("test=False scores on a held-out share of the train images: give valid_fraction > 0")
+            raise ConfigError("test=False scores on a held-out share of the train images: give valid_fraction > 0")
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ from darts_backend.runs.files import append_jsonl, checkpoint_errors, load_check
 from darts_backend.searchers.base import Batch, Searcher
 from darts_backend.supernets import NB201SearchNetwork
 from nasspace.nb201 import NB201_EDGES
+from darts_backend.errors import ConfigError
 
 __all__ = ["TrainerConfig", "SearchTrainer", "prepare_run", "select_device", "compile_network", "CHECKPOINT", "METRICS", "ALPHAS", "load_run_checkpoint"]
 
@@ -52,7 +53,7 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.log_every < 1:
-            raise ValueError(f"epochs and log_every must be >= 1, got {self.epochs}, {self.log_every}")
+            raise ConfigError(f"epochs and log_every must be >= 1, got {self.epochs}, {self.log_every}")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -61,9 +62,9 @@ def select_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu" or name.startswith("cuda"):
         if name.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError("device 'cuda' requested but CUDA is not available; use 'cpu' or 'auto'")
+            raise ConfigError("device 'cuda' requested but CUDA is not available; use 'cpu' or 'auto'")
         return torch.device(name)
-    raise ValueError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
+    raise ConfigError(f"unknown device {name!r}; valid: auto, cpu, cuda, cuda:N")
 
 
 def prepare_run(out_dir: str | Path, *, resume: bool, threads: int | None, device: str) -> tuple[Path, torch.device]:
@@ -74,7 +75,7 @@ def prepare_run(out_dir: str | Path, *, resume: bool, threads: int | None, devic
     """
     out = Path(out_dir)
     if (out / CHECKPOINT).is_file() and not resume:
-        raise ValueError(f"{out} already holds a checkpoint; resume it or choose another output folder")
+        raise ConfigError(f"{out} already holds a checkpoint; resume it or choose another output folder")
     if threads is not None:
         torch.set_num_threads(threads)
     chosen = select_device(device)
@@ -103,7 +104,7 @@ def load_run_checkpoint(run_dir: str | Path, device: torch.device | str = "cpu")
     """
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
-        raise ValueError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
+        raise ConfigError(f"{run_dir} holds no {CHECKPOINT}; give the folder of a darts-backend search run")
     state = load_checkpoint(path, map_location=device)
     with checkpoint_errors(path):
         return state, json.loads(state["run_config"])
@@ -125,7 +126,7 @@ class SearchTrainer:
                  out_dir: str | Path, config: TrainerConfig = TrainerConfig(),
                  run_config: dict[str, Any] | None = None):
         if searcher.needs_valid and valid_loader is None:
-            raise ValueError(f"method {searcher.name!r} needs a validation loader")
+            raise ConfigError(f"method {searcher.name!r} needs a validation loader")
         self.searcher, self.train_loader, self.valid_loader = searcher, train_loader, valid_loader
         self.out_dir = Path(out_dir)
         self.config = config
@@ -157,7 +158,7 @@ class SearchTrainer:
         changed = sorted(k for k in set(stored) | set(self.run_config)
                          if k not in _MAY_CHANGE_ON_RESUME and stored.get(k) != self.run_config.get(k))
         if changed:
-            raise ValueError(f"cannot resume {self.checkpoint_path}: settings differ from the checkpoint's: {', '.join(changed)}")
+            raise ConfigError(f"cannot resume {self.checkpoint_path}: settings differ from the checkpoint's: {', '.join(changed)}")
         with checkpoint_errors(self.checkpoint_path):
             self.searcher.load_state_dict(state["searcher"])
             self.alpha_history = json.loads(state["alpha_history"])

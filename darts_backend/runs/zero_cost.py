@@ -20,6 +20,7 @@ from darts_backend.evaluate import ProxyCache, ZeroCostConfig, ZeroCostScorer, d
 from darts_backend.evaluate.zero_cost import load_proxy_images
 from darts_backend.runs.files import write_json
 from nasspace.space import Genotype, genotype_from_json, get_space
+from darts_backend.errors import ConfigError
 
 __all__ = ["ZeroCostResult", "run_zero_cost", "read_cells"]
 
@@ -52,16 +53,16 @@ def read_cells(path: str | Path, space: str) -> list[Genotype]:
     try:
         text = Path(path).read_text()
     except OSError as exc:
-        raise ValueError(f"cannot read cells file {path}: {exc}") from None
+        raise ConfigError(f"cannot read cells file {path}: {exc}") from None
     search_space = get_space(space)
 
     def one(item: Any, where: str) -> Genotype:
         try:
             genotype = genotype_from_json(item) if isinstance(item, dict) else search_space.parse(str(item))
         except ValueError as exc:
-            raise ValueError(f"{path} {where}: {exc}") from None
+            raise ConfigError(f"{path} {where}: {exc}") from None
         if genotype.space_name != space:
-            raise ValueError(f"{path} {where}: a {genotype.space_name} cell, expected {space}")
+            raise ConfigError(f"{path} {where}: a {genotype.space_name} cell, expected {space}")
         return genotype
 
     stripped = text.lstrip()
@@ -69,7 +70,7 @@ def read_cells(path: str | Path, space: str) -> list[Genotype]:
         try:
             items = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+            raise ConfigError(f"{path} is not valid JSON: {exc}") from None
         return [one(item, f"item {i}") for i, item in enumerate(items)]
     cells = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -81,10 +82,10 @@ def read_cells(path: str | Path, space: str) -> list[Genotype]:
             try:
                 item = json.loads(line)
             except ValueError as exc:
-                raise ValueError(f"{path} line {number} is not valid JSON: {exc}") from None
+                raise ConfigError(f"{path} line {number} is not valid JSON: {exc}") from None
         cells.append(one(item, f"line {number}"))
     if not cells:
-        raise ValueError(f"{path} lists no cells")
+        raise ConfigError(f"{path} lists no cells")
     return cells
 
 
@@ -99,13 +100,13 @@ def run_zero_cost(config: ZeroCostConfig, genotypes: Sequence[Genotype], proxies
     from tqdm.auto import tqdm
 
     if not genotypes:
-        raise ValueError("no cells to score")
+        raise ConfigError("no cells to score")
     if not proxies:
-        raise ValueError("no proxies to compute")
+        raise ConfigError("no proxies to compute")
     for name in proxies:
         get_proxy(name)
     if len(set(proxies)) != len(proxies):
-        raise ValueError(f"proxies listed twice: {', '.join(proxies)}")
+        raise ConfigError(f"proxies listed twice: {', '.join(proxies)}")
     scorer = ZeroCostScorer(config, load_proxy_images(config))
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     caches = {p: ProxyCache.open(root, scorer.settings(p), flush_seconds=flush_seconds) for p in proxies}

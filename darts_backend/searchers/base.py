@@ -22,6 +22,7 @@ from darts_backend.supernets import NB201SearchNetwork
 from darts_backend.supernets.precision import fp32_mixing
 from nasspace.options import POSITIVE, Bounds, check_numbers, check_value
 from nasspace.space import Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = [
     "Batch",
@@ -78,9 +79,9 @@ class SearcherConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.w_lr <= 0 or self.a_lr <= 0:
-            raise ValueError(f"learning rates must be positive, got w_lr={self.w_lr}, a_lr={self.a_lr}")
+            raise ConfigError(f"learning rates must be positive, got w_lr={self.w_lr}, a_lr={self.a_lr}")
         check_numbers(self, {"w_lr": POSITIVE, "a_lr": POSITIVE})  # nan/inf too; subclasses' fields: finite, >= 0
         for beta in self.a_betas:
             check_value("a_betas", beta, Bounds(0.0, 1.0, high_open=True))
@@ -118,7 +119,7 @@ def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str
     for option in options:
         key, sep, value = option.partition("=")
         if not sep or key not in types:
-            raise ValueError(f"bad option {option!r}; use KEY=VALUE with KEY one of {', '.join(sorted(types))}")
+            raise ConfigError(f"bad option {option!r}; use KEY=VALUE with KEY one of {', '.join(sorted(types))}")
         kind = types[key]
         try:
             if kind.startswith("tuple"):
@@ -129,12 +130,12 @@ def parse_options(cls: type[SearcherConfig], options: Iterable[str]) -> dict[str
                 values[key] = None if value == "none" else int(value)
             elif kind == "bool":
                 if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
-                    raise ValueError
+                    raise ConfigError(value)
                 values[key] = value.lower() in ("1", "true", "yes")
             else:
                 values[key] = value
         except ValueError:
-            raise ValueError(f"bad option {option!r}: {key} takes a {kind} value") from None
+            raise ConfigError(f"bad option {option!r}: {key} takes a {kind} value") from None
     return values
 
 
@@ -263,7 +264,7 @@ def register_searcher(name: str) -> Callable[[type[Searcher]], type[Searcher]]:
 
     def wrap(cls: type[Searcher]) -> type[Searcher]:
         if name in _SEARCHERS:
-            raise ValueError(f"searcher {name!r} is already registered")
+            raise ConfigError(f"searcher {name!r} is already registered")
         cls.name = name
         _SEARCHERS[name] = cls
         return cls
@@ -279,7 +280,7 @@ def list_searchers() -> list[str]:
 def searcher_class(name: str) -> type[Searcher]:
     """The class registered as `name` (ValueError listing the valid names otherwise)."""
     if name not in _SEARCHERS:
-        raise ValueError(f"unknown search method {name!r}; valid methods: {', '.join(list_searchers())}")
+        raise ConfigError(f"unknown search method {name!r}; valid methods: {', '.join(list_searchers())}")
     return _SEARCHERS[name]
 
 

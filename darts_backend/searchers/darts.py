@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from darts_backend.searchers.base import Batch, Searcher, register_searcher
+from darts_backend.errors import ConfigError
 
 __all__ = ["DartsSearcher"]
 
@@ -30,7 +31,7 @@ class DartsSearcher(Searcher):
             ValueError: `valid_batch` is None.
         """
         if valid_batch is None:
-            raise ValueError("bi-level DARTS needs a validation batch for its alpha step; got None")
+            raise ConfigError("bi-level DARTS needs a validation batch for its alpha step; got None")
         self._zero_grad()
         valid_loss, valid_acc = self._loss(valid_batch)
         valid_loss.backward(inputs=self.network.arch_parameters())

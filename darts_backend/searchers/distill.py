@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from darts_backend.errors import ConfigError
 
 __all__ = ["FeatureTeacher", "FeatureDistiller", "DEFAULT_STAGE_WEIGHTS"]
 
@@ -39,7 +40,7 @@ class FeatureTeacher(nn.Module):
         missing = [name for name in layers if name not in modules]
         if missing or not layers:
             sample = ", ".join(list(modules)[1:12])
-            raise ValueError(f"teacher has no submodules {missing or '(none given)'}; e.g. {sample}")
+            raise ConfigError(f"teacher has no submodules {missing or '(none given)'}; e.g. {sample}")
         self.model = model.eval().requires_grad_(False)
         self.layers = tuple(layers)
         self._captured: dict[str, torch.Tensor] = {}
@@ -89,7 +90,7 @@ class FeatureDistiller(nn.Module):
                  stage_weights: Sequence[float] = DEFAULT_STAGE_WEIGHTS):
         super().__init__()
         if not len(student_channels) == len(teacher_channels) == len(stage_weights):
-            raise ValueError(f"need one student width, teacher width and weight per stage, got "
+            raise ConfigError(f"need one student width, teacher width and weight per stage, got "
                              f"{len(student_channels)}, {len(teacher_channels)}, {len(stage_weights)}")
         self.teacher = teacher
         self.stage_weights = tuple(float(w) for w in stage_weights)

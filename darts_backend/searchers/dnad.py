@@ -29,6 +29,7 @@ import torch
 
 from darts_backend.searchers.base import register_searcher
 from darts_backend.searchers.shrinking import ShrinkConfig, ShrinkingSearcher
+from darts_backend.errors import ConfigError
 
 __all__ = ["DNADConfig", "DNADSearcher"]
 
@@ -66,9 +67,9 @@ class DNADConfig(ShrinkConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0 < self.gamma_min <= self.gamma_init <= self.gamma_max:
-            raise ValueError("need 0 < gamma_min <= gamma_init <= gamma_max")
+            raise ConfigError("need 0 < gamma_min <= gamma_init <= gamma_max")
         if self.threshold <= 0 or self.sparsity_scale <= 0 or self.mu_init < 0 or self.mu_factor < 1:
-            raise ValueError("threshold and sparsity_scale must be > 0, mu_init >= 0, mu_factor >= 1")
+            raise ConfigError("threshold and sparsity_scale must be > 0, mu_init >= 0, mu_factor >= 1")
 
 
 @register_searcher("dnad")

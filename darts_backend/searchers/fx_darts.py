@@ -31,6 +31,7 @@ import torch
 
 from darts_backend.searchers.base import register_searcher
 from darts_backend.searchers.shrinking import ShrinkConfig, ShrinkingSearcher
+from darts_backend.errors import ConfigError
 
 __all__ = ["FXDartsConfig", "FXDartsSearcher"]
 
@@ -66,9 +67,9 @@ class FXDartsConfig(ShrinkConfig):
                                    ("entropy_reduction", self.entropy_reduction, ("mean", "sum")),
                                    ("threshold_mode", self.threshold_mode, ("relative", "absolute"))):
             if value not in valid:
-                raise ValueError(f"{name} must be one of {', '.join(valid)}, got {value!r}")
+                raise ConfigError(f"{name} must be one of {', '.join(valid)}, got {value!r}")
         if self.entropy_weight < 0 or self.threshold <= 0 or not 0 < self.entropy_ramp <= 1 or self.stop_pairs < 1:
-            raise ValueError("need entropy_weight >= 0, threshold > 0, 0 < entropy_ramp <= 1, stop_pairs >= 1")
+            raise ConfigError("need entropy_weight >= 0, threshold > 0, 0 < entropy_ramp <= 1, stop_pairs >= 1")
 
 
 @register_searcher("fx-darts")

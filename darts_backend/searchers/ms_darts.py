@@ -43,6 +43,7 @@ from typing import Any
 import torch
 
 from darts_backend.searchers.base import Batch, Searcher, SearcherConfig, register_searcher
+from darts_backend.errors import ConfigError
 
 __all__ = ["BANDWIDTH_SCHEDULES", "MSDartsConfig", "MSDartsSearcher"]
 
@@ -71,14 +72,14 @@ class MSDartsConfig(SearcherConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.samples < 1:
-            raise ValueError(f"samples must be >= 1, got {self.samples}")
+            raise ConfigError(f"samples must be >= 1, got {self.samples}")
         if not self.bandwidth >= 0:
-            raise ValueError(f"bandwidth must be >= 0, got {self.bandwidth}")
+            raise ConfigError(f"bandwidth must be >= 0, got {self.bandwidth}")
         if self.bandwidth_schedule not in BANDWIDTH_SCHEDULES:
-            raise ValueError(f"bandwidth_schedule must be one of {', '.join(BANDWIDTH_SCHEDULES)}, "
+            raise ConfigError(f"bandwidth_schedule must be one of {', '.join(BANDWIDTH_SCHEDULES)}, "
                              f"got {self.bandwidth_schedule!r}")
         if not 0 <= self.bandwidth_start <= 1:
-            raise ValueError(f"bandwidth_start must be in [0, 1], got {self.bandwidth_start}")
+            raise ConfigError(f"bandwidth_start must be in [0, 1], got {self.bandwidth_start}")
 
 
 @register_searcher("ms-darts")

@@ -27,6 +27,7 @@ import torch
 
 from darts_backend.searchers.base import Batch, SearcherConfig, register_searcher
 from darts_backend.searchers.darts import DartsSearcher
+from darts_backend.errors import ConfigError
 
 __all__ = ["PCDartsConfig", "PCDartsSearcher"]
 
@@ -44,7 +45,7 @@ class PCDartsConfig(SearcherConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.arch_warmup_epochs < 0:
-            raise ValueError(f"arch_warmup_epochs must be >= 0, got {self.arch_warmup_epochs}")
+            raise ConfigError(f"arch_warmup_epochs must be >= 0, got {self.arch_warmup_epochs}")
 
 
 @register_searcher("pc-darts")
@@ -63,7 +64,7 @@ class PCDartsSearcher(DartsSearcher):
     def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
         """Refuse a supernet with neither PC-DARTS option."""
         if partial_channels == 1 and not edge_normalization:
-            raise ValueError("pc-darts needs a supernet with partial channels (K > 1) or edge normalization; "
+            raise ConfigError("pc-darts needs a supernet with partial channels (K > 1) or edge normalization; "
                              "without both it is plain 'darts'")
 
     def __init__(self, network: Any, config: SearcherConfig = PCDartsConfig()):
@@ -79,7 +80,7 @@ class PCDartsSearcher(DartsSearcher):
             valid_batch: ``(x, y)`` for the architecture update (required, also during the warm-up).
         """
         if valid_batch is None:
-            raise ValueError("pc-darts needs a validation batch for its architecture step; got None")
+            raise ConfigError("pc-darts needs a validation batch for its architecture step; got None")
         if self.epoch >= self.config.arch_warmup_epochs:
             return super().train_step(train_batch, valid_batch)
         self._zero_grad()

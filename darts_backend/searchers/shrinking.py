@@ -35,6 +35,7 @@ from darts_backend.networks.darts import DartsNetwork, genotype_cost
 from darts_backend.searchers.base import Batch, Searcher, SearcherConfig, autocast_dtype
 from darts_backend.supernets.darts import DartsSearchNetwork
 from nasspace.flex import FlexGenotype, FlexSpace
+from darts_backend.errors import ConfigError
 
 __all__ = ["ShrinkConfig", "ShrinkingSearcher", "Snapshot"]
 
@@ -77,11 +78,11 @@ class ShrinkConfig(SearcherConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.a_optimizer not in ("sgd", "adam"):
-            raise ValueError(f"a_optimizer must be 'sgd' or 'adam', got {self.a_optimizer!r}")
+            raise ConfigError(f"a_optimizer must be 'sgd' or 'adam', got {self.a_optimizer!r}")
         if self.warmup_epochs < 0 or self.prune_every < 1:
-            raise ValueError(f"warmup_epochs must be >= 0 and prune_every >= 1, got {self.warmup_epochs}, {self.prune_every}")
+            raise ConfigError(f"warmup_epochs must be >= 0 and prune_every >= 1, got {self.warmup_epochs}, {self.prune_every}")
         if not 0.0 <= self.milestone < 1.0:
-            raise ValueError(f"milestone must be in [0, 1), got {self.milestone}")
+            raise ConfigError(f"milestone must be in [0, 1), got {self.milestone}")
 
     @classmethod
     def coerce(cls: type[C], config: SearcherConfig | None) -> C:
@@ -147,7 +148,7 @@ class ShrinkingSearcher(Searcher):
                  distiller: FeatureDistiller | None = None, input_size: tuple[int, int, int] = (3, 32, 32),
                  score: Callable[[DartsSearchNetwork], float] | None = None):
         if not isinstance(network, DartsSearchNetwork) or network.mode != "per_cell":
-            raise ValueError(f"{type(self).__name__} searches the DARTS space: it needs a DartsSearchNetwork in 'per_cell' mode "
+            raise ConfigError(f"{type(self).__name__} searches the DARTS space: it needs a DartsSearchNetwork in 'per_cell' mode "
                              "(CLI: --space darts)")
         cfg = self.config_class.coerce(config)
         self.network, self.config, self.distiller, self.input_size = network, cfg, distiller, input_size
@@ -274,7 +275,7 @@ class ShrinkingSearcher(Searcher):
             ValueError: `steps_per_epoch` < 1.
         """
         if steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
+            raise ConfigError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
         self.steps_per_epoch = steps_per_epoch
 
     def end_epoch(self) -> None:

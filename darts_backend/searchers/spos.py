@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from darts_backend.searchers.base import Batch, Searcher, SearcherConfig, register_searcher
 from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
 from nasspace.space import Genotype, get_space
+from darts_backend.errors import ConfigError
 
 __all__ = ["SposConfig", "SposSearcher", "path_space"]
 
@@ -56,7 +57,7 @@ class SposConfig(SearcherConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if min(self.select_candidates, self.select_calibration, self.select_images) < 1:
-            raise ValueError(f"select_candidates, select_calibration and select_images must be >= 1, got "
+            raise ConfigError(f"select_candidates, select_calibration and select_images must be >= 1, got "
                              f"{self.select_candidates}, {self.select_calibration}, {self.select_images}")
 
 
@@ -70,7 +71,7 @@ def path_space(network: NB201SearchNetwork | DartsSearchNetwork) -> str:
         return "nb201"
     if isinstance(network, DartsSearchNetwork) and network.mode == "shared" and network.k == 4:
         return "darts"
-    raise ValueError("single-path sampling needs an NB201 supernet or a shared-mode DARTS supernet with 4 nodes")
+    raise ConfigError("single-path sampling needs an NB201 supernet or a shared-mode DARTS supernet with 4 nodes")
 
 
 @register_searcher("spos")
@@ -89,7 +90,7 @@ class SposSearcher(Searcher):
     @classmethod
     def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
         if partial_channels != 1 or edge_normalization:
-            raise ValueError("spos trains single paths of the plain supernet: partial channels and edge "
+            raise ConfigError("spos trains single paths of the plain supernet: partial channels and edge "
                              "normalization do not apply (leave --partial-channels and --edge-normalization unset)")
 
     def __init__(self, network: NB201SearchNetwork | DartsSearchNetwork, config: SearcherConfig | None = None):

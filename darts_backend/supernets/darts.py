@@ -50,6 +50,7 @@ from darts_backend.supernets.darts_cell import DartsSearchCell, NodePair, edge_o
 from darts_backend.supernets.partial import check_partial_channels, segment_softmax
 from nasspace.darts import DARTSGenotype
 from nasspace.flex import FLEX_OPS, FlexCell, FlexGenotype, reduction_layout
+from darts_backend.errors import ConfigError
 
 __all__ = ["MODES", "NORMALIZATIONS", "NodePair", "DartsSearchCell", "DartsSearchNetwork", "edge_offsets"]
 
@@ -88,21 +89,21 @@ class DartsSearchNetwork(nn.Module):
                  generator: torch.Generator | None = None):
         super().__init__()
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
+            raise ConfigError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
         if mode != "shared" and (partial_channels != 1 or edge_normalization):
-            raise ValueError("partial_channels and edge_normalization (PC-DARTS) are available in 'shared' mode only, "
+            raise ConfigError("partial_channels and edge_normalization (PC-DARTS) are available in 'shared' mode only, "
                              f"got mode {mode!r}")
         check_partial_channels(partial_channels, [C, 2 * C, 4 * C])
         normalization = normalization or ("edge_softmax" if mode == "shared" else "node_relu")
         if normalization not in NORMALIZATIONS:
-            raise ValueError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
+            raise ConfigError(f"unknown normalization {normalization!r}; valid: {', '.join(NORMALIZATIONS)}")
         ops = tuple(ops or (DARTS_OP_NAMES if mode == "shared" else FLEX_OPS))
         valid = DARTS_OP_NAMES if mode == "shared" else FLEX_OPS
         bad = [op for op in ops if op not in valid]
         if bad or not ops or len(set(ops)) != len(ops):
-            raise ValueError(f"ops {list(ops)} must be distinct names from {', '.join(valid)} in mode {mode!r}")
+            raise ConfigError(f"ops {list(ops)} must be distinct names from {', '.join(valid)} in mode {mode!r}")
         if C < 1 or nodes < 1 or num_classes < 1 or stem_multiplier < 1:
-            raise ValueError("C, nodes, num_classes and stem_multiplier must be positive")
+            raise ConfigError("C, nodes, num_classes and stem_multiplier must be positive")
         self.layout = reduction_layout(num_cells)  # GenotypeError (a ValueError) below 3 cells
         self.mode, self.normalization, self.ops, self.k, self.C = mode, normalization, ops, nodes, C
         self.partial_channels, self.edge_normalization = partial_channels, bool(edge_normalization)
@@ -217,7 +218,7 @@ class DartsSearchNetwork(nn.Module):
             x = x.contiguous()
         if genotype is not None:
             if return_features:
-                raise ValueError("return_features is not available with a fixed genotype")
+                raise ConfigError("return_features is not available with a fixed genotype")
             return self._genotype_forward(x, genotype)
         flat = self.pair_weights().reshape(self.alphas.shape[0], -1)
         edge_weights = self.edge_weights()
@@ -243,9 +244,9 @@ class DartsSearchNetwork(nn.Module):
                 genotype is not among the network's candidate ops.
         """
         if not isinstance(genotype, DARTSGenotype):
-            raise ValueError(f"expected a DARTSGenotype, got {type(genotype).__name__}")
+            raise ConfigError(f"expected a DARTSGenotype, got {type(genotype).__name__}")
         if self.k != 4:
-            raise ValueError(f"a DARTS genotype has 4 nodes per cell; this network has {self.k}")
+            raise ConfigError(f"a DARTS genotype has 4 nodes per cell; this network has {self.k}")
         plans: dict[str, list[list[NodePair]]] = {}
         for cell_type in ("normal", "reduce"):
             plan = []
@@ -253,7 +254,7 @@ class DartsSearchNetwork(nn.Module):
                 pairs = []
                 for op, j in node:
                     if op not in self.ops:
-                        raise ValueError(f"op {op!r} of the genotype is not a candidate of this network; "
+                        raise ConfigError(f"op {op!r} of the genotype is not a candidate of this network; "
                                          f"its ops: {', '.join(self.ops)}")
                     edge, o = self.offsets[i] + j, self.ops.index(op)
                     pairs.append(NodePair(edge, j, o, op, edge * len(self.ops) + o))
@@ -347,7 +348,7 @@ class DartsSearchNetwork(nn.Module):
             The number of (input, op) pairs actually deleted (cascades included, survivors excluded).
         """
         if tuple(remove.shape) != tuple(self.alive.shape):
-            raise ValueError(f"remove must have shape {tuple(self.alive.shape)}, got {tuple(remove.shape)}")
+            raise ConfigError(f"remove must have shape {tuple(self.alive.shape)}, got {tuple(remove.shape)}")
         old = self.alive.detach().cpu()
         weights = self.pair_weights().detach().cpu()
         new = old & ~remove.detach().cpu().bool()
@@ -427,7 +428,7 @@ class DartsSearchNetwork(nn.Module):
         """Classic DARTS derivation (``shared`` mode, k = 4): per node, the two inputs whose best
         non-``none`` op weighs most (times the edge weight under edge normalization), each with that op."""
         if self.mode != "shared" or self.k != 4:
-            raise ValueError("a DARTS genotype is derived only in 'shared' mode with 4 nodes; use flex_genotype()")
+            raise ConfigError("a DARTS genotype is derived only in 'shared' mode with 4 nodes; use flex_genotype()")
         w = self.pair_weights().detach()
         edge_weights = self.edge_weights()
         if edge_weights is not None:  # PC-DARTS: rank inputs by edge weight x op weight

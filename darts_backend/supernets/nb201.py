@@ -29,6 +29,7 @@ from darts_backend.ops import ResNetBasicBlock, reset_weights_
 from darts_backend.supernets.partial import check_partial_channels, merge_channels, segment_softmax, split_channels
 from darts_backend.supernets.precision import fp32_region, mixing_in_fp32
 from nasspace.nb201 import NB201_EDGES, NB201_OPS, NB201Genotype
+from darts_backend.errors import ConfigError
 
 __all__ = ["NB201SearchCell", "NB201SearchNetwork", "NB201_NODE_EDGES"]
 
@@ -228,10 +229,10 @@ class NB201SearchNetwork(nn.Module):
                  generator: torch.Generator | None = None):
         super().__init__()
         if C < 1 or N < 1 or num_classes < 1:
-            raise ValueError(f"C, N and num_classes must be positive, got C={C}, N={N}, num_classes={num_classes}")
+            raise ConfigError(f"C, N and num_classes must be positive, got C={C}, N={N}, num_classes={num_classes}")
         unknown = [o for o in ops if o not in NB201_OPS]
         if unknown or not ops or len(set(ops)) != len(ops):
-            raise ValueError(f"ops must be distinct names from {', '.join(NB201_OPS)}; got {list(ops)}")
+            raise ConfigError(f"ops must be distinct names from {', '.join(NB201_OPS)}; got {list(ops)}")
         check_partial_channels(partial_channels, [C, 2 * C, 4 * C])
         self.C, self.N, self.num_classes, self.ops = C, N, num_classes, tuple(ops)
         self.partial_channels, self.edge_normalization = partial_channels, bool(edge_normalization)
@@ -297,11 +298,11 @@ class NB201SearchNetwork(nn.Module):
     def genotype_mask(self, genotype: NB201Genotype) -> torch.Tensor:
         """``(6, len(ops))`` bool one-hot of `genotype`'s ops (ValueError if an op is not a candidate)."""
         if not isinstance(genotype, NB201Genotype):
-            raise ValueError(f"expected an NB201Genotype, got {type(genotype).__name__}")
+            raise ConfigError(f"expected an NB201Genotype, got {type(genotype).__name__}")
         mask = torch.zeros(len(NB201_EDGES), len(self.ops), dtype=torch.bool)
         for k, op in enumerate(genotype.ops):
             if op not in self.ops:
-                raise ValueError(f"op {op!r} is not a candidate of this supernet; candidates: {', '.join(self.ops)}")
+                raise ConfigError(f"op {op!r} is not a candidate of this supernet; candidates: {', '.join(self.ops)}")
             mask[k, self.ops.index(op)] = True
         return mask
 
@@ -315,7 +316,7 @@ class NB201SearchNetwork(nn.Module):
         alphas = self.alphas.detach().clone()
         banned = [i for i, op in enumerate(self.ops) if op in exclude]
         if len(banned) == len(self.ops):
-            raise ValueError(f"exclude={exclude!r} leaves no candidate op among {', '.join(self.ops)}")
+            raise ConfigError(f"exclude={exclude!r} leaves no candidate op among {', '.join(self.ops)}")
         alphas[:, banned] = float("-inf")
         best = alphas.argmax(dim=-1).tolist()
         return NB201Genotype(tuple(self.ops[i] for i in best))

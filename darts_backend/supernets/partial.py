@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from darts_backend.errors import ConfigError
 
 __all__ = ["check_partial_channels", "split_channels", "merge_channels", "channel_shuffle", "segment_softmax"]
 
@@ -25,10 +26,10 @@ __all__ = ["check_partial_channels", "split_channels", "merge_channels", "channe
 def check_partial_channels(k: int, widths: Sequence[int]) -> None:
     """Raise a ValueError unless ``k >= 1`` divides every channel width in `widths`."""
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"partial_channels must be an integer >= 1, got {k!r}")
+        raise ConfigError(f"partial_channels must be an integer >= 1, got {k!r}")
     bad = [c for c in widths if c % k]
     if bad:
-        raise ValueError(f"partial_channels={k} must divide every channel width of the supernet; "
+        raise ConfigError(f"partial_channels={k} must divide every channel width of the supernet; "
                          f"{', '.join(map(str, sorted(set(bad))))} is not a multiple of {k}")
 
 

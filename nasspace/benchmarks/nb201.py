@@ -31,7 +31,7 @@ import numpy as np
 from nasspace.benchmarks.frame_pickle import read_frame_pickle
 from nasspace.benchmarks.nb201_latency import (LATENCY_DEVICES, LATENCY_METRICS, ORDER_FILE, latency_device, latency_file,
                                                read_latency)
-from nasspace.errors import DataError, GenotypeError, MetricUnavailable
+from nasspace.errors import DataError, GenotypeError, MetricUnavailable, OptionError
 from nasspace.fetch import DataStore
 from nasspace.nb201 import NB201Genotype, NB201Space
 from nasspace.space import Genotype
@@ -70,7 +70,7 @@ def default_search_metric(dataset: str) -> str:
         ValueError: unknown dataset.
     """
     if dataset not in _DEFAULT_SEARCH_METRIC:
-        raise ValueError(f"unknown NB201 dataset {dataset!r}; valid: {', '.join(NB201_DATASETS)}")
+        raise OptionError(f"unknown NB201 dataset {dataset!r}; valid: {', '.join(NB201_DATASETS)}")
     return _DEFAULT_SEARCH_METRIC[dataset]
 
 
@@ -109,7 +109,7 @@ class NB201Table:
 
     def __init__(self, dataset: str = "cifar10", *, store: DataStore | None = None):
         if dataset not in NB201_DATASETS:
-            raise ValueError(f"unknown NB201 dataset {dataset!r}; valid datasets: {', '.join(NB201_DATASETS)}")
+            raise OptionError(f"unknown NB201 dataset {dataset!r}; valid datasets: {', '.join(NB201_DATASETS)}")
         self.dataset = dataset
         self.store = store if store is not None else DataStore()
         self._metrics: dict[str, np.ndarray] = {}
@@ -134,10 +134,10 @@ class NB201Table:
         table._metrics = {}
         for name, values in metrics.items():
             if name not in NB201_METRICS and name not in LATENCY_METRICS:
-                raise ValueError(f"unknown NB201 metric {name!r}; valid metrics: {', '.join(NB201_METRICS)}")
+                raise OptionError(f"unknown NB201 metric {name!r}; valid metrics: {', '.join(NB201_METRICS)}")
             array = np.asarray(values, dtype=np.float64)
             if array.shape != (len(arch_strings),):
-                raise ValueError(f"metric {name!r} has shape {array.shape}, expected ({len(arch_strings)},)")
+                raise OptionError(f"metric {name!r} has shape {array.shape}, expected ({len(arch_strings)},)")
             table._metrics[name] = array
         table._loaded_sources = set(_SOURCE.values())  # nothing more to load
         return table

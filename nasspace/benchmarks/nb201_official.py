@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nasspace.errors import DataError
+from nasspace.errors import DataError, OptionError
 
 __all__ = ["read_official"]
 
@@ -52,7 +52,7 @@ def read_official(path_or_dict: str | Path | dict[str, Any], dataset: str) -> tu
         ValueError: unknown dataset.
     """
     if dataset not in _SPEC:
-        raise ValueError(f"unknown NB201 dataset {dataset!r}; valid datasets: {', '.join(_SPEC)}")
+        raise OptionError(f"unknown NB201 dataset {dataset!r}; valid datasets: {', '.join(_SPEC)}")
     import torch
     from nas_201_api import NASBench201API
 

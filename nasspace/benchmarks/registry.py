@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from nasspace.errors import DataError
+from nasspace.errors import DataError, OptionError
 
 __all__ = ["TableSpec", "register_table", "unregister_table", "get_table_spec", "list_table_specs", "default_dataset",
            "load_table"]
@@ -58,7 +58,7 @@ def register_table(spec: TableSpec, *, replace: bool = False) -> TableSpec:
     """
     key = (spec.space, spec.dataset)
     if key in _TABLES and not replace:
-        raise ValueError(f"a {spec.space} table for dataset {spec.dataset!r} is already registered")
+        raise OptionError(f"a {spec.space} table for dataset {spec.dataset!r} is already registered")
     _TABLES[key] = spec
     _load_cached.cache_clear()
     return spec

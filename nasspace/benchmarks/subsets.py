@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nasspace.errors import DataError, GenotypeError, MetricUnavailable
+from nasspace.errors import DataError, GenotypeError, MetricUnavailable, OptionError
 from nasspace.fetch import DataStore
 from nasspace.space import Genotype, get_space
 
@@ -44,13 +44,13 @@ class SubsetTable:
 
     def __init__(self, space: str, *, dataset: str = "cifar10", store: DataStore | None = None):
         if space not in SUBSET_SOURCES:
-            raise ValueError(f"no subset table for space {space!r}; valid spaces: {', '.join(SUBSET_SOURCES)}")
+            raise OptionError(f"no subset table for space {space!r}; valid spaces: {', '.join(SUBSET_SOURCES)}")
         store = store if store is not None else DataStore()
         name, top = SUBSET_SOURCES[space]
         path = store.path(name)
         raw = json.loads(path.read_text())[top]
         if dataset not in raw:
-            raise ValueError(f"{path.name} has no dataset {dataset!r}; it has: {', '.join(raw)}")
+            raise OptionError(f"{path.name} has no dataset {dataset!r}; it has: {', '.join(raw)}")
         search_space = get_space(space)
         self.space, self.dataset = space, dataset
         self.genotypes: list[Genotype] = []

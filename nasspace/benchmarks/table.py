@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from nasspace.errors import GenotypeError, MetricUnavailable
+from nasspace.errors import GenotypeError, MetricUnavailable, OptionError
 from nasspace.space import Genotype, SearchSpace
 
 __all__ = ["ArrayTable"]
@@ -49,14 +49,14 @@ class ArrayTable:
         for name, values in metrics.items():
             array = np.asarray(values, dtype=np.float64)
             if array.shape != (len(self._genotypes),):
-                raise ValueError(f"{dataset}: metric {name!r} has shape {array.shape}, expected ({len(self._genotypes)},)")
+                raise OptionError(f"{dataset}: metric {name!r} has shape {array.shape}, expected ({len(self._genotypes)},)")
             if not np.isfinite(array).all():
-                raise ValueError(f"{dataset}: metric {name!r} has a non-finite value at row {int(np.argmin(np.isfinite(array)))}")
+                raise OptionError(f"{dataset}: metric {name!r} has a non-finite value at row {int(np.argmin(np.isfinite(array)))}")
             array.flags.writeable = False
             self._metrics[name] = array
         unknown = sorted(set(minimize) - set(self._metrics))
         if unknown:
-            raise ValueError(f"{dataset}: minimize names unknown metrics {unknown}; metrics: {', '.join(self._metrics)}")
+            raise OptionError(f"{dataset}: minimize names unknown metrics {unknown}; metrics: {', '.join(self._metrics)}")
         self.minimize = frozenset(minimize)
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,59 @@ def test_no_import_circle_inside_a_package(package: str) -> None:
 
 def test_the_circle_check_sees_a_circle() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# Raises that are protocol, not errors a user sees: argparse turns ArgumentTypeError into its usage line, a PEP 562
+# __getattr__ must raise AttributeError, abstract methods raise NotImplementedError, a module's __main__ exits,
+# an interrupt is re-raised, a restricted unpickler refuses with UnpicklingError (converted to a DataError by its caller),
+# and an unreachable branch asserts.
+PROTOCOL_RAISES = {"ArgumentTypeError", "AttributeError", "NotImplementedError", "SystemExit", "KeyboardInterrupt",
+                   "UnpicklingError", "AssertionError"}
+
+
+def _raised_classes(package: str) -> list[tuple[str, int, type]]:
+    """(file, line, class) of every ``raise Name(...)`` / ``raise Name`` in ``package`` whose name is a class."""
+    import importlib
+
+    found = []
+    root = ROOT / package
+    for path in sorted(root.rglob("*.py")):
+        module = importlib.import_module(_module_name(root, path))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Raise) or node.exc is None:
+                continue
+            target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            dotted = ast.unparse(target).split(".")
+            value = vars(module).get(dotted[0])
+            for part in dotted[1:]:
+                value = getattr(value, part, None)
+            if value is None and len(dotted) == 1:
+                value = vars(builtins).get(dotted[0])
+            if isinstance(value, type):
+                found.append((str(path.relative_to(ROOT)), node.lineno, value))
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_raised_exception_derives_from_its_package_base(package: str) -> None:
+    from nasspace.errors import NasSpaceError
+
+    from crlso.errors import CrlsoError
+    from darts_backend.errors import DartsBackendError
+
+    allowed = {"nasspace": (NasSpaceError,), "crlso": (CrlsoError, NasSpaceError),
+               "darts_backend": (DartsBackendError, NasSpaceError)}[package]
+    raised = _raised_classes(package)
+    assert len(raised) > 50  # the walk found the package's raises
+    bad = [f"{path}:{line} raises {cls.__name__}" for path, line, cls in raised
+           if not issubclass(cls, allowed) and cls.__name__ not in PROTOCOL_RAISES]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_error_trees_keep_the_builtin_kinds_callers_catch() -> None:
+    from crlso.errors import ConfigError, CrlsoError, MissingFileError, RunLogError, TaskFailed
+    from darts_backend.errors import ConfigError as BackendConfigError, DartsBackendError
+
+    assert issubclass(ConfigError, ValueError) and issubclass(ConfigError, CrlsoError)
+    assert issubclass(MissingFileError, FileNotFoundError) and issubclass(RunLogError, ValueError)
+    assert issubclass(TaskFailed, RuntimeError) and issubclass(BackendConfigError, DartsBackendError)

@@ -23,6 +23,7 @@ import numpy as np
 from nasspace import Genotype
 from nasspace.fetch import DataStore
 from nasspace.nb101 import NB101_MAX_EDGES, NB101_MAX_VERTICES, NB101_OPS, NB101Genotype
+from crlso.errors import ConfigError
 
 __all__ = ["VERTEX_WEIGHTS", "SAMPLE_SIZE", "SAMPLE_SEED", "sample_cell", "sample_cells", "nb101_training_cells",
            "training_source_tag"]
@@ -62,7 +63,7 @@ def sample_cells(count: int, seed: int) -> list[NB101Genotype]:
         ValueError: ``count`` outside ``1 .. 400,000``.
     """
     if not 1 <= count <= 400_000:
-        raise ValueError(f"the number of sampled nb101 cells must be in 1..400000, got {count}")
+        raise ConfigError(f"the number of sampled nb101 cells must be in 1..400000, got {count}")
     rng = np.random.default_rng(seed)
     seen: dict[str, NB101Genotype] = {}
     while len(seen) < count:

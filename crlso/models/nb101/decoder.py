@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from crlso.models.decoder import GenotypeDecoder, ResidualBlock
 from nasspace import Genotype
 from nasspace.nb101 import NB101_MAX_EDGES, NB101_MAX_VERTICES, NB101_OPS, NB101Genotype, nb101_live_vertices
+from crlso.errors import ConfigError
 
 __all__ = ["NB101Decoder", "SLOT_PAIRS", "slot_layout", "repair_cell"]
 
@@ -152,7 +153,7 @@ class NB101Decoder(GenotypeDecoder):
         rows = []
         for g in genotypes:
             if not isinstance(g, NB101Genotype):
-                raise ValueError(f"the nb101 decoder takes NB101Genotype targets, got {type(g).__name__}")
+                raise ConfigError(f"the nb101 decoder takes NB101Genotype targets, got {type(g).__name__}")
             ops, edges = slot_layout(g)
             rows.append(ops + edges)
         return torch.tensor(rows, dtype=torch.long).view(-1, _MIDDLE + self.num_edges)

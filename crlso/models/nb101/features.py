@@ -19,6 +19,7 @@ import numpy as np
 
 from crlso.models.nb101.decoder import SLOT_PAIRS, slot_layout
 from nasspace.nb101 import NB101_MAX_VERTICES, NB101_OPS, NB101Genotype
+from crlso.errors import ConfigError
 
 __all__ = ["ONE_HOT_DIM", "NUM_FEATURES", "one_hot_encoding", "cell_features", "input_output_paths"]
 
@@ -35,7 +36,7 @@ _CONV3, _CONV1 = NB101_OPS.index("conv3x3-bn-relu"), NB101_OPS.index("conv1x1-bn
 def _check(genotypes: Sequence[NB101Genotype]) -> None:
     for g in genotypes:
         if not isinstance(g, NB101Genotype):
-            raise ValueError(f"nb101 features take NB101Genotype cells, got {type(g).__name__}")
+            raise ConfigError(f"nb101 features take NB101Genotype cells, got {type(g).__name__}")
 
 
 def one_hot_encoding(genotypes: Sequence[NB101Genotype]) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nasspace import get_space
+from crlso.errors import ConfigError
 
 if TYPE_CHECKING:
     from crlso.models.decoder import GenotypeDecoder
@@ -28,7 +29,7 @@ def register_adapter(adapter: "SpaceAdapter", *, replace: bool = False) -> "Spac
         ValueError: the name is taken (unless ``replace``).
     """
     if adapter.name in _ADAPTERS and not replace and _ADAPTERS[adapter.name] is not adapter:
-        raise ValueError(f"a space adapter named {adapter.name!r} is already registered")
+        raise ConfigError(f"a space adapter named {adapter.name!r} is already registered")
     _ADAPTERS[adapter.name] = adapter
     return adapter
 
@@ -54,7 +55,7 @@ def get_adapter(name: str) -> "SpaceAdapter":
         return _ADAPTERS[name]
     space = get_space(name)  # an unknown name: nasspace's error lists the spaces
     if not hasattr(space, "choice_sizes"):
-        raise ValueError(f"space {name!r} has no crlso adapter; spaces with one: {', '.join(list_adapters())}")
+        raise ConfigError(f"space {name!r} has no crlso adapter; spaces with one: {', '.join(list_adapters())}")
     from crlso.models.spaces.adapter import generic_adapter
 
     return generic_adapter(space)
