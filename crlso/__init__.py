@@ -5,9 +5,11 @@ One concept per package:
 - `crlso.models`: the latent model (encoder, decoders, VAE, ICNN, predictor, featurizers, configs, training,
   checkpoints);
 - `crlso.search`: the ask/tell contract and loop (`crlso.search.base`), one module per searcher;
-- `crlso.oracles`: where a search's values come from, by name (table, supernet, training; zero-cost scores);
+- `crlso.oracles`: where a search's values come from, by name (a registry: table, supernet, training, a user's
+  function; zero-cost scores);
 - `crlso.ranking`: rank metrics, scoring with a trained model, the ranking model and its benchmark;
-- `crlso.experiments`: run folders and resume, multi-seed comparisons, executors (local, Ray);
+- `crlso.experiments`: run folders and resume, multi-seed comparisons;
+- `crlso.execution`: where runs and evaluations execute (local processes, Ray);
 - `crlso.report`: the HTML report and its plots;
 - `crlso.cli`: the ``crlso`` command.
 
@@ -26,12 +28,15 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
                           "searcher_config"],
     "crlso.models.config": ["ModelConfig", "PretrainConfig", "SemiSupervisedConfig", "default_model_config", "build_vae",
                             "build_icnn", "build_predictor"],
-    "crlso.models.training": ["pretrain_vae", "cached_pretrained_vae", "train_semi_supervised"],
+    "crlso.models.training": ["pretrain_vae", "cached_pretrained_vae"],
+    "crlso.models.semi_supervised": ["train_semi_supervised"],
     "crlso.models.vae": ["GraphVAE"],
     "crlso.models.icnn": ["ICNN"],
     "crlso.models.predictor": ["GNNPredictor"],
     "crlso.models.checkpoints": ["save_checkpoint", "load_checkpoint", "load_models"],
-    "crlso.oracles": ["ORACLES", "load_table", "pick_oracle"],
+    "crlso.oracles.registry": ["OracleContext", "PickedOracle", "register_oracle", "list_oracles", "pick_oracle"],
+    "crlso.oracles.function": ["register_function_oracle"],
+    "crlso.oracles.table": ["load_table"],
     "crlso.oracles.training": ["TrainProxy", "TrainingOracle", "proxy_preset", "final_preset", "train_cells"],
     "crlso.oracles.supernet": ["supernet_oracle"],
     "crlso.ranking.metrics": ["kendall_tau", "spearman_rho", "precision_at_k"],
@@ -41,7 +46,7 @@ __all__, __getattr__, __dir__ = lazy_exports(__name__, {
     "crlso.ranking.benchmark": ["RankBenchConfig", "run_rank_benchmark"],
     "crlso.experiments.run": ["RunConfig", "run_experiment"],
     "crlso.experiments.compare": ["run_comparison", "aggregate", "format_table"],
-    "crlso.experiments.executors": ["Executor", "LocalExecutor", "RayExecutor", "create_executor"],
+    "crlso.execution.executors": ["Executor", "LocalExecutor", "RayExecutor", "create_executor"],
     "crlso.experiments.finalize": ["run_finalize"],
     "crlso.report.build": ["build_report"],
     "crlso.report.common": ["ReportOptions"],

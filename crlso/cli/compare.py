@@ -80,7 +80,7 @@ def run_ablation(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, dict[str, Any]]) -> int:
     """Run ``names`` (methods or variants) x ``--seeds``; ``extra`` options sit under the user's ``--option``s."""
     from nasspace.atomic import write_json_atomic
-    from crlso.experiments.executors import create_executor
+    from crlso.execution.executors import create_executor
     from crlso.experiments.compare import run_comparison
     from crlso.experiments.run import RunConfig
     from crlso.search.variants import TWINS, VARIANTS

@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
                        data_dir=args.data_dir, supernet=str(supernet.resolve()) if darts and oracle is None else None,
                        oracle=oracle, budget_seconds=args.budget_seconds, batch=batch)
     summary = run_experiment(config, out / "search", tensorboard=args.tensorboard,
-                             executor=evaluation_executor(args) if oracle is not None else None)
+                             executor=evaluation_executor(args) if oracle is not None and oracle["name"] == "train" else None)
     best, stats = summary["best"], summary.get("searcher_stats", {})
     print(f"supernet: {supernet} gave {len(seeds)} seed cells (derived: {seeds[0]})")
     if resolved.screen:
@@ -155,8 +155,7 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
     Raises:
         ValueError: a bad flag or a combination the space does not allow.
     """
-    from crlso.cli.oracle_options import resolve_oracle
-    from crlso.oracles import TRAIN_METRIC
+    from crlso.cli.oracle_options import oracle_metric, resolve_oracle
     from crlso.search import searcher_config
     from nasspace.tracking import require_tensorboard
 
@@ -183,7 +182,7 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
                **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
     metric = args.search_metric
     if oracle is not None:
-        metric = TRAIN_METRIC
+        metric = oracle_metric(oracle, metric)
     elif darts:
         metric = "supernet_acc" if metric in (None, "valid_acc") else metric
     else:

@@ -44,8 +44,9 @@ def proxy_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def add_oracle_options(parser: argparse.ArgumentParser, *, executor: bool = True) -> None:
     """``--oracle``, the proxy flags, the seconds budget, the batch, and (``executor``) where evaluations run."""
-    parser.add_argument("--oracle", choices=("table", "train"), default="table",
-                        help="table: the benchmark (or, darts space, the supernet); train: train each cell at a proxy budget")
+    parser.add_argument("--oracle", default="table", metavar="NAME",
+                        help="table: the benchmark (or, darts space, the supernet; default); train: train each cell at a "
+                             "proxy budget; or any oracle registered in Python (crlso.register_oracle)")
     parser.add_argument("--budget-seconds", type=float, default=None,
                         help="with --oracle train: also stop once the measured training seconds reach this")
     parser.add_argument("--batch", type=int, default=None,
@@ -76,12 +77,16 @@ def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any]
         from crlso.oracles import TrainProxy
 
         return TrainProxy.from_json(args.oracle).to_json(), batch or 4
-    if args.oracle not in (None, "table", "train"):
-        raise ConfigError(f"oracle {args.oracle!r}: allowed table, train")
-    if args.oracle != "train":
+    from crlso.oracles.registry import oracle_entry
+
+    name = args.oracle or "table"
+    if name == "supernet":
+        raise ConfigError("the supernet oracle comes with --supernet DIR (crlso hybrid), not --oracle")
+    entry = oracle_entry(name)  # an unknown name lists the registered ones
+    if name != "train":
         if args.budget_seconds is not None or proxy_overrides(args):
             raise ConfigError("--budget-seconds and --proxy-* flags are for --oracle train")
-        return None, batch
+        return (None if name == "table" else entry.spec.from_json({"name": name}).to_json()), batch
     if args.budget_seconds is not None and not args.budget_seconds > 0:
         raise ConfigError(f"--budget-seconds must be > 0, got {args.budget_seconds}")
     overrides = proxy_overrides(args)
@@ -90,9 +95,21 @@ def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any]
     return proxy_preset(args.preset, space, **overrides).to_json(), batch or 4
 
 
+def oracle_metric(oracle: dict[str, Any] | None, given: str | None) -> str | None:
+    """The search metric an oracle entry answers: the training oracle's, a user oracle's (``given``, else its
+    name), or None for the table (its metric comes from the table's spec)."""
+    if oracle is None:
+        return None
+    if oracle["name"] == "train":
+        from crlso.oracles.training import TRAIN_METRIC
+
+        return TRAIN_METRIC
+    return given or oracle["name"]
+
+
 def evaluation_executor(args: argparse.Namespace) -> Any:
     """The executor of a run's evaluations (None: in this process, when one local worker is asked for)."""
-    from crlso.experiments.executors import create_executor
+    from crlso.execution.executors import create_executor
 
     if args.executor == "local" and args.workers == 1 and not args.address:
         return None

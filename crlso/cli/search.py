@@ -160,14 +160,12 @@ def resolve_space(args: argparse.Namespace) -> None:
 
 def resolve_oracle_and_metric(args: argparse.Namespace, *, no_table_hint: str = "") -> tuple[dict | None, int | None]:
     """``(oracle entry or None, batch)`` of `crlso.cli.oracle_options.resolve_oracle`, with ``args.search_metric``
-    set to the training oracle's metric or resolved for the table; checked before any work.
+    set to the oracle's metric (`oracle_metric`) or resolved for the table; checked before any work.
 
     Raises:
         ValueError: a space without a table and no ``--oracle train``, or a bad oracle flag.
     """
-    from crlso.cli.oracle_options import resolve_oracle
-    from crlso.oracles import TRAIN_METRIC
-
+    from crlso.cli.oracle_options import oracle_metric, resolve_oracle
     from crlso.oracles import has_table
 
     resolve_space(args)
@@ -175,7 +173,7 @@ def resolve_oracle_and_metric(args: argparse.Namespace, *, no_table_hint: str = 
     if oracle is None and not has_table(args.space):
         raise ConfigError(f"the {args.space} space has no table: give --oracle train{no_table_hint}")
     if oracle is not None:
-        args.search_metric = TRAIN_METRIC
+        args.search_metric = oracle_metric(oracle, args.search_metric)
     else:
         resolve_search_metric(args)
     return oracle, batch
@@ -276,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, oracle=oracle, budget_seconds=args.budget_seconds, batch=batch,
         space_file=args.space_file, table_file=args.table,
     )
-    executor = evaluation_executor(args) if oracle is not None else None
+    trains = oracle is not None and oracle["name"] == "train"
+    executor = evaluation_executor(args) if trains else None
     summary = run_experiment(config, args.out, tensorboard=args.tensorboard, executor=executor)
     best = summary["best"]
     report = (f" {config.report_metric} {best[config.report_metric]:.3f}"
@@ -284,9 +283,9 @@ def run(args: argparse.Namespace) -> int:
     optimum = (f"; {optimum_note(summary)}" if summary.get("optimum") else "")
     print(f"{args.method} seed {args.seed}: {summary['n_queries']} queries; best {best['genotype']} "
           f"{config.search_metric} {best[config.search_metric]:.3f}{report}{optimum}")
-    if oracle is not None:
+    if trains:
         print(f"trained {summary['n_queries']} cells: {summary['total_cost_seconds']:.0f} s of training on "
               f"{summary['executor']['name']} ({summary['executor']['workers']} workers)")
-    extra = ", evaluations/" if oracle is not None else ""
+    extra = ", evaluations/" if trains else ""
     print(f"results: {Path(args.out).resolve()} (config.json, queries.jsonl, summary.json{extra})")
     return 0

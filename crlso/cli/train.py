@@ -171,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
     from crlso.ranking.benchmark import BENCH_SPACES, labelled_pool
     from crlso.ranking.spaces import rank_space
     from crlso.models.config import PretrainConfig, SemiSupervisedConfig, default_device
-    from crlso.models.training import CACHE_FORMAT, cached_pretrained_vae, train_semi_supervised
+    from crlso.models.training import CACHE_FORMAT, cached_pretrained_vae
+    from crlso.models.semi_supervised import train_semi_supervised
 
     entry = rank_space(args.space)
     hidden = {} if args.hidden is None else {

@@ -15,10 +15,11 @@ import numpy as np
 
 from nasspace.atomic import write_json_atomic
 
-from crlso.experiments.executors import Executor, LocalExecutor
+from crlso.execution.executors import Executor, LocalExecutor
 from crlso.experiments.run import RunConfig, _same_run, check_folder_config, run_experiment
 from crlso.experiments.run_folder import read_json_file, read_queries
-from crlso.oracles import check_budget, has_table, load_table
+from crlso.oracles.registry import parse_oracle
+from crlso.oracles.table import check_budget, has_table, load_table
 from crlso.search.base import searcher_config
 from crlso.search.variants import resolve_method
 from crlso.errors import RunExistsError
@@ -286,7 +287,7 @@ def run_comparison(
 
     ``methods`` are searcher names or variant names (`crlso.search.variants`); ``options`` are keyed by
     the same names. Runs live in ``out_dir/runs/<name>/seed_<s>``; finished ones are read back, killed ones resume.
-    ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.experiments.executors`).
+    ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.execution.executors`).
     ``pairs`` of names get seed-paired differences (`paired_differences`) in ``paired.md`` and the JSON.
     ``tensorboard``: a folder for each run's TensorBoard scalars, in ``<tensorboard>/<name>/seed_<s>``, or None.
     The table, JSON and plot aggregate every finished run in ``out_dir/runs`` (`folder_runs`), not only this
@@ -307,10 +308,11 @@ def run_comparison(
             board = None if tensorboard is None else str(Path(tensorboard) / name / f"seed_{seed}")
             tasks.append((config, str(out / "runs" / name / f"seed_{seed}"), board))
     # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
-    if base.supernet is None and has_table(base.space):
+    oracle_name = base.oracle_spec()["name"]
+    if oracle_name != "supernet" and has_table(base.space):
         table = check_budget(load_table(base.dataset, base.data_dir, base.space), horizon, base.dataset)
         table.metric(base.report_metric)
-        if base.oracle is None:
+        if oracle_name == "table":
             table.metric(base.search_metric)
     for config, folder, _ in tasks:
         _check_compare_run(config.to_json(), Path(folder), out)
@@ -326,10 +328,9 @@ def run_comparison(
     workers = executor.workers
     started = time.perf_counter()
     extra: dict[str, Any] = {}  # executors written before task resources existed take none
-    if base.oracle is not None:  # each run trains its cells in its own task: it reserves what one training needs
-        from crlso.oracles import TrainProxy
-
-        extra["resources"] = TrainProxy.from_json(base.oracle).resources
+    resources = getattr(parse_oracle(base.oracle_spec(), space=base.space)[1], "resources", None)
+    if resources is not None:  # e.g. each run trains its cells in its own task: it reserves what one training needs
+        extra["resources"] = resources
     summaries = executor.map(_run_task, tasks, desc="runs", progress=progress, **extra)
     elapsed = time.perf_counter() - started
     others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder, _ in tasks}, horizon=horizon, base=base)
@@ -362,7 +363,7 @@ def run_comparison(
     else:  # a paired.md of an earlier invocation would no longer match compare.json
         (out / "paired.md").unlink(missing_ok=True)
     shared = shared_initial_queries({(run_name(s), s["seed"]): out / "runs" / run_name(s) / f"seed_{s['seed']}" for s in summaries})
-    optimum = None if base.supernet is not None else float(np.max(load_table(base.dataset, base.data_dir, base.space).metric(base.report_metric)))
+    optimum = None if oracle_name == "supernet" or not has_table(base.space) else float(np.max(load_table(base.dataset, base.data_dir, base.space).metric(base.report_metric)))
     plot_best_so_far(summaries, out / "best_so_far.png", report_metric=base.report_metric, budgets=budgets,
                      optimum=optimum, note=shared_queries_note(shared))
     return result

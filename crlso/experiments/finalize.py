@@ -18,7 +18,7 @@ from typing import Any
 from nasspace import get_space
 from nasspace.atomic import write_json_atomic
 
-from crlso.experiments.executors import Executor
+from crlso.execution.executors import Executor
 from crlso.oracles import TrainProxy, train_cells
 from crlso.experiments.run_folder import read_json_file, read_queries
 from crlso.errors import ConfigError

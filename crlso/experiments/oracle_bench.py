@@ -20,7 +20,7 @@ from nasspace import get_space
 from nasspace.nb201 import NB201_SIZE
 from nasspace.atomic import write_json_atomic
 
-from crlso.experiments.executors import Executor
+from crlso.execution.executors import Executor
 from crlso.oracles import TrainProxy, train_cells
 from crlso.search.base import sample_unseen_batch
 from crlso.errors import ConfigError

@@ -48,12 +48,12 @@ from nasspace.atomic import write_json_atomic
 from nasspace.options import AT_LEAST_ONE, check_numbers
 from nasspace.oracle import Query
 
-from crlso.experiments.executors import Executor
+from crlso.execution.executors import Executor
 from crlso.experiments.run_folder import check_logged, lock_run_folder, read_json_file, read_queries, remove_stale_temporaries
 from crlso.models.torch_files import save_torch_atomic
-from crlso.oracles import pick_oracle
+from crlso.oracles.registry import OracleContext, pick_oracle
 from crlso.search.base import create_searcher, run_search, searcher_config
-from crlso.errors import ConfigError, NotAFolderError, RunExistsError
+from crlso.errors import NotAFolderError, RunExistsError
 
 __all__ = [
     "RunConfig",
@@ -72,8 +72,8 @@ class RunConfig:
     """One search run: method, space, benchmark, budget, seed, and the method's options.
 
     ``variant`` names the `crlso.search.variants` entry the options came from (tables group by it).
-    ``oracle`` (None: the table, or the supernet when ``supernet`` is set) is a `crlso.oracles` entry such as
-    ``{"name": "train", ...}`` (a `crlso.oracles.TrainProxy`); ``budget_seconds`` caps the oracle's total
+    ``oracle`` (None: the table, or the supernet when ``supernet`` is set) is a registered oracle's entry
+    (`crlso.oracles.registry`), such as ``{"name": "train", ...}`` (a `crlso.oracles.TrainProxy`); ``budget_seconds`` caps the oracle's total
     cost (seconds of training) beside ``budget`` queries; ``batch`` is the proposals per round
     (None: whatever the searcher proposes at once).
     """
@@ -97,17 +97,21 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self, {"budget": AT_LEAST_ONE, "batch": AT_LEAST_ONE})
-        if self.oracle is not None:
-            from crlso.oracles import TrainProxy
+        if self.oracle is not None:  # validated before any work
+            from crlso.oracles.registry import parse_oracle
 
-            proxy = TrainProxy.from_json(self.oracle)  # validated before any work
-            if proxy.space != self.space:
-                raise ConfigError(f"the training oracle is set up for {proxy.space} cells, the search is in {self.space}")
+            parse_oracle(self.oracle, space=self.space)
         for name in ("space_file", "table_file"):  # stored resolved: a worker or a resume reads the same files
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, str(Path(getattr(self, name)).expanduser().resolve()))
         if self.data_dir is not None:  # stored resolved: a resume from another folder reads the same tables
             object.__setattr__(self, "data_dir", str(Path(self.data_dir).expanduser().resolve()))
+
+    def oracle_spec(self) -> dict[str, Any]:
+        """The run's oracle entry (`crlso.oracles.pick_oracle`): ``oracle`` when set, else the supernet or the table."""
+        if self.oracle is not None:
+            return dict(self.oracle)
+        return {"name": "supernet", "path": self.supernet} if self.supernet is not None else {"name": "table"}
 
     def to_json(self) -> dict[str, Any]:
         """The config as plain JSON data, with the method's fully resolved options beside it.
@@ -226,7 +230,9 @@ def _run_locked(config: RunConfig, config_json: dict[str, Any], out: Path, progr
 
     # Oracle and searcher first: a config that cannot run leaves no config.json behind to block a fixed one.
     space = get_space(config.space)
-    oracle, table, checked_table, prefetch, info = pick_oracle(config, out, executor=executor)
+    context = OracleContext(space=config.space, dataset=config.dataset, budget=config.budget, metric=config.search_metric,
+                            out=out, data_dir=config.data_dir, budget_seconds=config.budget_seconds, executor=executor)
+    oracle, table, checked_table, prefetch, info = pick_oracle(config.oracle_spec(), context)
     model_dir = dict(config.options).get("model_dir")
     if model_dir:  # a crlso train model must match the run's space, dataset and metric
         from crlso.models.checkpoints import check_trained_model

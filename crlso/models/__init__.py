@@ -30,7 +30,9 @@ _EXPORTS = {
     "crlso.models.spaces": ["SpaceAdapter", "get_adapter", "list_adapters", "register_adapter", "generic_adapter", "create_decoder"],
     "crlso.models.cell_features": ["NUM_FEATURES", "PATHS", "live_edge_mask", "prune_dead_edges", "nb201_cell_features"],
     "crlso.models.config": ["ModelConfig", "default_model_config", "PretrainConfig", "SemiSupervisedConfig", "default_device", "default_cache_dir", "build_vae", "build_icnn", "build_predictor", "subset_batch"],
-    "crlso.models.training": ["pretrain_vae", "cached_pretrained_vae", "vae_cache_path", "encode", "fit_predictor", "predict", "fit_icnn", "fit_vae_icnn", "refit_vae_icnn", "train_semi_supervised"],
+    "crlso.models.training": ["pretrain_vae", "cached_pretrained_vae", "vae_cache_path", "encode", "fit_predictor", "predict", "fit_icnn", "fit_vae_icnn", "refit_vae_icnn",
+                              "fit_minibatch_mse"],
+    "crlso.models.semi_supervised": ["train_semi_supervised"],
     "crlso.models.checkpoints": ["save_checkpoint", "load_checkpoint", "load_models", "load_ranker", "load_trained_vae", "check_trained_model"],
     "crlso.models.torch_files": ["CorruptFile", "save_torch_atomic", "load_torch", "save_torch_checked", "load_torch_checked", "checksum_path"],
 }

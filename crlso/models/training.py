@@ -21,7 +21,7 @@ import json
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -34,8 +34,8 @@ from nasspace.fetch import DataStore
 
 from crlso.models.cells import training_cells_batch
 from crlso.models.spaces import get_adapter
-from crlso.models.config import (ModelConfig, PretrainConfig, SemiSupervisedConfig, build_icnn, build_predictor, build_vae,
-                                 default_cache_dir, default_device, subset_batch)
+from crlso.models.config import (ModelConfig, PretrainConfig, SemiSupervisedConfig, build_vae, default_cache_dir,
+                                 default_device, subset_batch)
 from crlso.models.graphs import GraphBank, batch_genotypes, featurizer_for, slice_batch
 from crlso.models.icnn import ICNN
 from crlso.models.predictor import GNNPredictor
@@ -51,7 +51,7 @@ __all__ = [
     "fit_icnn",
     "fit_vae_icnn",
     "refit_vae_icnn",
-    "train_semi_supervised",
+    "fit_minibatch_mse",
 ]
 
 CACHE_FORMAT = 1
@@ -345,53 +345,26 @@ def refit_vae_icnn(
     return float(torch.stack(tail).mean())
 
 
-def train_semi_supervised(
-    vae: GraphVAE,
-    labelled_index: Tensor,
-    labelled_errors: Tensor,
-    model_config: ModelConfig,
-    config: SemiSupervisedConfig,
-    *,
-    seed: int,
-    progress: bool = True,
-    cells: Sequence[Genotype] | None = None,
-    store: DataStore | None = None,
-) -> tuple[GNNPredictor, ICNN]:
-    """The CR-LSO semi-supervised procedure on the training cells of the space.
+def fit_minibatch_mse(module: nn.Module, inputs: Tensor | Callable[[Tensor], object], targets: Tensor, *, epochs: int,
+                      lr: float, batch: int, generator: torch.Generator, jitter: float = 0.0) -> None:
+    """Adam (betas (0, 0.5), the public CR-LSO code's) on MSE over ``epochs`` shuffled passes of minibatches.
 
-    1. Fit a GNN predictor on the labelled cells ``labelled_index (L,)`` (positions among the cells)
-       with errors ``(L,)``.
-    2. Pseudo-label every other cell with it.
-    3. Fit VAE + ICNN jointly on all cells (``vae`` is updated in place, e.g. from the cached
-       unlabelled pre-training).
-
-    Args:
-        cells: the cells to fit on (default: the space's `training_cells` from ``store``).
-
-    Returns:
-        The fitted predictor and ICNN.
+    ``inputs`` is a tensor of codes ``(N, d)`` (each minibatch jittered by Gaussian noise of std ``jitter``) or a
+    callable ``index (B,) -> model input``; ``targets (N,)``. The module is left in eval mode.
     """
-    device = next(vae.parameters()).device
-    if cells is None:
-        cells, batch = training_cells_batch(model_config.space, store)
-    else:
-        batch = batch_genotypes(cells, featurizer_for(model_config.space))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        predictor = build_predictor(model_config).to(device)
-        icnn = build_icnn(model_config).to(device)
-    fit_predictor(predictor, subset_batch(batch, labelled_index), labelled_errors,
-                  epochs=config.predictor_epochs, lr=config.predictor_lr, weight_decay=config.predictor_weight_decay)
-    targets = predict(predictor, batch).cpu()
-    targets[labelled_index] = labelled_errors
-    labelled = torch.zeros(len(cells), dtype=torch.bool)
-    labelled[labelled_index] = True
-    mean, std = targets.mean(), targets.std().clamp_min(1e-6)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        fit_vae_icnn(vae, icnn, batch, list(cells), (targets - mean) / std, labelled, config,
-                     generator=generator, progress=progress)
-    icnn.register_buffer("target_mean", mean.clone())
-    icnn.register_buffer("target_std", std.clone())
-    return predictor, icnn
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr, betas=(0.0, 0.5))
+    device = targets.device
+    module.train()
+    for _ in range(epochs):
+        for index in torch.randperm(targets.shape[0], generator=generator).split(batch):
+            if callable(inputs):
+                x = inputs(index)
+            else:
+                x = inputs[index.to(device)]
+                if jitter:
+                    x = x + jitter * torch.randn(x.shape, generator=generator).to(device)
+            loss = nn.functional.mse_loss(module(x), targets[index.to(device)])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    module.eval()

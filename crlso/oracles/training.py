@@ -39,7 +39,7 @@ import dataclasses
 import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,8 @@ from nasspace.atomic import write_json_atomic
 from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers
 from nasspace.oracle import Oracle
 
-from crlso.experiments.executors import Executor, TaskResources
+from crlso.execution.executors import Executor, TaskResources
+from crlso.oracles.registry import OracleContext, PickedOracle, register_oracle
 from crlso.errors import ConfigError
 
 __all__ = [
@@ -61,7 +62,7 @@ __all__ = [
     "TrainingOracle",
     "train_cells",
     "evaluation_key",
-    "make_oracle",
+    "training_oracle",
 ]
 
 TRAIN_METRIC = "train_proxy_acc"
@@ -126,6 +127,11 @@ class TrainProxy:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": "train", **dataclasses.asdict(self)}
+
+    def check_space(self, space: str) -> None:
+        """Raises ConfigError when the proxy trains cells of another space than the search's."""
+        if self.space != space:
+            raise ConfigError(f"the training oracle is set up for {self.space} cells, the search is in {space}")
 
     @property
     def resources(self) -> TaskResources:
@@ -332,19 +338,16 @@ class TrainingOracle:
                 "evaluation": f"evaluations/{e.folder}"}
 
 
-def make_oracle(spec: Mapping[str, Any], out: Path, *, budget: int, cost_budget: float | None, metric: str,
-                executor: Executor | None) -> tuple[Oracle, Callable[[Sequence[Genotype]], None], Callable[[Genotype], dict[str, Any]]]:
-    """An oracle picked by a run config's ``oracle`` entry (``{"name": "train", ...proxy}``), with its batch
-    ``prefetch`` and per-query ``info``; evaluations live in ``out/evaluations``.
+@register_oracle("train", spec=TrainProxy, summary="trains each queried cell at a proxy budget (darts_backend)")
+def training_oracle(proxy: TrainProxy, context: OracleContext) -> PickedOracle:
+    """Each query trains the cell (`TrainingOracle`); evaluations live in ``context.out/evaluations``. The
+    space's table, if it has one, only reports after the search (its budget is checked against it)."""
+    from crlso.oracles.table import check_budget, has_table, load_table
 
-    Raises:
-        ValueError: an unknown oracle name or setting (lists the valid ones).
-    """
-    name = spec.get("name")
-    if name != "train":
-        raise ConfigError(f"unknown oracle {name!r} in the run config; the one a config names is train (the table "
-                         f"needs no entry)")
-    trainer = TrainingOracle(TrainProxy.from_json(spec), out / "evaluations", executor=executor)
-    oracle = Oracle(trainer.value, cost=trainer.cost, budget=budget, cost_budget=cost_budget, metric=metric)
-    return oracle, trainer.prefetch, trainer.info
-
+    table = None
+    if has_table(context.space):
+        table = check_budget(load_table(context.dataset, context.data_dir, context.space), context.budget, context.dataset)
+    trainer = TrainingOracle(proxy, context.out / "evaluations", executor=context.executor)
+    oracle = Oracle(trainer.value, cost=trainer.cost, budget=context.budget, cost_budget=context.budget_seconds,
+                    metric=context.metric)
+    return PickedOracle(oracle, table, None, trainer.prefetch, trainer.info)

@@ -24,6 +24,7 @@ the queries of a seed do not depend on which evaluation finished first. An oracl
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import json
 import warnings
 from abc import ABC, abstractmethod
@@ -66,6 +67,11 @@ class SearchExhausted(SearchError):
     """
 
 
+@dataclass(frozen=True)
+class NoOptions:
+    """The config of a searcher that takes no options (the default ``Config``)."""
+
+
 class Searcher(ABC):
     """Base of every searcher: ``ask(n)`` proposes, ``tell(genotypes, values)`` feeds back.
 
@@ -78,7 +84,7 @@ class Searcher(ABC):
     """
 
     name: ClassVar[str]
-    Config: ClassVar[type]
+    Config: ClassVar[type] = NoOptions
     default_source: ClassVar[str] = "random"
 
     def __init__(self, space: SearchSpace, *, seed: int, config: Any = None):

@@ -63,12 +63,10 @@ from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
 from crlso.models.cells import is_enumerated
-from crlso.models.icnn import create_head
-from crlso.models.predictor import GNNPredictor
 from crlso.oracles.zero_cost import ProxyTable, parse_proxy_list, proxy_table
 from crlso.search.base import register_searcher, sample_unseen_batch
-from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, errors_of, latent_model
-from crlso.models.config import ModelConfig, PretrainConfig, build_predictor, default_cache_dir
+from crlso.search.latent_space import JointFitConfig, LatentSearcher, errors_of
+from crlso.models.config import ModelConfig, PretrainConfig, default_cache_dir
 from crlso.models.training import fit_icnn, fit_predictor, predict
 from crlso.errors import ConfigError
 
@@ -132,6 +130,10 @@ class CRLSOConfig:
     def __post_init__(self) -> None:
         check_numbers(self, CRLSO_BOUNDS)
         check_zero_cost_options(self)
+        if self.rank_by not in _RANKERS:
+            raise ConfigError(f"unknown rank_by {self.rank_by!r}; valid: {', '.join(_RANKERS)}")
+        if self.stall_action not in _STALL_ACTIONS:
+            raise ConfigError(f"unknown stall_action {self.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
 
 
 def check_zero_cost_options(config: CRLSOConfig) -> None:
@@ -157,33 +159,21 @@ class CRLSOSearch(LatentSearcher):
     def __init__(self, space, *, seed: int, config: CRLSOConfig | None = None):
         super().__init__(space, seed=seed, config=config)
         cfg = self.config
-        if cfg.rank_by not in _RANKERS:
-            raise ConfigError(f"unknown rank_by {cfg.rank_by!r}; valid: {', '.join(_RANKERS)}")
-        if cfg.stall_action not in _STALL_ACTIONS:
-            raise ConfigError(f"unknown stall_action {cfg.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
-        self.model_config, self.latent = build_latent_space(cfg, space.name)
-        self.device = self.latent.device
-        self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        self.features = self._proxy_table(cfg.proxy_features, "proxy_features") if cfg.proxy_features else None
         self.init_order: list[Genotype] = []  # init="zc": the latent space's cells, best ensemble score first
         if cfg.init == "zc":
             ensemble = self._proxy_table(cfg.init_proxies, "init_proxies").ensemble([str(g) for g in self.latent.cells])
             self.init_order = [self.latent.cells[i] for i in torch.argsort(-ensemble, stable=True).tolist()]
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            extra_dim = self.features.dim if self.features is not None else 0
-            self.predictor: GNNPredictor = build_predictor(self.model_config, extra_dim=extra_dim).to(self.device)
-            m = self.model_config
-            self.icnn = create_head(cfg.head, m.latent_dim, hidden=m.icnn_hidden, num_layers=m.icnn_layers,
-                                    activation=m.icnn_activation).to(self.device)
-        self.target_mean, self.target_std = 0.0, 1.0  # the ICNN models (error - mean) / std
-        self.rounds = 0
         self.regularized_at = 0  # labelled cells at the last joint fit (0: none yet)
         self.best_value = float("-inf")
         self.stalled = 0  # rounds in a row whose answers did not beat the best value
         # A fixed seeded subset of cells carries the pseudo-labels of the ICNN fits between joint fits.
         count = min(cfg.pseudo_size, len(self.latent))
         self.pseudo_index = torch.randperm(len(self.latent), generator=self.generator)[:count]
+
+    def load_features(self) -> None:
+        """``proxy_features``: the zero-cost scores the predictor reads beside each cell's graph."""
+        if self.config.proxy_features:
+            self.features = self._proxy_table(self.config.proxy_features, "proxy_features")
 
     def _proxy_table(self, text: str, option: str) -> ProxyTable:
         """The proxies of an option, ranked among the latent space's cells (every one scored in nb201)."""

@@ -34,19 +34,17 @@ is along the unit gradient direction; the ICNN models standardized error.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from nasspace import Genotype
 from nasspace.options import AT_LEAST_ONE, POSITIVE, check_numbers
 
-from crlso.models.icnn import create_head
 from crlso.search.base import register_searcher, sample_unseen_batch
-from crlso.search.latent_space import JointFitConfig, LatentSearcher, build_latent_space, errors_of
-from crlso.models.config import ModelConfig, PretrainConfig, build_predictor
-from crlso.models.training import predict
+from crlso.search.latent_space import JointFitConfig, LatentSearcher, errors_of
+from crlso.models.config import ModelConfig, PretrainConfig
+from crlso.models.training import fit_minibatch_mse, predict
 
 __all__ = ["PaperCRLSOSearch", "PaperConfig"]
 
@@ -86,30 +84,6 @@ class PaperConfig:
                              **dict.fromkeys(("predictor_lr", "ft_lr"), POSITIVE)})
 
 
-def _fit_minibatch(module: nn.Module, inputs: Any, targets: Tensor, *, epochs: int, lr: float, batch: int,
-                   generator: torch.Generator, jitter: float = 0.0) -> None:
-    """Adam (betas (0, 0.5)) on MSE over ``epochs`` shuffled passes of minibatches of ``batch``.
-
-    ``inputs`` is a tensor of codes ``(N, d)`` (jittered by ``jitter``) or a callable index -> model input.
-    """
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr, betas=(0.0, 0.5))
-    device = targets.device
-    module.train()
-    for _ in range(epochs):
-        for index in torch.randperm(targets.shape[0], generator=generator).split(batch):
-            if callable(inputs):
-                x = inputs(index)
-            else:
-                x = inputs[index.to(device)]
-                if jitter:
-                    x = x + jitter * torch.randn(x.shape, generator=generator).to(device)
-            loss = nn.functional.mse_loss(module(x), targets[index.to(device)])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    module.eval()
-
-
 @register_searcher("crlso-paper")
 class PaperCRLSOSearch(LatentSearcher):
     """The public CR-LSO search loop, sign corrected and bounded (see the module doc)."""
@@ -118,20 +92,8 @@ class PaperCRLSOSearch(LatentSearcher):
 
     def __init__(self, space, *, seed: int, config: PaperConfig | None = None):
         super().__init__(space, seed=seed, config=config)
-        cfg = self.config
-        self.model_config, self.latent = build_latent_space(cfg, space.name)
-        self.device = self.latent.device
-        self.generator = torch.Generator(device="cpu").manual_seed(seed)
-        m = self.model_config
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.predictor = build_predictor(m).to(self.device)
-            self.icnn = create_head(cfg.head, m.latent_dim, hidden=m.icnn_hidden, num_layers=m.icnn_layers,
-                                    activation=m.icnn_activation).to(self.device)
         self.codes: dict[str, Tensor] = {}  # labelled cell -> its stored code (encoding, or the step that found it)
-        self.target_mean, self.target_std = 0.0, 1.0
         self.fitted_at = 0  # labelled cells at the last (joint or ICNN) fit of the whole space; 0: none yet
-        self.rounds = 0
 
     # -- models -----------------------------------------------------------------------------------
     def _fit_space(self) -> None:
@@ -142,7 +104,7 @@ class PaperCRLSOSearch(LatentSearcher):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed * 7919 + self.fitted_at)
             graphs = self.latent.bank
-            _fit_minibatch(self.predictor, lambda index: graphs.select(labelled[index]).to(self.device),
+            fit_minibatch_mse(self.predictor, lambda index: graphs.select(labelled[index]).to(self.device),
                            (errors - errors.mean()) / errors.std().clamp_min(1e-6), epochs=cfg.predictor_epochs,
                            lr=cfg.predictor_lr, batch=cfg.minibatch, generator=self.generator)
         self.predictor.register_buffer("target_mean", errors.mean().detach())
@@ -156,7 +118,7 @@ class PaperCRLSOSearch(LatentSearcher):
         else:  # the frozen unlabelled space: the ICNN alone on its codes, same targets and epochs
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed * 1009)
-                _fit_minibatch(self.icnn, self.latent.mu, scaled.to(self.device), epochs=max(1, round(cfg.joint.epochs)),
+                fit_minibatch_mse(self.icnn, self.latent.mu, scaled.to(self.device), epochs=max(1, round(cfg.joint.epochs)),
                                lr=cfg.joint.lr, batch=cfg.joint.batch_size, generator=self.generator)
         self.codes = {str(g): z for (g, _), z in zip(self.observed, self.latent.mu[labelled.to(self.device)])}
         self.fitted_at = len(self.observed)
@@ -166,7 +128,7 @@ class PaperCRLSOSearch(LatentSearcher):
         cfg = self.config
         z = torch.stack([self.codes[str(g)] for g, _ in self.observed])
         errors = (errors_of([v for _, v in self.observed]).to(self.device) - self.target_mean) / self.target_std
-        _fit_minibatch(self.icnn, z, errors, epochs=cfg.ft_epochs, lr=cfg.ft_lr, batch=cfg.minibatch,
+        fit_minibatch_mse(self.icnn, z, errors, epochs=cfg.ft_epochs, lr=cfg.ft_lr, batch=cfg.minibatch,
                        generator=self.generator, jitter=cfg.jitter * self.latent.scale)
 
     # -- ask / tell -------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ from nasspace.options import AT_LEAST_ONE, POSITIVE, Bounds, check_numbers, chec
 from crlso.models.cells import training_cells_batch
 from crlso.search.base import Searcher
 from crlso.models.graphs import GraphBank, featurizer_for
-from crlso.models.config import ModelConfig, PretrainConfig, default_device
+from crlso.models.config import ModelConfig, PretrainConfig, build_predictor, default_device
+from crlso.models.icnn import create_head
 from crlso.models.training import cached_pretrained_vae, encode, refit_vae_icnn
 from crlso.models.vae import GraphVAE
 from crlso.errors import ConfigError
@@ -214,16 +215,34 @@ def build_latent_space(config: Any, space_name: str) -> tuple[ModelConfig, Laten
 class LatentSearcher(Searcher):
     """A searcher that moves in a `LatentSpace` guided by a latent error head (``icnn``).
 
-    Subclasses set ``latent``, ``icnn``, ``model_config``, ``rounds`` and the head's target
-    standardization (``target_mean``, ``target_std``).
+    It builds what every latent searcher starts from: the model config and latent space of its config
+    (`build_latent_space`: the cached unlabelled VAE, or a ``crlso train`` model), the device, a seeded CPU
+    ``generator``, the GNN ``predictor`` and the latent head (``head`` option: ``icnn`` or ``mlp``), both
+    initialized under the seed. A subclass that feeds the predictor extra per-cell features sets ``features``
+    in `load_features` (called once the latent space exists). The head models ``(error - target_mean) / target_std``.
     """
 
-    latent: LatentSpace
-    icnn: nn.Module
-    model_config: ModelConfig
-    rounds: int = 0
-    target_mean: float = 0.0
-    target_std: float = 1.0
+    features: Any = None  # a `crlso.oracles.zero_cost.ProxyTable` whose ``dim`` widens the predictor's input
+
+    def __init__(self, space, *, seed: int, config: Any = None):
+        super().__init__(space, seed=seed, config=config)
+        cfg = self.config
+        self.model_config, self.latent = build_latent_space(cfg, space.name)
+        self.device = self.latent.device
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.load_features()
+        m = self.model_config
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            extra_dim = self.features.dim if self.features is not None else 0
+            self.predictor = build_predictor(m, extra_dim=extra_dim).to(self.device)
+            self.icnn = create_head(getattr(cfg, "head", "icnn"), m.latent_dim, hidden=m.icnn_hidden,
+                                    num_layers=m.icnn_layers, activation=m.icnn_activation).to(self.device)
+        self.target_mean, self.target_std = 0.0, 1.0
+        self.rounds = 0
+
+    def load_features(self) -> None:
+        """Set ``features`` (extra predictor inputs) once ``latent`` exists; none by default."""
 
     def predicted_error(self, z: Tensor) -> Tensor:
         """``(B,)`` the head's error (in error units) at codes ``z (B, d)``."""

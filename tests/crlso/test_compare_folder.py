@@ -8,7 +8,7 @@ import json
 import pytest
 
 from crlso.cli import main
-from crlso.experiments.executors import Executor
+from crlso.execution.executors import Executor
 from crlso.experiments.compare import run_comparison
 
 

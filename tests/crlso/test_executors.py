@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crlso.experiments.executors import LocalExecutor, RayExecutor, TaskFailed, create_executor
+from crlso.execution.executors import LocalExecutor, RayExecutor, TaskFailed, create_executor
 from crlso.experiments.compare import run_comparison
 from crlso.experiments.run import RunConfig
 
@@ -176,7 +176,7 @@ def test_pool_workers_exit_when_the_parent_is_killed(signame, tmp_path) -> None:
     import subprocess
     import time
 
-    script = ("import time\nfrom crlso.experiments.executors import LocalExecutor\n"
+    script = ("import time\nfrom crlso.execution.executors import LocalExecutor\n"
               "LocalExecutor(workers=1).map(time.sleep, [3600], progress=False)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
                               stderr=subprocess.DEVNULL)

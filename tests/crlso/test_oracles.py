@@ -11,7 +11,7 @@ import pytest
 
 from nasspace import get_space
 
-from crlso.experiments.executors import LocalExecutor, RayExecutor
+from crlso.execution.executors import LocalExecutor, RayExecutor
 from crlso.experiments.run import RunConfig, run_experiment
 from crlso.oracles import TRAIN_METRIC, TrainProxy, evaluation_key, final_preset, proxy_preset, train_cells
 

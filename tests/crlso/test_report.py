@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from crlso.cli import main
-from crlso.experiments.executors import Executor
+from crlso.execution.executors import Executor
 from crlso.experiments.compare import run_comparison
 from crlso.experiments.run import RunConfig, run_experiment
 from crlso.report import ReportOptions, build_report, detect_kind

@@ -96,7 +96,7 @@ def test_crlso_on_darts_grows_its_cells_and_keeps_the_contract(data_store, tiny_
     import torch
 
     from crlso.models.graphs import batch_genotypes
-    from crlso.search.crlso import latent_model
+    from crlso.search.latent_space import latent_model
     from crlso.models.training import encode
     from nasspace.darts import DARTSGenotype
 

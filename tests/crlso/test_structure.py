@@ -17,6 +17,7 @@ PACKAGES = ("crlso", "nasspace", "darts_backend")
 REGISTRIES = {
     "crlso/search/registry.py": ("crlso.search.crlso", "crlso.search.rea", "crlso.search.random", "crlso.search.hybrid"),
     "crlso/models/spaces/registry.py": ("crlso.models.spaces.builtin", "crlso.models.nb101.decoder", "crlso.models.decoder"),
+    "crlso/oracles/registry.py": ("crlso.oracles.table", "crlso.oracles.training", "crlso.oracles.supernet"),
     "nasspace/benchmarks/registry.py": ("nasspace.benchmarks.nb201", "nasspace.benchmarks.tnb101", "nasspace.benchmarks.nbgraph"),
 }
 

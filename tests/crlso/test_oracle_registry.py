@@ -1,0 +1,83 @@
+"""Oracles by name: the registry, typed specs, and a user's oracle and searcher added without editing crlso."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import crlso
+from crlso.cli import main
+from crlso.errors import ConfigError
+from crlso.experiments.run import RunConfig, run_experiment
+from crlso.oracles.registry import OracleContext, list_oracles, parse_oracle, pick_oracle, unregister_oracle
+from crlso.search.base import Searcher, sample_unseen
+from crlso.search.registry import _SEARCHERS
+
+
+def _ops_score(genotype) -> float:
+    """Counts 3x3 convolutions: a made-up objective the table never gives."""
+    return float(str(genotype).count("nor_conv_3x3"))
+
+
+@pytest.fixture
+def user_plugins():
+    crlso.register_function_oracle("conv-count", _ops_score)
+
+    @crlso.register_searcher("first-unseen")
+    class FirstUnseen(Searcher):
+        """Proposes seeded random unseen cells, one at a time."""
+
+        def ask(self, n):
+            return [sample_unseen(self.space, self.rng, self.seen)]
+
+    yield
+    unregister_oracle("conv-count")
+    _SEARCHERS.pop("first-unseen", None)
+
+
+def test_the_built_in_oracles_are_registered_by_name() -> None:
+    assert {"table", "train", "supernet"} <= set(list_oracles())
+    with pytest.raises(ConfigError, match="unknown oracle 'nope'; valid: .*supernet, table, train"):
+        parse_oracle({"name": "nope"})
+    with pytest.raises(ConfigError, match="oracle 'table' takes no settings; got images"):
+        RunConfig(oracle={"name": "table", "images": 3})
+    with pytest.raises(ConfigError, match="unknown supernet-oracle setting"):
+        parse_oracle({"name": "supernet", "path": "x", "epochs": 2})
+    with pytest.raises(ConfigError, match="set up for nb201 cells, the search is in darts"):
+        RunConfig(space="darts", oracle={"name": "train", "space": "nb201", "data": "synthetic"})
+
+
+def test_the_table_oracle_comes_from_an_entry_and_a_context(tmp_path) -> None:
+    context = OracleContext(space="nb201", dataset="cifar10", budget=5, metric="valid_acc", out=tmp_path)
+    picked = pick_oracle({"name": "table"}, context)
+    assert picked.table is picked.checked_table and len(picked.table) == 15625 and picked.prefetch is None
+    with pytest.raises(ConfigError, match="budget 20000 exceeds the 15625 distinct cells"):
+        pick_oracle({"name": "table"}, OracleContext(space="nb201", dataset="cifar10", budget=20000, metric="valid_acc",
+                                                     out=tmp_path))
+
+
+def test_a_user_function_oracle_and_searcher_run_through_crlso_register(user_plugins, tmp_path) -> None:
+    config = RunConfig(method="first-unseen", budget=6, seed=4, search_metric="conv_count", oracle={"name": "conv-count"})
+    summary = run_experiment(config, tmp_path / "run", progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "run" / "queries.jsonl").read_text().splitlines()]
+    assert [line["value"] for line in lines] == [_ops_score(line["genotype"]) for line in lines]
+    assert summary["n_queries"] == 6 and summary["search_metric"] == "conv_count"
+    assert summary["best"]["conv_count"] == max(line["value"] for line in lines)
+    assert "test_acc" in summary["best"]  # the nb201 table still reports the found cell
+    # the same folder resumes (the config names the oracle by its entry)
+    assert run_experiment(config, tmp_path / "run", progress=False)["best"] == summary["best"]
+
+
+def test_the_cli_takes_a_registered_oracle_by_name(user_plugins, tmp_path, capsys) -> None:
+    out = tmp_path / "cli"
+    assert main(["search", "--method", "first-unseen", "--oracle", "conv-count", "--budget", "4", "--seed", "1",
+                 "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["oracle"] == {"name": "conv-count"} and config["search_metric"] == "conv-count"
+    capsys.readouterr()
+    assert main(["search", "--method", "rea", "--oracle", "missing", "--budget", "4", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "unknown oracle 'missing'" in err and "conv-count" in err
+    assert not (tmp_path / "x").exists()
