@@ -15,8 +15,8 @@ from nasspace.config_file import add_config_flag, namespace_config
 
 from crlso.cli.common import int_list, seed_list
 from crlso.cli.oracle_options import add_oracle_options
-from crlso.cli.search import (add_search_options, add_space_file_options, space_model_options, parse_options, resolve_oracle_and_metric,
-                              with_cache_dir)
+from crlso.cli.search import (add_search_options, add_space_file_options, check_cache_dir, parse_options,
+                              resolve_oracle_and_metric)
 from crlso.errors import ConfigError
 
 
@@ -83,7 +83,7 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     from crlso.execution.executors import create_executor
     from crlso.experiments.compare import run_comparison
     from crlso.experiments.run import RunConfig
-    from crlso.search.variants import TWINS, VARIANTS
+    from crlso.search.variants import TWINS
 
     if not names:
         raise ConfigError("no method or variant to run")
@@ -101,11 +101,9 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     unknown = sorted(set(from_file) - set(names))
     if unknown:
         raise ConfigError(f"config options name method(s) {', '.join(unknown)}; methods of this run: {', '.join(names)}")
-    options = parse_options(args.option, list(names))
-    user_options = with_cache_dir({name: {**from_file.get(name, {}), **opts} for name, opts in options.items()}, args.cache_dir)
+    check_cache_dir(args.cache_dir)
+    user_options = {name: {**from_file.get(name, {}), **opts} for name, opts in parse_options(args.option, list(names)).items()}
     options = {name: {**extra.get(name, {}), **opts} for name, opts in user_options.items()}
-    for name in names:  # latent searchers outside nb201 use the latent model of the space
-        options[name] = space_model_options(options[name], VARIANTS[name].method if name in VARIANTS else name, args.space)
     try:
         executor = create_executor(args.executor, workers=args.workers, address=args.address, max_retries=args.max_retries)
     except ImportError as exc:  # ray missing: one line naming the extra, like other expected errors
@@ -121,7 +119,7 @@ def _compare(args: argparse.Namespace, names: Sequence[str], extra: dict[str, di
     pairs += [(names[0], other) for other in names[1:] if (names[0], other) not in pairs and (other, names[0]) not in pairs]
     result = run_comparison(methods=list(names), seeds=seeds, budgets=sorted(args.budgets),
                             out_dir=args.out, base=base, options=options, executor=executor, pairs=pairs,
-                            tensorboard=args.tensorboard)
+                            tensorboard=args.tensorboard, cache_dir=args.cache_dir)
     out = Path(args.out).resolve()
     # the resolved command, for `--config OUT/config.json` to rerun it (the user's options; --size adds its own);
     # written once the comparison ran, so that a refused one leaves no folder and another's config stays as it was

@@ -12,8 +12,8 @@ from nasspace.atomic import write_json_atomic
 from nasspace.config_file import ConfigFileError, add_config_flag
 
 from crlso.cli.oracle_options import add_oracle_options
-from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, resolve_space, space_model_options,
-                              optimum_note, parse_options, resolve_search_metric, with_cache_dir)
+from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, optimum_note,
+                              parse_options, resolve_search_metric, resolve_space)
 from crlso.errors import ConfigError, NotAFolderError
 
 SUPERNET_METHODS = ("single-darts", "darts", "spos")
@@ -157,6 +157,7 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
     """
     from crlso.cli.oracle_options import oracle_metric, resolve_oracle
     from crlso.search import searcher_config
+    from crlso.search.variants import resolve_method
     from nasspace.tracking import require_tensorboard
 
     if args.budget < 1:
@@ -178,8 +179,7 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
     options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
                "screen_images": args.screen_images, "screen_split": args.screen_split,
                "screen_evaluator": args.screen_evaluator, "screen_calibration": args.screen_calibration,
-               **file_options(args),
-               **with_cache_dir(parse_options(args.option, ["hybrid"]), args.cache_dir)["hybrid"]}
+               **file_options(args), **parse_options(args.option, ["hybrid"])["hybrid"]}
     metric = args.search_metric
     if oracle is not None:
         metric = oracle_metric(oracle, metric)
@@ -187,8 +187,8 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
         metric = "supernet_acc" if metric in (None, "valid_acc") else metric
     else:
         metric = resolve_search_metric(args)
-    if darts:  # the latent model of the DARTS cells; the supernet's accuracy (or training) as the search metric
-        options = space_model_options(options, "hybrid", args.space)
+    # the latent model of the space (DARTS cells: the supernet's accuracy or training is the search metric)
+    _, _, options = resolve_method("hybrid", options, space=args.space, cache_dir=args.cache_dir)
     resolved = searcher_config("hybrid", options)
     if darts and resolved.screen and oracle is None:
         raise ConfigError("--screen is for table searches: in the darts space the supernet already is the oracle")

@@ -96,29 +96,6 @@ def check_cache_dir(cache_dir: str | None) -> None:
             return
 
 
-def with_cache_dir(options: dict[str, dict[str, str]], cache_dir: str | None) -> dict[str, dict[str, str]]:
-    """Give ``cache_dir`` (resolved) to every method whose config has a ``cache_dir`` option.
-
-    An explicit ``--option METHOD:cache_dir=...`` wins; unknown methods are left to the registry's error.
-    """
-    import dataclasses
-
-    from crlso.search import searcher_config
-    from crlso.search.variants import VARIANTS
-
-    if not cache_dir:
-        return options
-    check_cache_dir(cache_dir)
-    for method, method_options in options.items():
-        try:
-            fields = {f.name for f in dataclasses.fields(searcher_config(VARIANTS[method].method if method in VARIANTS else method))}
-        except ValueError:
-            continue
-        if "cache_dir" in fields:
-            method_options.setdefault("cache_dir", str(Path(cache_dir).resolve()))
-    return options
-
-
 def add_space_file_options(parser: argparse.ArgumentParser) -> None:
     """``--space-file`` and ``--table``: a user's own space and benchmark (`nasspace.benchmarks.user`)."""
     parser.add_argument("--space-file", default=None, metavar="SPACE.yaml",
@@ -187,22 +164,6 @@ def optimum_note(summary: dict) -> str:
     return f"optimum queried at step {step}"
 
 
-def space_model_options(options: dict, method: str, space: str) -> dict:
-    """``options`` with the space's latent model (`crlso.models.config.default_model_config`) under any ``model``
-    fields the user set, for a latent searcher outside nb201 (whose default model config is the searchers' own)."""
-    import dataclasses
-    import json
-
-    from crlso.models.config import default_model_config
-    from crlso.search import searcher_config
-
-    if space == "nb201" or "model" not in {f.name for f in dataclasses.fields(searcher_config(method))}:
-        return options
-    model = options.get("model", {})
-    return {**options, "model": {**dataclasses.asdict(default_model_config(space)),
-                                 **(json.loads(model) if isinstance(model, str) else model), "space": space}}
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     from crlso.cli.oracle_options import add_oracle_options
 
@@ -256,14 +217,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    if args.budget < 1:
-        raise ConfigError(f"--budget must be >= 1, got {args.budget}")
     oracle, batch = resolve_oracle_and_metric(args, no_table_hint=" (or run crlso hybrid with a supernet)")
-    options = parse_options(args.option, [args.method])
-    options[args.method] = {**file_options(args), **options[args.method]}
-    options = with_cache_dir(options, args.cache_dir)
-    method, variant, method_options = resolve_method(args.method, options[args.method])  # a searcher or a variant
-    method_options = space_model_options(method_options, method, args.space)
+    check_cache_dir(args.cache_dir)
+    options = {**file_options(args), **parse_options(args.option, [args.method])[args.method]}
+    method, variant, method_options = resolve_method(args.method, options, space=args.space, cache_dir=args.cache_dir)
     if args.model:
         if "model_dir" not in {f.name for f in dataclasses.fields(searcher_config(method))}:
             raise ConfigError(f"--model needs a latent searcher (crlso, crlso-paper); {args.method!r} takes no model")

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nasspace.benchmarks.nb201 import DATASET_HELP
 from nasspace.config_file import add_config_flag
@@ -37,6 +36,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nasspace import Genotype
+
+    from crlso.experiments.train import Labels, TrainJob
 
 
 # space -> (cells with a benchmark label, default --labels); None: all of them
@@ -54,8 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="fit the ranking model (and the pre-trained VAE) on labelled cells")
     parser.add_argument("--space", default="nb201",
                         help="search space (default nb201; nb101, darts, or a space of choice rows with --label-file)")
-    parser.add_argument("--dataset", default="cifar10", help=f"benchmark dataset of the labels: {DATASET_HELP}; default cifar10")
-    parser.add_argument("--metric", default="valid_acc", help="label metric (default valid_acc); recorded in the checkpoint")
+    parser.add_argument("--dataset", default=None,
+                        help=f"benchmark dataset of the labels: {DATASET_HELP}; default cifar10 (another space: its first table)")
+    parser.add_argument("--metric", default=None,
+                        help="label metric (default valid_acc; another space: its table's search metric); recorded in the checkpoint")
     parser.add_argument("--labels", type=int, default=None,
                         help="random labelled benchmark cells, seeded (default: 100 on nb201, all 500 NB301 cells on darts)")
     parser.add_argument("--label-file", default=None, help="labels of your own: CSV (header) or JSONL rows with genotype and a value")
@@ -161,124 +164,135 @@ def check_scale(values: np.ndarray, scale: str | None) -> tuple[str, str | None]
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
+    from crlso.experiments.train import run_training
 
-    from crlso.ranking import model as rm
-    from nasspace.atomic import write_json_atomic
-    from crlso.models.checkpoints import save_checkpoint
+    job = resolve_job(args)
+    summary = run_training(job)
+    print(f"trained in {summary['seconds']:.1f} s; results: {job.out.resolve()} (config.json, checkpoint.pt, summary.json)")
+    return 0
+
+
+def resolve_job(args: argparse.Namespace) -> TrainJob:
+    """The flags as a `crlso.experiments.train.TrainJob`; every check is made here, before any work.
+
+    Raises:
+        ConfigError: a flag out of range or a combination that cannot run (names what is allowed).
+    """
+    from crlso.experiments.train import TrainJob
     from crlso.ranking.proxy_features import read_proxy_files
-    from crlso.ranking.benchmark import BENCH_SPACES, labelled_pool
-    from crlso.ranking.spaces import rank_space
-    from crlso.models.config import PretrainConfig, SemiSupervisedConfig, default_device
-    from crlso.models.training import CACHE_FORMAT, cached_pretrained_vae
-    from crlso.models.semi_supervised import train_semi_supervised
 
-    entry = rank_space(args.space)
-    hidden = {} if args.hidden is None else {
-        name: args.hidden for name in ("gnn_hidden", "decoder_hidden", "icnn_hidden", "predictor_hidden")}
-    sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim is not None else {}), **hidden}
-    model = dataclasses.replace(_overlay(entry.model_config(), args.model, "model"), **sizes)
-    pretrain = dataclasses.replace(_overlay(PretrainConfig(), args.pretrain, "pretrain"),
-                                   **({"epochs": args.pretrain_epochs} if args.pretrain_epochs is not None else {}))
-    overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "forest_weight": args.forest_weight,
-                 "forest_trees": args.forest_trees}
-    if args.no_warm_start:
-        overrides["warm_start"] = False
-    ranker_config = dataclasses.replace(_overlay(rm.RankModelConfig(), args.ranker, "ranker"),
-                                        **{k: v for k, v in overrides.items() if v is not None})
-    semi = dataclasses.replace(_overlay(SemiSupervisedConfig(), args.semi_supervised, "semi_supervised"),
-                               **({"joint_epochs": args.joint_epochs} if args.joint_epochs is not None else {}),
-                               **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
     if args.label_file is not None and args.labels is not None:
         raise ConfigError("give --labels (benchmark cells) or --label-file (your own labels), not both")
     if args.latent_fit and args.label_file is not None:
         raise ConfigError("--latent-fit needs benchmark labels (it learns error = 1 - acc/100); drop --label-file or --latent-fit")
     if args.latent_fit and args.no_warm_start:
         raise ConfigError("--latent-fit needs the pre-trained VAE; drop --no-warm-start")
+    _table_defaults(args)
+    model, pretrain, ranker_config, semi = _configs(args)
     store = data_store(args)
     proxies = read_proxy_files(args.proxy_features, space=args.space) if args.proxy_features else None
-    def pool_of_space():
-        return labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store) if args.space in BENCH_SPACES else None
+    pool = _pool(args, store)
+    labels, notes = _labels(args, pool)
+    for note in notes:
+        print(f"crlso train: {note}")
+    return TrainJob(space=args.space, dataset=args.dataset, metric=args.metric, seed=args.seed, out=Path(args.out),
+                    model=model, pretrain=pretrain, ranker=ranker_config, labels=labels,
+                    semi=semi if args.latent_fit else None, pool=pool, proxies=proxies, cache_dir=args.cache_dir,
+                    store=store)
+
+
+def _table_defaults(args: argparse.Namespace) -> None:
+    """``--dataset`` and ``--metric`` when not given: the space's first table and its search metric (nb201, darts,
+    nb101: cifar10 and valid_acc)."""
+    from crlso.oracles.table import has_table
+    from crlso.ranking.benchmark import BENCH_SPACES
+    from nasspace.benchmarks.registry import default_dataset, get_table_spec
+
+    tabled = args.space not in BENCH_SPACES and has_table(args.space)
+    if args.dataset is None:
+        args.dataset = default_dataset(args.space) if tabled else "cifar10"
+    if args.metric is None:
+        args.metric = get_table_spec(args.space, args.dataset).search_metric if tabled else "valid_acc"
+
+
+def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
+    """``(ModelConfig, PretrainConfig, RankModelConfig, SemiSupervisedConfig)``: defaults, then the --config
+    sections, then the flags."""
+    from crlso.models.config import PretrainConfig, SemiSupervisedConfig
+    from crlso.ranking.model import RankModelConfig
+    from crlso.ranking.spaces import rank_space
+
+    hidden = {} if args.hidden is None else {
+        name: args.hidden for name in ("gnn_hidden", "decoder_hidden", "icnn_hidden", "predictor_hidden")}
+    sizes = {**({"latent_dim": args.latent_dim} if args.latent_dim is not None else {}), **hidden}
+    model = dataclasses.replace(_overlay(rank_space(args.space).model_config(), args.model, "model"), **sizes)
+    pretrain = dataclasses.replace(_overlay(PretrainConfig(), args.pretrain, "pretrain"),
+                                   **({"epochs": args.pretrain_epochs} if args.pretrain_epochs is not None else {}))
+    overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "forest_weight": args.forest_weight,
+                 "forest_trees": args.forest_trees}
+    if args.no_warm_start:
+        overrides["warm_start"] = False
+    ranker_config = dataclasses.replace(_overlay(RankModelConfig(), args.ranker, "ranker"),
+                                        **{k: v for k, v in overrides.items() if v is not None})
+    semi = dataclasses.replace(_overlay(SemiSupervisedConfig(), args.semi_supervised, "semi_supervised"),
+                               **({"joint_epochs": args.joint_epochs} if args.joint_epochs is not None else {}),
+                               **({"predictor_epochs": args.predictor_epochs} if args.predictor_epochs is not None else {}))
+    return model, pretrain, ranker_config, semi
+
+
+def _pool(args: argparse.Namespace, store: Any) -> Any:
+    """The space's benchmark pool (`crlso.ranking.benchmark.labelled_pool`), or None for a space without one."""
+    from crlso.oracles.table import has_table
+    from crlso.ranking.benchmark import BENCH_SPACES, labelled_pool
+
+    if args.space in BENCH_SPACES or has_table(args.space):
+        return labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store)
+    return None
+
+
+def _labels(args: argparse.Namespace, pool: Any) -> tuple[Labels, list[str]]:
+    """The labelled cells (a file's, or ``--labels`` seeded benchmark cells) and the notes of what was inferred."""
+    from crlso.experiments.train import Labels, benchmark_labels
 
     notes: list[str] = []
+    chosen = None
     if args.label_file is not None:
         cells, values = read_label_file(args.label_file, args.space, args.label_column)
         source = {"file": str(Path(args.label_file).resolve()), "column": args.label_column}
         name = args.label_column if args.label_column != "value" else args.metric
         scale, note = check_scale(values, args.label_scale)
         notes += [note] if note else []
-        pool = pool_of_space()  # its cells are the reference
     else:
-        pool = pool_of_space()
         if pool is None:
             raise ConfigError(f"the {args.space} space has no benchmark labels here; pass --label-file")
-        labels = LABEL_POOLS[args.space][1] if args.labels is None else args.labels
-        labels = len(pool.cells) if labels is None else labels
-        if not 2 <= labels <= len(pool.cells):
-            raise ConfigError(f"--labels must be in 2..{len(pool.cells)} ({LABEL_POOLS[args.space][0]}), got {labels}")
-        rng = np.random.default_rng(args.seed)
-        chosen = np.sort(rng.choice(len(pool.cells), size=labels, replace=False))
-        cells, values = [pool.cells[i] for i in chosen], pool.truth[chosen]
-        source = {"benchmark": args.space, "dataset": args.dataset, "labels": labels}
+        described, default = LABEL_POOLS.get(args.space, (f"the {len(pool.cells):,} cells of its {args.dataset} table", 100))
+        count = args.labels if args.labels is not None else default if default is not None else len(pool.cells)
+        cells, values, chosen = benchmark_labels(pool, count, args.seed, described=described)
+        source = {"benchmark": args.space, "dataset": args.dataset, "labels": count}
         name = args.metric
         scale, _ = check_scale(values, args.label_scale or ("percent" if "acc" in args.metric else "raw"))
-    direction = args.label_direction
+    direction = args.label_direction or _table_direction(args, name)
     if direction is None:
         direction = infer_direction(name)
         if direction is None:
             raise ConfigError(f"cannot tell whether higher or lower {name!r} is better; pass --label-direction higher|lower")
         notes.append(f"label direction inferred as {direction} from the name {name!r}; pass --label-direction to declare it")
-    for note in notes:
-        print(f"crlso train: {note}")
-    reference_cells = list(pool.cells) if pool is not None else list(cells)
-    if proxies is not None:
-        reference_cells = [g for g in reference_cells if str(g) in proxies.values] or list(cells)
-    out = Path(args.out)
-    label = {"name": name, "direction": direction, "scale": scale, "count": len(cells), **source}
-    config = {"space": args.space, "dataset": args.dataset, "metric": args.metric, "label": label, "seed": args.seed,
-              "model": dataclasses.asdict(model), "pretrain": dataclasses.asdict(pretrain),
-              "ranker": dataclasses.asdict(ranker_config), "proxies": list(proxies.names) if proxies else [],
-              "latent_fit": dataclasses.asdict(semi) if args.latent_fit else None,
-              "versions": {"rank_model": rm.RANK_MODEL_VERSION, "vae_cache": CACHE_FORMAT, "space": args.space}}
-    write_json_atomic(out / "config.json", config)
-    started = time.perf_counter()
-    vae, cache_path = None, None
-    if ranker_config.warm_start:  # a space without a VAE (no decoder, no training cells) trains with --no-warm-start
-        vae, cache_path = cached_pretrained_vae(model, pretrain, cache_dir=args.cache_dir, device=default_device(), store=store)
-        vae = vae.cpu()
-        print(f"pre-trained VAE (unlabelled): {cache_path}")
-    reference = rm.Reference.of(args.space, reference_cells, graph_view=ranker_config.graph_view, proxy_features=proxies)
-    labelled = rm.Reference.of(args.space, cells, graph_view=ranker_config.graph_view, proxy_features=proxies)
-    ranker = rm.RankModel.fit(reference, labelled, values, space=args.space, vae=vae, config=ranker_config, model=model,
-                              seed=args.seed, direction=direction, proxy_names=proxies.names if proxies else ())
-    summary: dict = {"labels": len(cells), "reference_cells": len(reference_cells),
-                     "pretrain_cache": str(cache_path) if cache_path else None}
-    if pool is not None and args.label_file is None and len(pool.cells) - len(cells) >= 2:
-        from crlso.ranking.metrics import kendall_tau
+    return Labels(cells, values, name, direction, scale, source, chosen), notes
 
-        rest = np.setdiff1d(np.arange(len(pool.cells)), chosen)
-        if proxies is not None:
-            rest = np.asarray([i for i in rest if str(pool.cells[i]) in proxies.values], dtype=np.int64)
-        scored = ranker.predict(ranker.featurize([pool.cells[i] for i in rest], proxies)).score
-        summary["kendall_tau_unlabelled"] = kendall_tau(scored, pool.truth[rest])
-        print(f"ranking model Kendall tau on the {rest.size} unlabelled benchmark cells: {summary['kendall_tau_unlabelled']:.3f}")
-    models: dict = {"vae": vae} if vae is not None else {}
-    if args.latent_fit:
-        from crlso.models.cells import training_cells_batch
 
-        all_cells, batch = training_cells_batch(args.space, store)
-        position = {str(g): i for i, g in enumerate(all_cells)}
-        index = torch.as_tensor([position[str(g)] for g in cells], dtype=torch.long)
-        errors = torch.as_tensor(1.0 - np.asarray(values) / 100.0, dtype=torch.float32)
-        predictor, icnn = train_semi_supervised(vae, index, errors, model, semi, seed=args.seed, store=store)
-        models.update(predictor=predictor, icnn=icnn)
-    summary["seconds"] = time.perf_counter() - started
-    save_checkpoint(out / "checkpoint.pt", models=models, model_config=model, extra_config=config,
-                    genotypes=[str(g) for g in cells], ranker=ranker.state())
-    write_json_atomic(out / "summary.json", summary)
-    print(f"trained in {summary['seconds']:.1f} s; results: {out.resolve()} (config.json, checkpoint.pt, summary.json)")
-    return 0
+def _table_direction(args: argparse.Namespace, name: str) -> str | None:
+    """``lower`` or ``higher`` when ``name`` is a metric of the space's table (its spec's ``minimize`` says which)."""
+    from crlso.oracles.table import has_table
+    from crlso.ranking.benchmark import BENCH_SPACES
+    from nasspace.benchmarks.registry import get_table_spec
+
+    if args.label_file is not None or args.space in BENCH_SPACES or not has_table(args.space) or name != args.metric:
+        return None
+    try:
+        spec = get_table_spec(args.space, args.dataset)
+    except ValueError:
+        return None
+    return "lower" if name in spec.minimize else "higher"
 
 
 def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Genotype], np.ndarray]:

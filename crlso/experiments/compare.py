@@ -282,6 +282,7 @@ def run_comparison(
     progress: bool = True,
     pairs: list[tuple[str, str]] | None = None,
     tensorboard: str | Path | None = None,
+    cache_dir: str | None = None,
 ) -> dict[str, Any]:
     """Every method x seed to ``max(budgets)`` through ``executor``; then table, JSON and plot.
 
@@ -290,6 +291,7 @@ def run_comparison(
     ``executor`` defaults to a local process pool of ``workers`` processes (`crlso.execution.executors`).
     ``pairs`` of names get seed-paired differences (`paired_differences`) in ``paired.md`` and the JSON.
     ``tensorboard``: a folder for each run's TensorBoard scalars, in ``<tensorboard>/<name>/seed_<s>``, or None.
+    ``cache_dir``: the pre-trained models' cache of every method that has one (`crlso.search.variants.resolve_method`).
     The table, JSON and plot aggregate every finished run in ``out_dir/runs`` (`folder_runs`), not only this
     call's; ``compare.json`` lists what was left out and why (``left_out``), and ``table.md`` says so too.
 
@@ -299,7 +301,8 @@ def run_comparison(
     out = Path(out_dir)
     base = base or RunConfig()
     options = options or {}
-    runs = {name: resolve_method(name, options.get(name)) for name in methods}  # fails fast on a bad name or option
+    runs = {name: resolve_method(name, options.get(name), space=base.space, cache_dir=cache_dir)  # fails fast on a bad
+            for name in methods}                                                                  # name or option
     horizon = max(budgets)
     tasks = []
     for seed in seeds:

@@ -97,18 +97,41 @@ def resolve_variant(name: str, options: Mapping[str, Any] | None = None) -> tupl
     return variant.method, {**variant.options, **dict(options or {})}
 
 
-def resolve_method(name: str, options: Mapping[str, Any] | None = None) -> tuple[str, str | None, dict[str, Any]]:
-    """``(method, variant or None, options)`` of a name every command takes: a searcher or a variant; the options
-    are checked against the searcher's config.
+def resolve_method(name: str, options: Mapping[str, Any] | None = None, *, space: str = "nb201",
+                   cache_dir: str | None = None) -> tuple[str, str | None, dict[str, Any]]:
+    """``(method, variant or None, options)`` of a name every command takes: a searcher or a variant. The one place a
+    command resolves the name; the options are checked against the searcher's config once, after what every command
+    adds under the user's options: ``cache_dir`` (resolved; for a searcher with a cache folder) and, outside nb201,
+    the space's latent model (`crlso.models.config.default_model_config`) under any ``model`` fields the user set.
 
     Raises:
         ValueError: neither a searcher nor a variant, or a bad option (lists the valid ones).
     """
+    import dataclasses
+
     from crlso.search import list_searchers, searcher_config
 
     if name in list_searchers() or name not in VARIANTS:
-        searcher_config(name, options)  # raises for an unknown name: it lists the searchers
-        return name, None, dict(options or {})
-    method, merged = resolve_variant(name, options)
+        method, variant, merged = name, None, dict(options or {})
+    else:
+        (method, merged), variant = resolve_variant(name, options), name
+    fields = {f.name for f in dataclasses.fields(searcher_config(method))}  # an unknown name lists the searchers
+    if cache_dir and "cache_dir" in fields:
+        from pathlib import Path
+
+        merged.setdefault("cache_dir", str(Path(cache_dir).resolve()))
+    if space != "nb201" and "model" in fields:
+        merged["model"] = _space_model(merged.get("model", {}), space)
     searcher_config(method, merged)
-    return method, name, merged
+    return method, variant, merged
+
+
+def _space_model(model: Mapping[str, Any] | str, space: str) -> dict[str, Any]:
+    """The space's default latent model config under the user's ``model`` fields (a mapping or JSON text)."""
+    import dataclasses
+    import json
+
+    from crlso.models.config import default_model_config
+
+    return {**dataclasses.asdict(default_model_config(space)), **(json.loads(model) if isinstance(model, str) else model),
+            "space": space}

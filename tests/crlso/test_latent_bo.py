@@ -37,13 +37,15 @@ def test_registered_with_checked_options() -> None:
 
 
 def test_cache_dir_flag_reaches_every_method_with_a_cache(tmp_path) -> None:
-    from crlso.cli.search import with_cache_dir
+    from crlso.search.variants import resolve_method
 
-    options = with_cache_dir({"random": {}, "crlso": {}, "latent_bo": {}, "rea": {}}, str(tmp_path))
+    options = {name: resolve_method(name, {}, cache_dir=str(tmp_path))[2] for name in ("random", "crlso", "latent_bo", "rea")}
     assert options["latent_bo"] == options["crlso"] == {"cache_dir": str(tmp_path.resolve())}
     assert options["random"] == options["rea"] == {}
-    explicit = with_cache_dir({"latent_bo": {"cache_dir": "/elsewhere"}}, str(tmp_path))
-    assert explicit["latent_bo"]["cache_dir"] == "/elsewhere"
+    explicit = resolve_method("latent_bo", {"cache_dir": "/elsewhere"}, cache_dir=str(tmp_path))[2]
+    assert explicit["cache_dir"] == "/elsewhere"
+    frozen = resolve_method("crlso-frozen", {}, space="tnb101-micro", cache_dir=str(tmp_path))  # a variant, another space
+    assert frozen[:2] == ("crlso", "crlso-frozen") and frozen[2]["model"]["space"] == "tnb101-micro"
 
 
 @pytest.mark.parametrize("candidates", ["cells", "box"])

@@ -242,3 +242,23 @@ def test_generic_decoder_reconstructs_95_percent_of_held_out_cells(name: str, ge
     space = chain_space().name if name == "chain" else name
     result = reconstruction_accuracy(space, generic_decoder=generic)
     assert result["decoder"] == "ChoiceDecoder" and result["exact"] >= 0.95, result
+
+
+def test_train_reads_a_new_table_and_search_uses_its_model(tmp_path: Path, capsys) -> None:
+    small = ["--hidden", "8", "--latent-dim", "4", "--pretrain-epochs", "1", "--ensemble", "1", "--epochs", "5",
+             "--forest-trees", "10", "--joint-epochs", "1", "--predictor-epochs", "5", "--cache-dir", str(tmp_path / "cache")]
+    out = tmp_path / "model"
+    assert main(["train", "--space", "tnb101-micro", "--dataset", "room_layout", "--labels", "40", "--latent-fit",
+                 *small, "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["metric"] == "valid_metric"  # the table's search metric, not NB201's valid_acc
+    assert config["label"] == {"name": "valid_metric", "direction": "higher", "scale": "raw", "count": 40,
+                               "benchmark": "tnb101-micro", "dataset": "room_layout", "labels": 40}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference_cells"] == 4096 and -1.0 <= summary["kendall_tau_unlabelled"] <= 1.0
+    assert "direction inferred" not in capsys.readouterr().out  # the table says higher is better
+    assert main(["search", "--space", "tnb101-micro", "--dataset", "room_layout", "--method", "crlso", "--model", str(out),
+                 "--budget", "12", "--out", str(tmp_path / "run")]) == 0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["n_queries"] == 12
+    assert main(["search", "--space", "tnb101-micro", "--dataset", "jigsaw", "--method", "crlso", "--model", str(out),
+                 "--budget", "12", "--out", str(tmp_path / "other")]) == 2  # a model of another task is refused

@@ -162,3 +162,20 @@ def test_the_error_trees_keep_the_builtin_kinds_callers_catch() -> None:
     assert issubclass(ConfigError, ValueError) and issubclass(ConfigError, CrlsoError)
     assert issubclass(MissingFileError, FileNotFoundError) and issubclass(RunLogError, ValueError)
     assert issubclass(TaskFailed, RuntimeError) and issubclass(BackendConfigError, DartsBackendError)
+
+
+MAX_FUNCTION_LINES = 80
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_no_function_is_over_80_lines(package: str) -> None:
+    long = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0]
+                docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+                start = first.end_lineno + 1 if docstring and len(node.body) > 1 else first.lineno
+                if node.end_lineno - start + 1 > MAX_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - start + 1} lines)")
+    assert not long, "functions over 80 lines (docstring excluded):\n" + "\n".join(long)
