@@ -39,12 +39,12 @@ from dataclasses import fields, replace
 from typing import Any
 
 from darts_backend.evaluate import ZeroCostConfig, get_proxy, list_proxies
-from darts_backend.evaluate.zero_cost import SPACES as ZC_SPACES
 from darts_backend.runs.bench import BenchConfig, benchmark_throughput
 from darts_backend.runs.pareto import COST_AXES
 from darts_backend.runs.presets import PRESETS, preset_values
 from darts_backend.runs.retrain import retrain_set
-from darts_backend.runs.search import SPACES, SearchRunConfig, run_search
+from darts_backend.runs.search import SearchRunConfig, run_search
+from darts_backend.spaces import list_backend_spaces
 from darts_backend.runs.set_search import METHODS as SET_METHODS
 from darts_backend.runs.set_search import SPACES as SET_SPACES
 from darts_backend.runs.set_search import DartsSearchConfig, run_darts_search
@@ -86,7 +86,7 @@ def _add_search_parser(sub: Any) -> None:
     defaults = SearchRunConfig()
     search = sub.add_parser("search", help="run a supernet search and write DIR/genotype.json (or genotypes.json)")
     search.add_argument("--method", required=True, choices=list_searchers())
-    search.add_argument("--space", default=defaults.space, choices=sorted(set(SPACES) | set(SET_SPACES)))
+    search.add_argument("--space", default=defaults.space, choices=sorted(set(list_backend_spaces()) | set(SET_SPACES)))
     search.add_argument("--data", required=True,
                         help="CIFAR-10 python archive (tar.gz or folder), image folder/tar (train/<class>/*.jpg), or 'synthetic'")
     search.add_argument("--out", required=True, help="run folder")
@@ -216,7 +216,7 @@ def _add_bench_parser(sub: Any) -> None:
 def _add_zc_parser(sub: Any) -> None:
     zc = sub.add_parser("zc", help="zero-cost proxy scores of many cells (cached per cell; rerun to resume)")
     defaults = ZeroCostConfig()
-    zc.add_argument("--space", default=defaults.space, choices=list(ZC_SPACES))
+    zc.add_argument("--space", default=defaults.space, choices=list_backend_spaces())
     cells = zc.add_mutually_exclusive_group(required=True)
     cells.add_argument("--cells", dest="cells_file", metavar="FILE",
                        help="cells to score: JSON list, JSONL, or one canonical string per line")

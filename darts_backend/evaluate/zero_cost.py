@@ -22,16 +22,14 @@ from torch import nn
 
 from darts_backend.data import CIFAR10_MEAN, CIFAR10_STD, load_dataset
 from darts_backend.evaluate.proxies import ProxyInputs, get_proxy
-from darts_backend.networks.darts import DartsNetwork
-from darts_backend.networks.nb201 import NB201Network
 from darts_backend.ops import reset_weights_
 from nasspace.space import Genotype
 from darts_backend.errors import ConfigError
+from darts_backend.spaces import backend_space, list_backend_spaces
 
-__all__ = ["ZeroCostConfig", "ZeroCostScorer", "build_network", "load_proxy_images", "SPACES"]
+__all__ = ["ZeroCostConfig", "ZeroCostScorer", "build_network", "load_proxy_images"]
 
 # space -> (default cells, FLOP convention); nb201 cells are per stage, darts cells in all
-SPACES: dict[str, tuple[int, str]] = {"nb201": (5, "naslib"), "darts": (8, "macs")}
 SETTINGS_VERSION = 1  # bump when a proxy's definition changes, so old cache files are not reused
 
 
@@ -62,8 +60,8 @@ class ZeroCostConfig:
     synthetic_size: int = 32
 
     def __post_init__(self) -> None:
-        if self.space not in SPACES:
-            raise ConfigError(f"no zero-cost proxies for space {self.space!r}; valid spaces: {', '.join(SPACES)}")
+        if self.space not in list_backend_spaces():
+            raise ConfigError(f"no zero-cost proxies for space {self.space!r}; valid spaces: {', '.join(list_backend_spaces())}")
         for name in ("channels", "num_classes", "synthetic_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -74,7 +72,7 @@ class ZeroCostConfig:
 
     @property
     def network_cells(self) -> int:
-        return self.cells if self.cells is not None else SPACES[self.space][0]
+        return self.cells if self.cells is not None else backend_space(self.space).zero_cost_cells
 
 
 def build_network(config: ZeroCostConfig, genotype: Genotype) -> nn.Module:
@@ -83,14 +81,12 @@ def build_network(config: ZeroCostConfig, genotype: Genotype) -> nn.Module:
     Raises:
         ValueError: the genotype is not of ``config.space``.
     """
-    if genotype.space_name != config.space and not (config.space == "darts" and genotype.space_name == "flex"):
+    space = backend_space(config.space)
+    if genotype.space_name not in space.genotypes:
         raise ConfigError(f"a {genotype.space_name} genotype cannot be scored in the {config.space} space")
     with torch.random.fork_rng(devices=[]):  # construction draws a default init; keep the caller's RNG as it was
-        if config.space == "nb201":
-            net: nn.Module = NB201Network(genotype, C=config.channels, N=config.network_cells,  # type: ignore[arg-type]
-                                          num_classes=config.num_classes)
-        else:
-            net = DartsNetwork(genotype, C=config.channels, num_cells=config.network_cells, num_classes=config.num_classes)
+        net: nn.Module = space.network(genotype, channels=config.channels, cells=config.network_cells,
+                                       num_classes=config.num_classes)
     reset_weights_(net, torch.Generator().manual_seed(config.seed))
     return net.train()
 
@@ -128,7 +124,7 @@ class ZeroCostScorer:
         targets = torch.randint(0, config.num_classes, (len(images),),
                                 generator=torch.Generator().manual_seed(config.seed + 1))
         self.inputs = ProxyInputs(images=(images.float() / 255.0 - mean) / std, targets=targets,
-                                  flop_convention=SPACES[config.space][1])
+                                  flop_convention=backend_space(config.space).flop_convention)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

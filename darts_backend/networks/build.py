@@ -5,7 +5,6 @@ from __future__ import annotations
 from torch import nn
 
 from nasspace.space import Genotype
-from darts_backend.errors import ConfigError
 
 __all__ = ["build_network"]
 
@@ -25,11 +24,6 @@ def build_network(genotype: Genotype, *, channels: int, cells: int, num_classes:
     Raises:
         ValueError: a genotype of another space.
     """
-    from darts_backend.networks.darts import DartsNetwork
-    from darts_backend.networks.nb201 import NB201Network
+    from darts_backend.spaces import backend_space_of
 
-    if genotype.space_name == "nb201":
-        return NB201Network(genotype, C=channels, N=cells, num_classes=num_classes)  # type: ignore[arg-type]
-    if genotype.space_name in ("darts", "flex"):
-        return DartsNetwork(genotype, C=channels, num_cells=cells, num_classes=num_classes)
-    raise ConfigError(f"no discrete network for space {genotype.space_name!r}; valid: nb201, darts, flex")
+    return backend_space_of(genotype.space_name).network(genotype, channels=channels, cells=cells, num_classes=num_classes)

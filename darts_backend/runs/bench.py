@@ -25,13 +25,12 @@ import torch
 
 from darts_backend.searchers import SearcherConfig, create_searcher, searcher_class
 from darts_backend.searchers.base import Batch, Searcher
-from darts_backend.supernets import DartsSearchNetwork, NB201SearchNetwork
+from darts_backend.spaces import backend_space
 from darts_backend.runs.trainer import compile_network, select_device
 from darts_backend.errors import ConfigError
 
-__all__ = ["BenchConfig", "benchmark_throughput", "host_syncs", "SPACES"]
+__all__ = ["BenchConfig", "benchmark_throughput", "host_syncs"]
 
-SPACES = ("nb201", "darts")
 
 
 @dataclass(frozen=True)
@@ -68,8 +67,7 @@ class BenchConfig:
     fp32_mixing: bool = False
 
     def __post_init__(self) -> None:
-        if self.space not in SPACES:
-            raise ConfigError(f"unknown bench space {self.space!r}; valid: {', '.join(SPACES)}")
+        backend_space(self.space)  # ConfigError listing the spaces with a supernet
         if self.steps < 1 or self.warmup < 0:
             raise ConfigError(f"steps must be >= 1 and warmup >= 0, got {self.steps}, {self.warmup}")
         for name in ("channels", "cells", "batch_size", "image_size"):
@@ -176,8 +174,5 @@ def _network(config: BenchConfig, generator: torch.Generator) -> torch.nn.Module
     k = config.partial_channels if config.partial_channels is not None else int(defaults.get("partial_channels", 1))
     edge_norm = config.edge_normalization if config.edge_normalization is not None else \
         bool(defaults.get("edge_normalization", False))
-    if config.space == "darts":
-        return DartsSearchNetwork(C=config.channels, num_cells=config.cells, partial_channels=k,
-                                  edge_normalization=edge_norm, generator=generator)
-    return NB201SearchNetwork(C=config.channels, N=config.cells, partial_channels=k, edge_normalization=edge_norm,
-                              generator=generator)
+    return backend_space(config.space).supernet(channels=config.channels, cells=config.cells, num_classes=10,
+                                                generator=generator, partial_channels=k, edge_normalization=edge_norm)

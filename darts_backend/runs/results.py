@@ -29,10 +29,9 @@ from nasspace.darts import DARTSGenotype
 from nasspace.nb201 import NB201Genotype
 from nasspace.space import Genotype, genotype_from_json
 from darts_backend.errors import RunFolderError
+from darts_backend.spaces import backend_space, list_backend_spaces
 
 __all__ = ["SearchOutcome", "load_outcome"]
-
-SPACES = ("nb201", "darts")
 
 
 @dataclass(frozen=True)
@@ -125,14 +124,15 @@ def load_outcome(run_dir: str | Path) -> SearchOutcome:
     genotype = genotype_from_json(json.loads(files["genotype.json"].read_text()))
     alphas = json.loads(files["alphas.json"].read_text())
     space = alphas.get("space")
-    if space not in SPACES or genotype.space.name != space:
-        raise RunFolderError(f"{run} is not a single-darts/darts run on {' or '.join(SPACES)} "
+    spaces = list_backend_spaces()
+    if space not in spaces or genotype.space.name != space:
+        raise RunFolderError(f"{run} is not a single-darts/darts run on {' or '.join(spaces)} "
                          f"(genotype space {genotype.space.name!r}, alphas space {space!r})")
     if not alphas.get("history"):
         raise RunFolderError(f"{files['alphas.json']} has an empty history: the run finished no epoch")
     ops = tuple(alphas["ops"])
     probabilities = alphas["history"][-1]["alphas"]
-    shape = (6, len(ops)) if space == "nb201" else (2, 14, len(ops))
+    shape = backend_space(space).alpha_shape(len(ops))
     if _shape(probabilities) != shape:
         raise RunFolderError(f"{files['alphas.json']}: expected a {shape} distribution per entry, got {_shape(probabilities)}")
     method = str(alphas.get("method", ""))

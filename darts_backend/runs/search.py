@@ -30,10 +30,10 @@ from nasspace.errors import DataError
 from nasspace.options import AT_LEAST_ONE, OPEN_FRACTION, check_numbers
 from nasspace.space import Genotype
 from darts_backend.errors import ConfigError
+from darts_backend.spaces import backend_space, list_backend_spaces
 
-__all__ = ["SPACES", "METHODS", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
+__all__ = ["METHODS", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
 
-SPACES = ("nb201", "darts")
 METHODS = ("single-darts", "darts", "pc-darts", "ms-darts", "spos")
 """The single-genotype methods this run drives (the set-emitting ones run through `runs.set_search`)."""
 
@@ -91,8 +91,7 @@ class SearchRunConfig:
     preset: str | None = None
 
     def __post_init__(self) -> None:
-        if self.space not in SPACES:
-            raise ConfigError(f"unknown space {self.space!r}; valid spaces: {', '.join(SPACES)}")
+        backend_space(self.space)  # ConfigError listing the spaces with a supernet
         cls = searcher_class(self.method)  # ValueError listing the valid methods
         if self.method not in METHODS:
             raise ConfigError(f"method {self.method!r} does not run here; single-genotype methods: {', '.join(METHODS)}")
@@ -213,15 +212,10 @@ def _upgrade_stored(stored: dict[str, Any]) -> dict[str, Any]:
 def build_search_network(space: str, channels: int, cells: int, num_classes: int,
                          generator: torch.Generator | None = None, *, partial_channels: int = 1,
                          edge_normalization: bool = False) -> NB201SearchNetwork | DartsSearchNetwork:
-    """The supernet of `space` (see `SearchRunConfig` for what `cells` counts), with PC-DARTS's options."""
-    pc: dict[str, Any] = {"partial_channels": partial_channels, "edge_normalization": edge_normalization}
-    if space == "nb201":
-        return NB201SearchNetwork(C=channels, N=cells, num_classes=num_classes, generator=generator, **pc)
-    if space == "darts":
-        return DartsSearchNetwork(C=channels, num_cells=cells, mode="shared", num_classes=num_classes, generator=generator,
-                                  **pc)
-    raise ConfigError(f"unknown space {space!r}; valid spaces: {', '.join(SPACES)}")
-
+    """The supernet of `space` (`darts_backend.spaces`; see `SearchRunConfig` for what `cells` counts), with
+    PC-DARTS's options."""
+    return backend_space(space).supernet(channels=channels, cells=cells, num_classes=num_classes, generator=generator,
+                                         partial_channels=partial_channels, edge_normalization=edge_normalization)
 
 def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
                         ) -> tuple[NB201SearchNetwork | DartsSearchNetwork, dict[str, Any]]:
@@ -231,9 +225,10 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
         ValueError: the folder has no ``checkpoint.pt`` or was not written by `run_search`.
     """
     state, config = load_run_checkpoint(run_dir, device)
-    if config.get("space") not in SPACES or config.get("method") not in METHODS:
+    spaces = list_backend_spaces()
+    if config.get("space") not in spaces or config.get("method") not in METHODS:
         raise ConfigError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
-                         f"not a {', '.join(METHODS)} run on {' or '.join(SPACES)}")
+                         f"not a {', '.join(METHODS)} run on {' or '.join(spaces)}")
     weights = state["searcher"]["network"]
     network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0],
                                    partial_channels=int(config.get("partial_channels", 1)),

@@ -18,6 +18,7 @@ REGISTRIES = {
     "crlso/search/registry.py": ("crlso.search.crlso", "crlso.search.rea", "crlso.search.random", "crlso.search.hybrid"),
     "crlso/models/spaces/registry.py": ("crlso.models.spaces.builtin", "crlso.models.nb101.decoder", "crlso.models.decoder"),
     "crlso/oracles/registry.py": ("crlso.oracles.table", "crlso.oracles.training", "crlso.oracles.supernet"),
+    "darts_backend/spaces/registry.py": ("darts_backend.spaces.builtin", "darts_backend.supernets", "torch"),
     "nasspace/benchmarks/registry.py": ("nasspace.benchmarks.nb201", "nasspace.benchmarks.tnb101", "nasspace.benchmarks.nbgraph"),
 }
 
