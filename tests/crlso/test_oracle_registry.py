@@ -81,3 +81,20 @@ def test_the_cli_takes_a_registered_oracle_by_name(user_plugins, tmp_path, capsy
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "unknown oracle 'missing'" in err and "conv-count" in err
     assert not (tmp_path / "x").exists()
+    assert main(["methods"]) == 0
+    listed = capsys.readouterr().out
+    assert "conv-count" in listed and "Counts 3x3 convolutions" in listed and "first-unseen" in listed
+
+
+def test_the_readme_extension_example_runs(tmp_path) -> None:
+    import ast
+    import subprocess
+    import sys
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("## Extending crlso"):]
+    code = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python"))]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    best = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # the printed summary["best"] dict
+    assert best["convs"] == 3.0 and "test_acc" in best  # the searcher reached a cell of three 3x3 convolutions
