@@ -13,7 +13,6 @@ class checks the settings before any work (`parse_oracle`), and `pick_oracle` ca
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from nasspace import Genotype
 from nasspace.oracle import Oracle
+from nasspace.registry import Registry
 
 from crlso.errors import ConfigError
 
@@ -110,12 +110,7 @@ class OracleEntry:
     summary: str = ""
 
 
-_ORACLES: dict[str, OracleEntry] = {}
-
-
-def _load_builtin() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+_ORACLES: Registry[OracleEntry] = Registry("oracle", BUILTIN_MODULES, error=ConfigError)
 
 
 def register_oracle(name: str, *, spec: type = NoSettings, summary: str = "") -> Callable[[Factory], Factory]:
@@ -126,9 +121,7 @@ def register_oracle(name: str, *, spec: type = NoSettings, summary: str = "") ->
     """
 
     def decorate(factory: Factory) -> Factory:
-        if name in _ORACLES and _ORACLES[name].factory is not factory:
-            raise ConfigError(f"an oracle named {name!r} is already registered")
-        _ORACLES[name] = OracleEntry(name, factory, spec, summary)
+        _ORACLES.add(name, OracleEntry(name, factory, spec, summary), same=lambda old, new: old.factory is new.factory)
         return factory
 
     return decorate
@@ -136,13 +129,12 @@ def register_oracle(name: str, *, spec: type = NoSettings, summary: str = "") ->
 
 def unregister_oracle(name: str) -> None:
     """Remove the oracle ``name`` (a user's; for tests and notebooks)."""
-    _ORACLES.pop(name, None)
+    _ORACLES.remove(name)
 
 
 def list_oracles() -> list[str]:
     """Names of the registered oracles, sorted."""
-    _load_builtin()
-    return sorted(_ORACLES)
+    return _ORACLES.names()
 
 
 def oracle_entry(name: str) -> OracleEntry:
@@ -151,11 +143,7 @@ def oracle_entry(name: str) -> OracleEntry:
     Raises:
         ConfigError: an unknown name; lists the registered ones.
     """
-    if name not in _ORACLES:
-        _load_builtin()
-    if name not in _ORACLES:
-        raise ConfigError(f"unknown oracle {name!r}; valid: {', '.join(sorted(_ORACLES))}")
-    return _ORACLES[name]
+    return _ORACLES.get(name)
 
 
 def parse_oracle(data: Mapping[str, Any], *, space: str | None = None) -> tuple[OracleEntry, Any]:

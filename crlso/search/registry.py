@@ -8,26 +8,25 @@ here by module name (`BUILTIN_MODULES`) and imported on the first lookup, so tha
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from nasspace.registry import Registry
+
+from crlso.errors import ConfigError
 from crlso.errors import ConfigError
 
 if TYPE_CHECKING:
     from crlso.search.base import Searcher
 
-__all__ = ["BUILTIN_MODULES", "register_searcher", "list_searchers", "searcher_class", "searcher_summary"]
+__all__ = ["BUILTIN_MODULES", "register_searcher", "unregister_searcher", "list_searchers", "searcher_class",
+           "searcher_summary"]
 
 BUILTIN_MODULES = tuple(f"crlso.search.{name}" for name in ("random", "rea", "local", "crlso", "crlso_paper", "latent_bo",
                                                             "hybrid"))
 """The modules of the built-in searchers, imported (and so registered) on the first lookup."""
 
-_SEARCHERS: dict[str, type["Searcher"]] = {}
-
-
-def _load_builtin() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+_SEARCHERS: Registry[type["Searcher"]] = Registry("search method", BUILTIN_MODULES, error=ConfigError)
 
 
 def register_searcher(name: str) -> Callable[[type["Searcher"]], type["Searcher"]]:
@@ -35,29 +34,29 @@ def register_searcher(name: str) -> Callable[[type["Searcher"]], type["Searcher"
 
     def decorate(cls: type["Searcher"]) -> type["Searcher"]:
         cls.name = name
-        _SEARCHERS[name] = cls
+        _SEARCHERS.add(name, cls)
         return cls
 
     return decorate
 
 
+def unregister_searcher(name: str) -> None:
+    """Remove the searcher ``name`` (a user's; for tests and notebooks)."""
+    _SEARCHERS.remove(name)
+
+
 def list_searchers() -> list[str]:
     """Names of the registered searchers, sorted."""
-    _load_builtin()
-    return sorted(_SEARCHERS)
+    return _SEARCHERS.names()
 
 
 def searcher_class(name: str) -> type["Searcher"]:
     """The class registered under ``name``.
 
     Raises:
-        ValueError: an unknown name; lists the valid ones.
+        ConfigError: an unknown name; lists the valid ones.
     """
-    if name not in _SEARCHERS:
-        _load_builtin()
-    if name not in _SEARCHERS:
-        raise ConfigError(f"unknown search method {name!r}; valid: {', '.join(sorted(_SEARCHERS))}")
-    return _SEARCHERS[name]
+    return _SEARCHERS.get(name)
 
 
 def searcher_summary(name: str) -> str:

@@ -7,10 +7,11 @@ module and one registration, with no branch on its name elsewhere.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from nasspace.registry import Registry
 
 from darts_backend.errors import ConfigError
 
@@ -44,24 +45,17 @@ class BackendSpace:
     flop_convention: str
 
 
-_SPACES: dict[str, BackendSpace] = {}
-
-
-def _load_builtin() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+_SPACES: Registry[BackendSpace] = Registry("space", BUILTIN_MODULES, error=ConfigError, valid="valid spaces", sort=False)
 
 
 def register_backend_space(space: BackendSpace) -> BackendSpace:
     """Add ``space`` under its name (a second registration of the name replaces the first)."""
-    _SPACES[space.name] = space
-    return space
+    return _SPACES.add(space.name, space)
 
 
 def list_backend_spaces() -> list[str]:
     """Names of the spaces darts_backend builds supernets for, in registration order."""
-    _load_builtin()
-    return list(_SPACES)
+    return _SPACES.names()
 
 
 def backend_space(name: str) -> BackendSpace:
@@ -70,11 +64,7 @@ def backend_space(name: str) -> BackendSpace:
     Raises:
         ConfigError: an unknown name; lists the registered ones.
     """
-    if name not in _SPACES:
-        _load_builtin()
-    if name not in _SPACES:
-        raise ConfigError(f"unknown space {name!r}; valid spaces: {', '.join(_SPACES)}")
-    return _SPACES[name]
+    return _SPACES.get(name)
 
 
 def backend_space_of(genotype_space: str) -> BackendSpace:
@@ -83,9 +73,9 @@ def backend_space_of(genotype_space: str) -> BackendSpace:
     Raises:
         ConfigError: no registered space builds networks of such genotypes.
     """
-    _load_builtin()
-    for space in _SPACES.values():
+    spaces = _SPACES.values()
+    for space in spaces:
         if genotype_space in space.genotypes:
             return space
-    valid = sorted(g for s in _SPACES.values() for g in s.genotypes)
+    valid = sorted(g for s in spaces for g in s.genotypes)
     raise ConfigError(f"no discrete network for space {genotype_space!r}; valid: {', '.join(valid)}")

@@ -13,7 +13,7 @@ from crlso.errors import ConfigError
 from crlso.experiments.run import RunConfig, run_experiment
 from crlso.oracles.registry import OracleContext, list_oracles, parse_oracle, pick_oracle, unregister_oracle
 from crlso.search.base import Searcher, sample_unseen
-from crlso.search.registry import _SEARCHERS
+from crlso.search.registry import unregister_searcher
 
 
 def _ops_score(genotype) -> float:
@@ -34,7 +34,7 @@ def user_plugins():
 
     yield
     unregister_oracle("conv-count")
-    _SEARCHERS.pop("first-unseen", None)
+    unregister_searcher("first-unseen")
 
 
 def test_the_built_in_oracles_are_registered_by_name() -> None:
