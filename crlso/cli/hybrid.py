@@ -11,7 +11,7 @@ from typing import Any
 from nasspace.atomic import write_json_atomic
 from nasspace.config_file import ConfigFileError, add_config_flag
 
-from crlso.cli.oracle_options import add_oracle_options
+from crlso.cli.oracle_options import add_oracle_options, oracle_from_run
 from crlso.cli.search import (RUN_CONFIG_OUTPUTS, add_search_options, check_cache_dir, file_options, optimum_note,
                               parse_options, resolve_search_metric, resolve_space)
 from crlso.errors import ConfigError, NotAFolderError
@@ -44,7 +44,7 @@ def config_from_run(data: dict[str, Any]) -> dict[str, Any]:
         if "seed_from" in options:
             data["supernet"] = options.pop("seed_from")
         data["options"] = options
-    return data
+    return oracle_from_run(data)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
               f"{summary['n_queries']} queried from the table")
     if oracle is not None:
         tail = (f" {config.report_metric} {best[config.report_metric]:.3f} (table)" if config.report_metric in best else
-                " (training oracle: test accuracy comes from crlso finalize)")
+                " (training oracle: test accuracy comes from crlso finalize)" if oracle["name"] == "train" else
+                f" (oracle {oracle['name']}: no table)")
     elif darts:
         tail = " (supernet oracle: no table, no test metric)"
     else:

@@ -42,6 +42,16 @@ def proxy_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def oracle_from_run(data: dict[str, Any]) -> dict[str, Any]:
+    """A run's ``config.json`` read back with ``--config``: its oracle entry (a mapping) becomes ``--oracle NAME``
+    plus the entry itself (``oracle_entry``), so the rerun uses the oracle exactly as it ran."""
+    data = dict(data)
+    if isinstance(data.get("oracle"), dict):
+        data["oracle_entry"] = data["oracle"]
+        data["oracle"] = data["oracle"].get("name")
+    return data
+
+
 def add_oracle_options(parser: argparse.ArgumentParser, *, executor: bool = True) -> None:
     """``--oracle``, the proxy flags, the seconds budget, the batch, and (``executor``) where evaluations run."""
     parser.add_argument("--oracle", default="table", metavar="NAME",
@@ -58,6 +68,7 @@ def add_oracle_options(parser: argparse.ArgumentParser, *, executor: bool = True
         parser.add_argument("--workers", type=int, default=1, help="local worker processes, or CPUs of a local Ray instance (default 1)")
         parser.add_argument("--address", default=None, help="with --executor ray: join this cluster (e.g. auto); default starts a local one")
     add_proxy_options(parser)
+    parser.set_defaults(oracle_entry=None)  # a --config run file's oracle entry (`oracle_from_run`)
 
 
 def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any] | None, int | None]:
@@ -71,13 +82,14 @@ def resolve_oracle(args: argparse.Namespace, space: str) -> tuple[dict[str, Any]
     batch = args.batch
     if batch is not None and batch < 1:
         raise ConfigError(f"--batch must be >= 1, got {batch}")
-    if isinstance(args.oracle, dict):  # a run's config.json given back with --config: its proxy as it ran
+    from crlso.oracles.registry import oracle_entry, parse_oracle
+
+    entry = getattr(args, "oracle_entry", None)
+    if entry is not None and args.oracle == entry.get("name"):  # a --config run file's oracle, as it ran
         if proxy_overrides(args):
             raise ConfigError("--proxy-* flags cannot change the training oracle recorded in a --config run file")
-        from crlso.oracles import TrainProxy
-
-        return TrainProxy.from_json(args.oracle).to_json(), batch or 4
-    from crlso.oracles.registry import oracle_entry
+        trains = entry.get("name") == "train"
+        return parse_oracle(entry, space=space)[1].to_json(), (batch or 4) if trains else batch
 
     name = args.oracle or "table"
     if name == "supernet":

@@ -165,7 +165,7 @@ def optimum_note(summary: dict) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from crlso.cli.oracle_options import add_oracle_options
+    from crlso.cli.oracle_options import add_oracle_options, oracle_from_run
 
     parser = subparsers.add_parser("search", help="run one search (on a tabular benchmark, or training each cell) into a run folder")
     parser.add_argument("--method", required=True,
@@ -187,7 +187,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_search_options(parser)
     add_space_file_options(parser)
     add_oracle_options(parser)
-    add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS)
+    add_config_flag(parser, ignored=RUN_CONFIG_OUTPUTS, translate=oracle_from_run)
     # options: a mapping of the method's options in a --config file (a run's config.json has one); --option wins
     parser.set_defaults(handler=run, options=None)
 

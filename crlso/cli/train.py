@@ -10,13 +10,14 @@ Labels, either:
 
 - a benchmark's: ``nb201``: ``--labels`` seeded random cells of every NB201 cell (default 100);
   ``darts``: ``--labels`` of the 500 NB301 cells (default all); ``nb101``: of NASLib's 301 labelled NB101
-  cells (108-epoch validation accuracy; default all); accuracies in percent, higher is better;
+  cells (108-epoch validation accuracy; default all); accuracies in percent, higher is better; any other space
+  with a table (``crlso spaces``): ``--labels`` of its rows (default 100), its search metric, its direction;
 - a file (``--label-file``): CSV with a header, or JSONL, each row a ``genotype`` (canonical string)
   and a value in the column ``--label-column`` (default ``value``). Declare ``--label-direction``
   and ``--label-scale``; what is not declared is inferred and the inference is printed.
 
 Positions (the score) are taken among the reference cells: the benchmark's pool of the space
-(every NB201 cell; the 500 NB301 cells), or the labelled cells for a space without one.
+(every NB201 cell; the 500 NB301 cells; a table's rows with its labels), or the labelled cells otherwise.
 """
 
 from __future__ import annotations
@@ -241,11 +242,12 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 
 
 def _pool(args: argparse.Namespace, store: Any) -> Any:
-    """The space's benchmark pool (`crlso.ranking.benchmark.labelled_pool`), or None for a space without one."""
+    """The space's benchmark pool (`crlso.ranking.benchmark.labelled_pool`; another space's table only for benchmark
+    labels, so a label file there needs no table), or None."""
     from crlso.oracles.table import has_table
     from crlso.ranking.benchmark import BENCH_SPACES, labelled_pool
 
-    if args.space in BENCH_SPACES or has_table(args.space):
+    if args.space in BENCH_SPACES or (args.label_file is None and has_table(args.space)):
         return labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store)
     return None
 
@@ -288,11 +290,7 @@ def _table_direction(args: argparse.Namespace, name: str) -> str | None:
 
     if args.label_file is not None or args.space in BENCH_SPACES or not has_table(args.space) or name != args.metric:
         return None
-    try:
-        spec = get_table_spec(args.space, args.dataset)
-    except ValueError:
-        return None
-    return "lower" if name in spec.minimize else "higher"
+    return "lower" if name in get_table_spec(args.space, args.dataset).minimize else "higher"
 
 
 def read_label_file(path: str | Path, space: str, column: str) -> tuple[list[Genotype], np.ndarray]:

@@ -6,6 +6,7 @@ into ``compare.json``, ``table.md``, ``paired.md`` and ``best_so_far.png``.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from crlso.oracles.registry import parse_oracle
 from crlso.oracles.table import check_budget, has_table, load_table
 from crlso.search.base import searcher_config
 from crlso.search.variants import resolve_method
-from crlso.errors import RunExistsError
+from crlso.errors import ConfigError, RunExistsError
 
 __all__ = [
     "run_comparison",
@@ -38,9 +39,29 @@ __all__ = [
 ]
 
 
-def _run_task(task: tuple[RunConfig, str, str | None]) -> dict[str, Any]:
-    config, out_dir, tensorboard = task
+def _run_task(task: tuple[RunConfig, str, str | None, tuple[str, ...]]) -> dict[str, Any]:
+    config, out_dir, tensorboard, plugins = task
+    for module in plugins:  # a spawned worker registers a user's searcher or oracle by importing its module
+        importlib.import_module(module)
     return run_experiment(config, out_dir, progress=False, tensorboard=tensorboard)
+
+
+def plugin_modules(methods: list[str], oracle: Mapping[str, Any]) -> tuple[str, ...]:
+    """The modules outside crlso that register the searchers ``methods`` and the ``oracle`` entry's oracle.
+
+    Raises:
+        ConfigError: one is registered in ``__main__`` (a script or notebook), which worker processes cannot import.
+    """
+    from crlso.oracles.registry import oracle_entry
+    from crlso.search.registry import searcher_class
+
+    found = [("searcher", name, searcher_class(name).__module__) for name in methods]
+    found.append(("oracle", oracle["name"], oracle_entry(oracle["name"]).module))
+    for kind, name, module in found:
+        if module == "__main__":
+            raise ConfigError(f"{kind} {name!r} is registered in __main__, which the comparison's worker processes cannot "
+                              f"import: register it in a module of your own and import that module")
+    return tuple(dict.fromkeys(module for _, _, module in found if module and not module.startswith("crlso.")))
 
 
 def mean_ci(samples: list[float], level: float = 0.95) -> tuple[float, float]:
@@ -301,15 +322,16 @@ def run_comparison(
     out = Path(out_dir)
     base = base or RunConfig()
     options = options or {}
-    runs = {name: resolve_method(name, options.get(name), space=base.space, cache_dir=cache_dir)  # fails fast on a bad
-            for name in methods}                                                                  # name or option
+    # fails fast on a bad name or option
+    runs = {name: resolve_method(name, options.get(name), space=base.space, cache_dir=cache_dir) for name in methods}
+    plugins = plugin_modules([method for method, _, _ in runs.values()], base.oracle_spec())
     horizon = max(budgets)
     tasks = []
     for seed in seeds:
         for name, (method, variant, method_options) in runs.items():
             config = dataclasses.replace(base, method=method, variant=variant, seed=seed, budget=horizon, options=method_options)
             board = None if tensorboard is None else str(Path(tensorboard) / name / f"seed_{seed}")
-            tasks.append((config, str(out / "runs" / name / f"seed_{seed}"), board))
+            tasks.append((config, str(out / "runs" / name / f"seed_{seed}"), board, plugins))
     # Inputs the workers would fail on, every time, checked once here: the table, and folders of other runs.
     oracle_name = base.oracle_spec()["name"]
     if oracle_name != "supernet" and has_table(base.space):
@@ -317,7 +339,7 @@ def run_comparison(
         table.metric(base.report_metric)
         if oracle_name == "table":
             table.metric(base.search_metric)
-    for config, folder, _ in tasks:
+    for config, folder, _, _ in tasks:
         _check_compare_run(config.to_json(), Path(folder), out)
     # Pre-train each shared unlabelled VAE into its disk cache once, before the workers start (they load it).
     pretrains = {(cfg.model, cfg.pretrain, cfg.cache_dir) for cfg in (searcher_config(m, o) for m, _, o in runs.values())
@@ -336,7 +358,7 @@ def run_comparison(
         extra["resources"] = resources
     summaries = executor.map(_run_task, tasks, desc="runs", progress=progress, **extra)
     elapsed = time.perf_counter() - started
-    others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder, _ in tasks}, horizon=horizon, base=base)
+    others, left_out = folder_runs(out, skip={Path(folder).resolve() for _, folder, _, _ in tasks}, horizon=horizon, base=base)
     summaries += others
     names = list(dict.fromkeys([*methods, *sorted(run_name(s) for s in others)]))
     summaries.sort(key=lambda s: (names.index(run_name(s)), s["seed"]))

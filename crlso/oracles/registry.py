@@ -12,7 +12,6 @@ class checks the settings before any work (`parse_oracle`), and `pick_oracle` ca
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,26 +101,31 @@ Factory = Callable[[Any, OracleContext], "PickedOracle | Oracle"]
 
 @dataclass(frozen=True)
 class OracleEntry:
-    """A registered oracle: its factory ``(spec, context) -> PickedOracle | Oracle``, spec class and summary."""
+    """A registered oracle: its factory ``(spec, context) -> PickedOracle | Oracle``, spec class, summary, and the
+    module that registered it (a comparison's worker processes import it: `crlso.experiments.compare`)."""
 
     name: str
     factory: Factory
     spec: type = NoSettings
     summary: str = ""
+    module: str = ""
 
 
 _ORACLES: Registry[OracleEntry] = Registry("oracle", BUILTIN_MODULES, error=ConfigError)
 
 
-def register_oracle(name: str, *, spec: type = NoSettings, summary: str = "") -> Callable[[Factory], Factory]:
-    """Decorator adding ``factory(spec, context)`` as the oracle ``name``; ``spec`` parses its settings.
+def register_oracle(name: str, *, spec: type = NoSettings, summary: str = "", module: str | None = None,
+                    replace: bool = False) -> Callable[[Factory], Factory]:
+    """Decorator adding ``factory(spec, context)`` as the oracle ``name``; ``spec`` parses its settings; ``module``
+    (default: the factory's) is what a worker process imports to have it.
 
     Raises:
-        ConfigError: ``name`` is already registered.
+        ConfigError: ``name`` is taken by another factory (unless ``replace``).
     """
 
     def decorate(factory: Factory) -> Factory:
-        _ORACLES.add(name, OracleEntry(name, factory, spec, summary), same=lambda old, new: old.factory is new.factory)
+        entry = OracleEntry(name, factory, spec, summary, module or factory.__module__)
+        _ORACLES.add(name, entry, same=None if replace else lambda old, new: old.factory is new.factory)
         return factory
 
     return decorate
@@ -173,7 +177,3 @@ def pick_oracle(data: Mapping[str, Any], context: OracleContext) -> PickedOracle
     made = entry.factory(spec, context)
     return made if isinstance(made, PickedOracle) else PickedOracle(made)
 
-
-def spec_fields(spec: type) -> list[str]:
-    """The setting names of a dataclass spec (for help texts)."""
-    return [f.name for f in dataclasses.fields(spec)] if dataclasses.is_dataclass(spec) else []

@@ -70,7 +70,7 @@ from crlso.models.config import ModelConfig, PretrainConfig, default_cache_dir
 from crlso.models.training import fit_icnn, fit_predictor, predict
 from crlso.errors import ConfigError
 
-__all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "latent_model", "config_from_dict", "errors_of",
+__all__ = ["CRLSOSearch", "CRLSOConfig", "JointFitConfig", "config_from_dict", "errors_of",
            "check_zero_cost_options"]
 
 # Options that must be >= 1 or > 0 (every other numeric option must be finite and >= 0).
@@ -130,18 +130,19 @@ class CRLSOConfig:
     def __post_init__(self) -> None:
         check_numbers(self, CRLSO_BOUNDS)
         check_zero_cost_options(self)
-        if self.rank_by not in _RANKERS:
-            raise ConfigError(f"unknown rank_by {self.rank_by!r}; valid: {', '.join(_RANKERS)}")
-        if self.stall_action not in _STALL_ACTIONS:
-            raise ConfigError(f"unknown stall_action {self.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
 
 
 def check_zero_cost_options(config: CRLSOConfig) -> None:
-    """Refuse a bad ``init``, ``init_proxies`` or ``proxy_features`` value (before any work).
+    """Refuse a bad ``rank_by``, ``stall_action``, ``init``, ``init_proxies`` or ``proxy_features`` value (before
+    any work; the hybrid's config calls it too).
 
     Raises:
         ValueError: names the option and what is allowed.
     """
+    if config.rank_by not in _RANKERS:
+        raise ConfigError(f"unknown rank_by {config.rank_by!r}; valid: {', '.join(_RANKERS)}")
+    if config.stall_action not in _STALL_ACTIONS:
+        raise ConfigError(f"unknown stall_action {config.stall_action!r}; valid: {', '.join(_STALL_ACTIONS)}")
     if config.init not in _INITS:
         raise ConfigError(f"unknown init {config.init!r}; valid: {', '.join(_INITS)}")
     if config.init == "zc":

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from nasspace.registry import Registry
 
 from crlso.errors import ConfigError
-from crlso.errors import ConfigError
 
 if TYPE_CHECKING:
     from crlso.search.base import Searcher

@@ -28,7 +28,7 @@ from typing import Any
 from nasspace.darts import DARTSGenotype
 from nasspace.nb201 import NB201Genotype
 from nasspace.space import Genotype, genotype_from_json
-from darts_backend.errors import RunFolderError
+from darts_backend.errors import ConfigError, RunFolderError
 from darts_backend.spaces import backend_space, list_backend_spaces
 
 __all__ = ["SearchOutcome", "load_outcome"]
@@ -61,10 +61,10 @@ class SearchOutcome:
         has its every prefix among the top ``k`` prefixes, because the choices' log-probabilities add.
         """
         if k < 0:
-            raise RunFolderError(f"k must be >= 0, got {k}")
+            raise ConfigError(f"k must be >= 0, got {k}")
         allowed = [i for i, op in enumerate(self.ops) if op not in exclude]
         if not allowed:
-            raise RunFolderError(f"exclude={exclude!r} leaves no op among {', '.join(self.ops)}")
+            raise ConfigError(f"exclude={exclude!r} leaves no op among {', '.join(self.ops)}")
         if self.ranked:
             return [g for g in self.ranked if not set(exclude) & set(_ops_of(g))][:k]
         choices = self._nb201_choices(allowed) if self.space == "nb201" else self._darts_choices(allowed)

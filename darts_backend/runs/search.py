@@ -29,7 +29,7 @@ from darts_backend.runs.trainer import SearchTrainer, TrainerConfig, compile_net
 from nasspace.errors import DataError
 from nasspace.options import AT_LEAST_ONE, OPEN_FRACTION, check_numbers
 from nasspace.space import Genotype
-from darts_backend.errors import ConfigError
+from darts_backend.errors import ConfigError, RunFolderError
 from darts_backend.spaces import backend_space, list_backend_spaces
 
 __all__ = ["METHODS", "SearchRunConfig", "SearchResult", "run_search", "nb201_lookup", "build_search_network", "load_search_network"]
@@ -217,6 +217,7 @@ def build_search_network(space: str, channels: int, cells: int, num_classes: int
     return backend_space(space).supernet(channels=channels, cells=cells, num_classes=num_classes, generator=generator,
                                          partial_channels=partial_channels, edge_normalization=edge_normalization)
 
+
 def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
                         ) -> tuple[NB201SearchNetwork | DartsSearchNetwork, dict[str, Any]]:
     """The supernet of a `run_search` folder as its last checkpoint left it, and the run's config.
@@ -227,8 +228,8 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
     state, config = load_run_checkpoint(run_dir, device)
     spaces = list_backend_spaces()
     if config.get("space") not in spaces or config.get("method") not in METHODS:
-        raise ConfigError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
-                         f"not a {', '.join(METHODS)} run on {' or '.join(spaces)}")
+        raise RunFolderError(f"{run_dir} is a {config.get('space')!r} run of {config.get('method')!r}, "
+                             f"not a {', '.join(METHODS)} run on {' or '.join(spaces)}")
     weights = state["searcher"]["network"]
     network = build_search_network(config["space"], config["channels"], config["cells"], weights["classifier.weight"].shape[0],
                                    partial_channels=int(config.get("partial_channels", 1)),

@@ -49,6 +49,14 @@ def test_the_built_in_oracles_are_registered_by_name() -> None:
         RunConfig(space="darts", oracle={"name": "train", "space": "nb201", "data": "synthetic"})
 
 
+def test_the_hybrid_checks_the_options_it_shares_with_crlso() -> None:
+    from crlso.search.base import searcher_config
+
+    for method in ("crlso", "hybrid"):
+        with pytest.raises(ConfigError, match="unknown rank_by 'bogus'"):
+            searcher_config(method, {"rank_by": "bogus"})
+
+
 def test_the_table_oracle_comes_from_an_entry_and_a_context(tmp_path) -> None:
     context = OracleContext(space="nb201", dataset="cifar10", budget=5, metric="valid_acc", out=tmp_path)
     picked = pick_oracle({"name": "table"}, context)
@@ -76,6 +84,9 @@ def test_the_cli_takes_a_registered_oracle_by_name(user_plugins, tmp_path, capsy
                  "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["oracle"] == {"name": "conv-count"} and config["search_metric"] == "conv-count"
+    assert main(["search", "--config", str(out / "config.json"), "--out", str(tmp_path / "again")]) == 0  # reruns it
+    again = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert again["oracle"] == {"name": "conv-count"} and "batch" not in again
     capsys.readouterr()
     assert main(["search", "--method", "rea", "--oracle", "missing", "--budget", "4", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
@@ -98,3 +109,59 @@ def test_the_readme_extension_example_runs(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     best = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # the printed summary["best"] dict
     assert best["convs"] == 3.0 and "test_acc" in best  # the searcher reached a cell of three 3x3 convolutions
+
+
+PLUGIN = '''
+import crlso
+from crlso.search.base import Searcher, sample_unseen
+
+
+@crlso.register_searcher("plugin-random")
+class PluginRandom(Searcher):
+    """Seeded random unseen cells (a user's searcher)."""
+
+    def ask(self, n):
+        return [sample_unseen(self.space, self.rng, self.seen)]
+
+
+def skips(genotype) -> float:
+    """Counts skip connections (a user's oracle)."""
+    return float(str(genotype).count("skip_connect"))
+
+
+crlso.register_function_oracle("skips", skips)
+crlso.register_function_oracle("skips", skips)  # a second import of the module registers the same function: no error
+'''
+
+
+def test_a_comparison_runs_a_users_plugins_in_its_worker_processes(tmp_path, monkeypatch) -> None:
+    import importlib
+    import sys
+
+    from crlso.experiments.compare import run_comparison
+    from crlso.execution.executors import LocalExecutor
+
+    (tmp_path / "my_plugins.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("my_plugins")
+    try:
+        base = RunConfig(search_metric="skips", oracle={"name": "skips"})
+        result = run_comparison(methods=["plugin-random", "rea"], seeds=[0, 1], budgets=[5], out_dir=tmp_path / "cmp",
+                                base=base, executor=LocalExecutor(workers=1), progress=False)
+        assert result["methods"] == ["plugin-random", "rea"]
+        assert (tmp_path / "cmp" / "runs" / "plugin-random" / "seed_1" / "summary.json").exists()
+        with pytest.raises(ConfigError, match="an oracle named 'skips' is already registered"):  # a different function under a taken name
+            crlso.register_function_oracle("skips", lambda genotype: 0.0)
+        crlso.register_function_oracle("here", lambda genotype: 1.0)  # a lambda of this test module: importable
+        main_fn = lambda genotype: 1.0  # noqa: E731
+        main_fn.__module__ = "__main__"
+        crlso.register_function_oracle("in-main", main_fn)
+        with pytest.raises(ConfigError, match="oracle 'in-main' is registered in __main__"):
+            run_comparison(methods=["rea"], seeds=[0], budgets=[5], out_dir=tmp_path / "main", progress=False,
+                           base=RunConfig(search_metric="x", oracle={"name": "in-main"}))
+        assert not (tmp_path / "main").exists()
+    finally:
+        for name in ("skips", "here", "in-main"):
+            unregister_oracle(name)
+        unregister_searcher("plugin-random")
+        sys.modules.pop("my_plugins", None)
