@@ -330,7 +330,7 @@ def _set_search(args: argparse.Namespace) -> int:
         raise ConfigError(f"method {args.method!r} searches the darts space only (--space darts)")
     if args.partial_channels is not None or args.edge_normalization is not None:
         raise ConfigError(f"--partial-channels and --edge-normalization are not available with {args.method!r} "
-                         "(its per-cell supernet has no PC-DARTS options)")
+                          "(its per-cell supernet has no PC-DARTS options)")
     config = _search_config(DartsSearchConfig, args)
     require_tensorboard(args.tensorboard)  # before the data is read
     entries = run_darts_search(config, args.out, resume=args.resume, progress=not args.no_progress,
@@ -357,7 +357,7 @@ def _check_cells_flag(args: argparse.Namespace, genotype_file: str, index: int |
     cells = getattr(genotype, "cells", None)
     if genotype.space_name == "flex" and cells is not None and len(cells) != args.cells:
         raise ConfigError(f"--cells {args.cells} does not apply to this flex genotype: it fixes its own {len(cells)} "
-                         f"cells (leave --cells out, or give --cells {len(cells)})")
+                          f"cells (leave --cells out, or give --cells {len(cells)})")
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         found = supernet_seeds(str(supernet), resolved.alpha_top)[0].space.name
         if found != args.space:
             raise ConfigError(f"--supernet {supernet} searched the {found} space; --space {args.space} needs a "
-                             f"{args.space} supernet (or give --space {found})")
+                              f"{args.space} supernet (or give --space {found})")
     else:
         supernet = run_supernet_search(
             out / "supernet", method=args.supernet_method, data=args.data, seed=args.supernet_seed, channels=args.channels,
@@ -175,7 +175,7 @@ def _resolve_options(args: argparse.Namespace) -> tuple[dict | None, int | None,
     oracle, batch = resolve_oracle(args, args.space)
     if darts and oracle is None and args.data is not None and args.limit_train is None:
         raise ConfigError("in the darts space the supernet is the oracle and scores on train images it never saw: "
-                         "give --limit-train N so that some are left")
+                          "give --limit-train N so that some are left")
     # Flags first, --option overrides them; resolved (and so checked) before the supernet search runs.
     options = {"alpha_top": args.alpha_top, "screen": args.screen, "screen_factor": args.screen_factor,
                "screen_images": args.screen_images, "screen_split": args.screen_split,

@@ -57,16 +57,16 @@ def run(args: argparse.Namespace) -> int:
     space = payload["model_config"].get("space", "nb201")
     if args.metric is not None and payload["config"].get("metric") != args.metric:
         raise ConfigError(f"{args.checkpoint} holds a model of metric {payload['config'].get('metric')!r}, but --metric is "
-                         f"{args.metric!r}; train a model on {args.metric}")
+                          f"{args.metric!r}; train a model on {args.metric}")
     if args.space is not None and args.space != space:
         raise ConfigError(f"{args.checkpoint} holds a model of the {space!r} space, but --space is {args.space!r}; "
-                         f"rank {space} genotypes with it, or train a {args.space} model (crlso train --space {args.space})")
+                          f"rank {space} genotypes with it, or train a {args.space} model (crlso train --space {args.space})")
     entries, bad = read_genotypes(args.input, space=space, fmt=args.format)
     for item in bad:
         print(f"crlso rank: {args.input}: {item}", file=sys.stderr)
     if bad and args.on_error == "fail":
         raise ConfigError(f"{len(bad)} bad line(s) in {args.input} (first: line {bad[0].line}); nothing written; "
-                         "use --on-error skip to rank the rest")
+                          "use --on-error skip to rank the rest")
     if not entries:
         raise ConfigError(f"no genotype to rank in {args.input}")
     if "ranker" in payload:

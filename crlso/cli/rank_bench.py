@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1 or args.threads < 1 or args.first_seed < 0:
         raise ConfigError(f"--seeds and --threads must be >= 1 and --first-seed >= 0, "
-                         f"got {args.seeds}, {args.threads} and {args.first_seed}")
+                          f"got {args.seeds}, {args.threads} and {args.first_seed}")
     torch.set_num_threads(args.threads)
     overrides = {"ensemble": args.ensemble, "epochs": args.epochs, "rank_weight": args.rank_weight,
                  "forest_weight": args.forest_weight}

@@ -56,7 +56,7 @@ def resolve_search_metric(args: argparse.Namespace) -> str:
               f"metric results are reported on; the protocol searches on {spec.search_metric}", file=sys.stderr)
     if args.search_metric in spec.minimize:
         raise ConfigError(f"--search-metric {args.search_metric}: lower is better for it and a search maximizes; "
-                         f"search one of the higher-is-better metrics (e.g. {spec.search_metric})")
+                          f"search one of the higher-is-better metrics (e.g. {spec.search_metric})")
     return args.search_metric
 
 

@@ -157,7 +157,7 @@ def check_scale(values: np.ndarray, scale: str | None) -> tuple[str, str | None]
         bounds = _SCALE_RANGES.get(scale)
         if bounds is not None and not bounds[0] <= low <= high <= bounds[1]:
             raise ConfigError(f"--label-scale {scale} needs values in [{bounds[0]:g}, {bounds[1]:g}], the labels span "
-                             f"[{low:g}, {high:g}]; declare the scale they are in ({', '.join(LABEL_SCALES)})")
+                              f"[{low:g}, {high:g}]; declare the scale they are in ({', '.join(LABEL_SCALES)})")
         return scale, None
     inferred = "fraction" if 0.0 <= low and high <= 1.0 else "percent" if 0.0 <= low and high <= 100.0 else "raw"
     return inferred, (f"label scale inferred as {inferred} (values in [{low:g}, {high:g}]); "

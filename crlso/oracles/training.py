@@ -267,7 +267,7 @@ def _check_proxy(root: Path, proxy: TrainProxy) -> None:
         changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
         if changed:
             raise ConfigError(f"{root} holds evaluations of another training budget ({', '.join(changed)} differ); "
-                             "use the same settings or another folder")
+                              "use the same settings or another folder")
         return
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, settings)

@@ -63,7 +63,7 @@ def find_proxy_file(cache_dir: str | Path, space: str, proxy: str) -> Path:
         found.append((len(_read(path)["scores"]), path))
     if not found:
         raise MissingFileError(f"no {proxy} scores of the {space} space under {folder}; write them with "
-                                f"`darts-backend zc --space {space} --all --proxies {proxy} ...` (or name a cache file)")
+                               f"`darts-backend zc --space {space} --all --proxies {proxy} ...` (or name a cache file)")
     found.sort(key=lambda item: -item[0])
     if len(found) > 1 and found[0][0] == found[1][0]:
         raise InputError(f"{found[0][1]} and {found[1][1]} both score {found[0][0]} {space} cells with {proxy}; "

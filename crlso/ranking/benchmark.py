@@ -132,7 +132,7 @@ def labelled_pool(space: str, *, dataset: str = "cifar10", metric: str = "valid_
 
     if not list_table_specs(space):
         raise ConfigError(f"no labelled pool for space {space!r}; valid: {', '.join(BENCH_SPACES)} and every space "
-                         f"with a table (crlso spaces)")
+                          f"with a table (crlso spaces)")
     table = table or load_table(space, dataset, None if store is None else str(store.data_dir))
     params = table.metric("para") if "para" in table.available_metrics() else np.full(len(table), np.nan)
     return Pool(tuple(table.genotypes), np.asarray(table.metric(metric), dtype=np.float64), np.asarray(params, dtype=np.float64))
@@ -192,7 +192,7 @@ def run_rank_benchmark(config: RankBenchConfig, *, table=None, store=None, progr
 
     if config.space not in BENCH_SPACES and not list_table_specs(config.space):
         raise ConfigError(f"no ranking benchmark for space {config.space!r}; valid: {', '.join(BENCH_SPACES)} and every "
-                         f"space with a table (crlso spaces)")
+                          f"space with a table (crlso spaces)")
     model = config.model_config()
     if model.space != config.space:
         raise ConfigError(f"the model config is for space {model.space!r}, the benchmark for {config.space!r}")

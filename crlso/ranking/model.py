@@ -284,7 +284,7 @@ class RankModel:
             raise ConfigError(f"expected one target per labelled cell ({labelled.batch.num_graphs}), got shape {targets.shape}")
         if len(targets) < 2 or not np.isfinite(targets).all():
             raise ConfigError(f"the ranking model needs at least 2 finite labels, got {len(targets)} "
-                             f"({int((~np.isfinite(targets)).sum())} not finite)")
+                              f"({int((~np.isfinite(targets)).sum())} not finite)")
         if direction not in DIRECTIONS:
             raise ConfigError(f"label direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
         oriented = torch.as_tensor(targets if direction == "higher" else -targets, dtype=torch.float32)
@@ -335,7 +335,7 @@ class RankModel:
         """Scores of featurized ``cells`` (featurized as the model was: same graph view and proxies)."""
         if self.forest is not None and cells.features.shape[1] != self.forest_inputs:
             raise ConfigError(f"the cells have {cells.features.shape[1]} forest inputs, the model expects {self.forest_inputs}"
-                             + (f" (proxies: {', '.join(self.proxy_names)})" if self.proxy_names else ""))
+                              + (f" (proxies: {', '.join(self.proxy_names)})" if self.proxy_names else ""))
         forest = self.forest.predict(cells.features) if self.forest is not None else None
         return self._combine(self._members_on(cells.batch), forest)
 
@@ -345,7 +345,7 @@ class RankModel:
             raise ConfigError(f"this model uses proxy features ({', '.join(self.proxy_names)}); pass their proxy files")
         if proxy_features is not None and tuple(proxy_features.names) != self.proxy_names:
             raise ConfigError(f"the proxy files hold {', '.join(proxy_features.names) or 'none'}; "
-                             f"the model was fitted with {', '.join(self.proxy_names) or 'none'}")
+                              f"the model was fitted with {', '.join(self.proxy_names) or 'none'}")
         return Reference.of(self.space, cells, graph_view=self.config.graph_view,
                             proxy_features=proxy_features if self.proxy_names else None)
 
@@ -377,7 +377,7 @@ class RankModel:
         """
         if not isinstance(state, dict) or state.get("version") != RANK_MODEL_VERSION:
             raise ConfigError(f"not a ranking model of version {RANK_MODEL_VERSION} "
-                             f"(found {state.get('version') if isinstance(state, dict) else type(state).__name__})")
+                              f"(found {state.get('version') if isinstance(state, dict) else type(state).__name__})")
         try:
             model = ModelConfig(**state["model"])
             config = RankModelConfig(**state["config"])

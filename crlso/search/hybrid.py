@@ -86,7 +86,7 @@ class HybridConfig(CRLSOConfig):
             ProxyScreener.parse(self.screen_evaluator)
         elif self.screen_evaluator not in SCREENERS:
             raise ConfigError(f"unknown screen_evaluator {self.screen_evaluator!r}; valid: {', '.join(SCREENERS)}, "
-                             "or zc:PROXY[+PROXY...]")
+                              "or zc:PROXY[+PROXY...]")
         if self.screen_evaluator == "single-path" and self.screen_split:
             raise ConfigError("screen_split is for the mixture evaluator: the single-path one reads held-out train images only")
 
@@ -190,7 +190,7 @@ def run_supernet_search(out_dir: str | Path, *, method: str, data: str, seed: in
                         if done.get(k) != getattr(config, k))
         if differ:
             raise ConfigError(f"{out} holds a finished supernet search with other settings ({', '.join(differ)}); "
-                             "choose a new --out or pass it as --supernet")
+                              "choose a new --out or pass it as --supernet")
         return out
     run_search(config, out, resume=(out / CHECKPOINT).is_file(), progress=progress)
     return out

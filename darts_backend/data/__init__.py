@@ -80,11 +80,11 @@ def _load_uncached(path: Path, split: str, limit: int | None, offset: int, gener
                    progress: bool) -> ImageSet:
     if not path.exists():
         raise DataError(f"data source {str(path)!r} does not exist; give a CIFAR-10 python archive, "
-                         f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
+                        f"an image folder or tar (<split>/<class>/*.jpg|png), or {SYNTHETIC!r}")
     if is_cifar10_archive(path):
         return load_cifar10(path, split).limit(limit, offset=offset, generator=generator)
     try:  # one pass over a tar: it is listed once, by the loader itself
         return load_image_folder(path, split, limit=limit, offset=offset, generator=generator, progress=progress)
     except NotAnImageFolder as exc:
         raise DataError(f"{path} is neither a CIFAR-10 python archive nor an image folder/tar with a {split!r} split "
-                         f"({exc})") from None
+                        f"({exc})") from None

@@ -73,7 +73,7 @@ class ProxyCache:
             raise ConfigError(f"{self.path} is not a proxy cache file (format_version {FORMAT_VERSION})")
         if data.get("settings") != self.settings:
             raise ConfigError(f"{self.path} holds scores of other settings ({data.get('settings')}); "
-                             f"expected {self.settings}")
+                              f"expected {self.settings}")
         return dict(data["scores"])
 
     @classmethod

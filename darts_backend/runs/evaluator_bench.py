@@ -57,7 +57,7 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     kind, sep, target = text.partition(":")
     if not sep or kind not in EVALUATOR_KINDS or not target:
         raise ConfigError(f"evaluator {text!r} is not KIND:TARGET with KIND in {', '.join(EVALUATOR_KINDS)} "
-                         "(mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY or zc:PROXY+PROXY)")
+                          "(mixture:RUN_DIR, single-path:RUN_DIR, zc:PROXY or zc:PROXY+PROXY)")
     spec = EvaluatorSpec(kind, target)
     if kind == "zc":
         from darts_backend.evaluate import get_proxy

@@ -127,14 +127,14 @@ def held_out_images(run_dir: Path, config: dict, count: int, *, data: str | None
             return images.split(1 - float(config["valid_fraction"]), generator=generator)[1].limit(
                 count, generator=torch.Generator().manual_seed(int(config["seed"])))
         raise ConfigError(f"{run_dir} trained on the whole train split of {source}, so none of it is held out; "
-                         "name another split (e.g. split='test') to screen on")
+                          "name another split (e.g. split='test') to screen on")
     try:
         return load_dataset(source, "train", limit=count, offset=int(used), generator=generator)
     except ValueError as exc:
         if "offset" not in str(exc):
             raise
         raise ConfigError(f"{run_dir} trained on all {used} train images of {source}, so none is held out; "
-                         "name another split (e.g. split='test') to screen on") from None
+                          "name another split (e.g. split='test') to screen on") from None
 
 
 def load_single_path_evaluator(run_dir: str | Path, *, images: int = 512, calibration_images: int = 256,
@@ -155,14 +155,14 @@ def load_single_path_evaluator(run_dir: str | Path, *, images: int = 512, calibr
     """
     if images < 1 or calibration_images < 1 or batch_size < 1:
         raise ConfigError(f"images, calibration_images and batch_size must be >= 1, "
-                         f"got {images}, {calibration_images}, {batch_size}")
+                          f"got {images}, {calibration_images}, {batch_size}")
     run_dir = Path(run_dir)
     dev = select_device(device)
     network, config = load_run_network(run_dir, dev)
     held_out = held_out_images(run_dir, config, calibration_images + images, data=data)
     if len(held_out) <= calibration_images:
         raise ConfigError(f"{run_dir} leaves {len(held_out)} held-out train images, not more than "
-                         f"calibration_images={calibration_images}; lower it")
+                          f"calibration_images={calibration_images}; lower it")
     order = torch.arange(len(held_out))
     calibration_set, scoring_set = held_out.subset(order[:calibration_images]), held_out.subset(order[calibration_images:])
     loader = lambda s: list(BatchLoader(s, min(batch_size, len(s)), device=dev, augment=False,  # noqa: E731

@@ -120,7 +120,7 @@ def load_outcome(run_dir: str | Path) -> SearchOutcome:
         hint = (" (a dnad/fx-darts run emits a set of flex genotypes and cannot seed)" if (run / "genotypes.json").is_file()
                 else "")
         raise RunFolderError(f"{run} lacks {', '.join(missing)}; give the folder of a finished single-darts or darts "
-                         f"search run{hint}")
+                             f"search run{hint}")
     genotype = genotype_from_json(json.loads(files["genotype.json"].read_text()))
     alphas = json.loads(files["alphas.json"].read_text())
     space = alphas.get("space")

@@ -55,7 +55,7 @@ def _check_settings(entries: list[dict[str, Any]], path: Path, folder: Path, set
         if stored is not None and stored != settings:
             changed = sorted(k for k in set(stored) | set(settings) if stored.get(k) != settings.get(k))
             raise ConfigError(f"member {i} of {path} was retrained with other settings "
-                             f"({', '.join(changed)}); use the same flags to resume")
+                              f"({', '.join(changed)}); use the same flags to resume")
 
 
 def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = None, set_file: str = "genotypes.json",
@@ -81,7 +81,7 @@ def retrain_set(run_dir: str | Path, train: TrainConfig, *, cost: str | None = N
         raise ConfigError(f"{run} holds no {set_file}; give the folder of a dnad or fx-darts search run")
     if train.valid_fraction <= 0:
         raise ConfigError("retraining a set needs a held-out share (valid_fraction > 0): the Pareto axis is the "
-                         "accuracy on images the member never trained on")
+                          "accuracy on images the member never trained on")
     if cost is None:
         run_config = run / "config.json"
         cost = json.loads(run_config.read_text()).get("pareto_axis", "params") if run_config.is_file() else "params"

@@ -123,17 +123,17 @@ class DartsSearchConfig:
                       | {"teacher_index": Bounds(None), "seed": Bounds(None)})
         if not 0.0 < self.heldout_fraction < 1.0:
             raise ConfigError(f"heldout_fraction must be in (0, 1), got {self.heldout_fraction}: the set is selected "
-                             "on the accuracy of images the search never trains on")
+                              "on the accuracy of images the search never trains on")
         if self.pareto_axis not in COST_AXES:
             raise ConfigError(f"unknown pareto_axis {self.pareto_axis!r}; valid: {', '.join(COST_AXES)}")
         if self.preset is not None and self.preset not in PRESETS:
             raise ConfigError(f"unknown preset {self.preset!r}; valid presets: {', '.join(PRESETS)}")
         if self.preset == "paper" and self.method == "dnad" and self.teacher_checkpoint is None:
             raise ConfigError("preset 'paper' of dnad distils from a trained teacher (NADD: a C=36 network): "
-                             "give --teacher-checkpoint PT, or use --preset cpu")
+                              "give --teacher-checkpoint PT, or use --preset cpu")
         if self.teacher is not None and self.teacher_checkpoint is None:
             raise ConfigError("a teacher genotype (--teacher) needs its trained weights (--teacher-checkpoint PT, a "
-                             "'darts-backend train' checkpoint); without them it would distil toward a random network")
+                              "'darts-backend train' checkpoint); without them it would distil toward a random network")
 
     def searcher_config(self) -> DNADConfig | FXDartsConfig:
         """The method's config with the run's overrides."""
@@ -268,7 +268,7 @@ def load_search_network(run_dir: str | Path, device: torch.device | str = "cpu"
     state, config = load_run_checkpoint(run_dir, device)
     if config.get("space") not in SPACES or config.get("method") not in METHODS:
         raise ConfigError(f"{run_dir} is a {config.get('space')!r} run of method {config.get('method')!r}, "
-                         f"not a DARTS-space one (spaces {', '.join(SPACES)}; methods {', '.join(METHODS)})")
+                          f"not a DARTS-space one (spaces {', '.join(SPACES)}; methods {', '.join(METHODS)})")
     _, normalization, default_ops = METHODS[config["method"]]
     ops = tuple(o.strip() for o in str(config.get("ops") or "").split(",") if o.strip()) or default_ops
     weights = state["searcher"]["network"]

@@ -91,7 +91,7 @@ class FeatureDistiller(nn.Module):
         super().__init__()
         if not len(student_channels) == len(teacher_channels) == len(stage_weights):
             raise ConfigError(f"need one student width, teacher width and weight per stage, got "
-                             f"{len(student_channels)}, {len(teacher_channels)}, {len(stage_weights)}")
+                              f"{len(student_channels)}, {len(teacher_channels)}, {len(stage_weights)}")
         self.teacher = teacher
         self.stage_weights = tuple(float(w) for w in stage_weights)
         self.adapters = nn.ModuleList(

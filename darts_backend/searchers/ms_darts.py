@@ -77,7 +77,7 @@ class MSDartsConfig(SearcherConfig):
             raise ConfigError(f"bandwidth must be >= 0, got {self.bandwidth}")
         if self.bandwidth_schedule not in BANDWIDTH_SCHEDULES:
             raise ConfigError(f"bandwidth_schedule must be one of {', '.join(BANDWIDTH_SCHEDULES)}, "
-                             f"got {self.bandwidth_schedule!r}")
+                              f"got {self.bandwidth_schedule!r}")
         if not 0 <= self.bandwidth_start <= 1:
             raise ConfigError(f"bandwidth_start must be in [0, 1], got {self.bandwidth_start}")
 

@@ -65,7 +65,7 @@ class PCDartsSearcher(DartsSearcher):
         """Refuse a supernet with neither PC-DARTS option."""
         if partial_channels == 1 and not edge_normalization:
             raise ConfigError("pc-darts needs a supernet with partial channels (K > 1) or edge normalization; "
-                             "without both it is plain 'darts'")
+                              "without both it is plain 'darts'")
 
     def __init__(self, network: Any, config: SearcherConfig = PCDartsConfig()):
         self.check_network_options(partial_channels=getattr(network, "partial_channels", 1),

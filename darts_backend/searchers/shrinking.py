@@ -149,7 +149,7 @@ class ShrinkingSearcher(Searcher):
                  score: Callable[[DartsSearchNetwork], float] | None = None):
         if not isinstance(network, DartsSearchNetwork) or network.mode != "per_cell":
             raise ConfigError(f"{type(self).__name__} searches the DARTS space: it needs a DartsSearchNetwork in 'per_cell' mode "
-                             "(CLI: --space darts)")
+                              "(CLI: --space darts)")
         cfg = self.config_class.coerce(config)
         self.network, self.config, self.distiller, self.input_size = network, cfg, distiller, input_size
         self.score = score

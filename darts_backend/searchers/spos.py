@@ -58,7 +58,7 @@ class SposConfig(SearcherConfig):
         super().__post_init__()
         if min(self.select_candidates, self.select_calibration, self.select_images) < 1:
             raise ConfigError(f"select_candidates, select_calibration and select_images must be >= 1, got "
-                             f"{self.select_candidates}, {self.select_calibration}, {self.select_images}")
+                              f"{self.select_candidates}, {self.select_calibration}, {self.select_images}")
 
 
 def path_space(network: NB201SearchNetwork | DartsSearchNetwork) -> str:
@@ -91,7 +91,7 @@ class SposSearcher(Searcher):
     def check_network_options(cls, *, partial_channels: int, edge_normalization: bool) -> None:
         if partial_channels != 1 or edge_normalization:
             raise ConfigError("spos trains single paths of the plain supernet: partial channels and edge "
-                             "normalization do not apply (leave --partial-channels and --edge-normalization unset)")
+                              "normalization do not apply (leave --partial-channels and --edge-normalization unset)")
 
     def __init__(self, network: NB201SearchNetwork | DartsSearchNetwork, config: SearcherConfig | None = None):
         super().__init__(network, SposConfig.coerce(config))  # type: ignore[arg-type]

@@ -92,7 +92,7 @@ class DartsSearchNetwork(nn.Module):
             raise ConfigError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
         if mode != "shared" and (partial_channels != 1 or edge_normalization):
             raise ConfigError("partial_channels and edge_normalization (PC-DARTS) are available in 'shared' mode only, "
-                             f"got mode {mode!r}")
+                              f"got mode {mode!r}")
         check_partial_channels(partial_channels, [C, 2 * C, 4 * C])
         normalization = normalization or ("edge_softmax" if mode == "shared" else "node_relu")
         if normalization not in NORMALIZATIONS:
@@ -255,7 +255,7 @@ class DartsSearchNetwork(nn.Module):
                 for op, j in node:
                     if op not in self.ops:
                         raise ConfigError(f"op {op!r} of the genotype is not a candidate of this network; "
-                                         f"its ops: {', '.join(self.ops)}")
+                                          f"its ops: {', '.join(self.ops)}")
                     edge, o = self.offsets[i] + j, self.ops.index(op)
                     pairs.append(NodePair(edge, j, o, op, edge * len(self.ops) + o))
                 plan.append(pairs)

@@ -30,7 +30,7 @@ def check_partial_channels(k: int, widths: Sequence[int]) -> None:
     bad = [c for c in widths if c % k]
     if bad:
         raise ConfigError(f"partial_channels={k} must divide every channel width of the supernet; "
-                         f"{', '.join(map(str, sorted(set(bad))))} is not a multiple of {k}")
+                          f"{', '.join(map(str, sorted(set(bad))))} is not a multiple of {k}")
 
 
 def split_channels(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
