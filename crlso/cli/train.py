@@ -202,14 +202,21 @@ def resolve_job(args: argparse.Namespace) -> TrainJob:
                     store=store)
 
 
+def _labels_from_table(space: str) -> bool:
+    """Whether benchmark labels of ``space`` come from its registered table (every space with one, but nb201, darts
+    and nb101, whose labelled pools are their own: `crlso.ranking.benchmark.labelled_pool`)."""
+    from crlso.oracles.table import has_table
+    from crlso.ranking.benchmark import BENCH_SPACES
+
+    return space not in BENCH_SPACES and has_table(space)
+
+
 def _table_defaults(args: argparse.Namespace) -> None:
     """``--dataset`` and ``--metric`` when not given: the space's first table and its search metric (nb201, darts,
     nb101: cifar10 and valid_acc)."""
-    from crlso.oracles.table import has_table
-    from crlso.ranking.benchmark import BENCH_SPACES
     from nasspace.benchmarks.registry import default_dataset, get_table_spec
 
-    tabled = args.space not in BENCH_SPACES and has_table(args.space)
+    tabled = _labels_from_table(args.space)
     if args.dataset is None:
         args.dataset = default_dataset(args.space) if tabled else "cifar10"
     if args.metric is None:
@@ -244,10 +251,9 @@ def _configs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 def _pool(args: argparse.Namespace, store: Any) -> Any:
     """The space's benchmark pool (`crlso.ranking.benchmark.labelled_pool`; another space's table only for benchmark
     labels, so a label file there needs no table), or None."""
-    from crlso.oracles.table import has_table
     from crlso.ranking.benchmark import BENCH_SPACES, labelled_pool
 
-    if args.space in BENCH_SPACES or (args.label_file is None and has_table(args.space)):
+    if args.space in BENCH_SPACES or (args.label_file is None and _labels_from_table(args.space)):
         return labelled_pool(args.space, dataset=args.dataset, metric=args.metric, store=store)
     return None
 
@@ -284,11 +290,9 @@ def _labels(args: argparse.Namespace, pool: Any) -> tuple[Labels, list[str]]:
 
 def _table_direction(args: argparse.Namespace, name: str) -> str | None:
     """``lower`` or ``higher`` when ``name`` is a metric of the space's table (its spec's ``minimize`` says which)."""
-    from crlso.oracles.table import has_table
-    from crlso.ranking.benchmark import BENCH_SPACES
     from nasspace.benchmarks.registry import get_table_spec
 
-    if args.label_file is not None or args.space in BENCH_SPACES or not has_table(args.space) or name != args.metric:
+    if args.label_file is not None or not _labels_from_table(args.space) or name != args.metric:
         return None
     return "lower" if name in get_table_spec(args.space, args.dataset).minimize else "higher"
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from nasspace import Genotype
 from nasspace.oracle import Oracle
 
-from crlso.oracles.registry import NoSettings, OracleContext, PickedOracle, list_oracles, oracle_entry, register_oracle
+from crlso.oracles.registry import NoSettings, OracleContext, PickedOracle, register_oracle
 from crlso.oracles.table import has_table, load_table
 
 __all__ = ["register_function_oracle"]
@@ -18,14 +18,11 @@ def register_function_oracle(name: str, function: Callable[[Genotype], float], *
     """Make ``function(genotype) -> value`` (higher is better) the oracle ``name``; ``cost`` prices a query.
 
     The run's table, when its space has one, still reports the found cells after the search. Registering the same
-    function again is a no-op; another function under a taken name is an error unless ``replace``.
+    function again is allowed; another function under a taken name is an error unless ``replace``.
 
     Raises:
         ConfigError: ``name`` is taken by another oracle (and not ``replace``).
     """
-    if not replace and name in list_oracles() and getattr(oracle_entry(name).factory, "function", None) is function:
-        return
-
     def factory(spec: NoSettings, context: OracleContext) -> PickedOracle:
         table = load_table(context.dataset, context.data_dir, context.space) if has_table(context.space) else None
         oracle = Oracle(function, cost=cost, budget=context.budget, cost_budget=context.budget_seconds,

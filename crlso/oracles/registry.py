@@ -125,10 +125,15 @@ def register_oracle(name: str, *, spec: type = NoSettings, summary: str = "", mo
 
     def decorate(factory: Factory) -> Factory:
         entry = OracleEntry(name, factory, spec, summary, module or factory.__module__)
-        _ORACLES.add(name, entry, same=None if replace else lambda old, new: old.factory is new.factory)
+        _ORACLES.add(name, entry, same=None if replace else lambda old, new: _source(old.factory) is _source(new.factory))
         return factory
 
     return decorate
+
+
+def _source(factory: Factory) -> Any:
+    """What an oracle was registered from: a function oracle's function, else the factory itself."""
+    return getattr(factory, "function", factory)
 
 
 def unregister_oracle(name: str) -> None:
